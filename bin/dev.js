@@ -1,0 +1,6 @@
+#!/usr/bin/env -S node --import tsx
+import {configureColour} from '../src/cli/colour-env.ts'
+
+configureColour(process.argv.slice(2), process.env)
+const {execute} = await import('@oclif/core')
+await execute({development: true, dir: import.meta.url})

@@ -1,0 +1,86 @@
+import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
+
+import {CliError, ExitCode, InvalidInputError, formatProblems} from '../errors.js'
+import {colourEnabled, makePaint, type Paint} from './colour-env.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+
+/**
+ * The base of every mcsend command: --json and --no-color, stderr for diagnostics, and one place that turns
+ * errors into `error: …` + `hint: …` with the agreed exit codes (design.md). A stack trace is printed only
+ * for unexpected failures and only with MCSEND_DEBUG=1.
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static baseFlags = {
+    'no-color': Flags.boolean({description: 'Disable colour (also honoured: NO_COLOR, TERM=dumb).', helpGroup: 'GLOBAL'}),
+  }
+
+  protected flags!: BaseFlags<T>
+  protected args!: BaseArgs<T>
+
+  /** Colours for stderr/stdout text (off unless a TTY and colour is allowed). */
+  protected paint(stream: {isTTY?: boolean} = process.stdout): Paint {
+    return makePaint(colourEnabled(stream))
+  }
+
+  /** Diagnostics, progress and warnings: always stderr, so stdout stays parseable. */
+  protected note(message: string): void {
+    process.stderr.write(message.endsWith('\n') ? message : `${message}\n`)
+  }
+
+  protected async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    // oclif flag/argument parse failures are usage errors (64), not generic failures.
+    if (isParseError(error)) {
+      const message = error.message.split('\n')[0] ?? error.message
+      this.writeError(message, [], `see \`mcsend ${this.id ?? ''} --help\``.replace('  ', ' '), 'usage')
+      return this.exit(ExitCode.usage)
+    }
+    if (error instanceof Errors.ExitError) throw error
+    if (error instanceof CliError) {
+      const details = error instanceof InvalidInputError ? formatProblems(error.problems) : error.details
+      this.writeError(error.message, details, error.hint, error.code, error instanceof InvalidInputError ? error : undefined)
+      return this.exit(error.exitCode)
+    }
+    const message = error.message || String(error)
+    this.writeError(`unexpected failure: ${message}`, [], 'this is a bug in mcsend; please report it with the command you ran (set MCSEND_DEBUG=1 for a stack trace)', 'internal')
+    if (process.env.MCSEND_DEBUG === '1' && error.stack) process.stderr.write(`${error.stack}\n`)
+    return this.exit(ExitCode.error)
+  }
+
+  private writeError(message: string, details: string[], hint: string | undefined, code: string, invalid?: InvalidInputError): void {
+    if (this.jsonRequested()) {
+      const doc: Record<string, unknown> = {error: {code, message, hint, details: details.length > 0 ? details : undefined}}
+      if (invalid) {
+        doc.valid = false
+        doc.errors = invalid.problems.map((p) => ({file: p.file, line: p.line ?? null, column: p.column ?? null, message: p.message, path: p.path ?? null, hint: p.hint ?? null}))
+      }
+      process.stdout.write(`${JSON.stringify(doc)}\n`)
+    }
+    const paint = this.paint(process.stderr)
+    const lines = [`${paint.red('error')}: ${message}`, ...details]
+    if (hint) lines.push(`${paint.dim('hint')}: ${hint}`)
+    process.stderr.write(`${lines.join('\n')}\n`)
+  }
+
+  protected jsonRequested(): boolean {
+    const argv = this.argv ?? []
+    return argv.includes('--json') || argv.includes('--format=json') || (argv.includes('--format') && argv[argv.indexOf('--format') + 1] === 'json')
+  }
+}
+
+function isParseError(error: unknown): error is Error {
+  if (!(error instanceof Error)) return false
+  const name = error.constructor?.name ?? ''
+  return (
+    [
+      'FailedFlagValidationError',
+      'NonExistentFlagsError',
+      'RequiredArgsError',
+      'UnexpectedArgsError',
+      'ArgInvalidOptionError',
+      'FlagInvalidOptionError',
+      'CLIParseError',
+    ].includes(name) || (error as {parse?: unknown}).parse !== undefined
+  )
+}

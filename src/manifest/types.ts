@@ -1,0 +1,55 @@
+/** Shapes produced by the manifest loader. Plain data: no classes, no I/O. */
+
+export type AttributeValue = string | number | boolean
+export type Attributes = Record<string, AttributeValue>
+
+export interface Recipient {
+  contactKey: string
+  to: string
+  /** Per-recipient attributes; absent when the recipient carries none. */
+  attributes?: Attributes
+  /** An explicit messageKey from the source (at most 100 characters); otherwise one is derived. */
+  messageKey?: string
+  /** Where the recipient was read: a display path (relative to the working directory) and 1-based line/column. */
+  file: string
+  line: number
+  column?: number
+}
+
+export type SourceKind = 'inline' | 'csv' | 'json' | 'ndjson'
+
+export interface SourceDigest {
+  /** Display path of the file (relative to the working directory, forward slashes). */
+  file: string
+  /** Hex SHA-256 of the file's bytes. */
+  sha256: string
+}
+
+export interface Send {
+  apiVersion: 'mcsend/v1'
+  kind: 'Send'
+  name: string
+  definitionKey: string
+  /** Defaults to 1. */
+  revision: number
+  /** Shared, request-level attributes (empty object when none). */
+  attributes: Attributes
+  /** Explicit batch size from the manifest, if given. */
+  batchSize?: number
+  /** Recipients from every source, merged in manifest order. */
+  recipients: Recipient[]
+  /** Manifest file (display path) and the position of the document that declared this send. */
+  file: string
+  line: number
+  column: number
+  /** Digests of every source file this send read (not inline sources), in manifest order. */
+  sources: SourceDigest[]
+}
+
+export interface LoadResult {
+  /** Sends that loaded without problems; empty when there are problems anywhere, unless partial results are requested. */
+  sends: Send[]
+  problems: import('../errors.js').Problem[]
+  /** Digests of every manifest file read. */
+  manifests: SourceDigest[]
+}

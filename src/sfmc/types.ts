@@ -1,0 +1,67 @@
+/** The Marketing Cloud client's public shape. See ../../../shared/sfmc-api.md for the API facts it follows. */
+
+export interface Credentials {
+  clientId: string
+  clientSecret: string
+  /** Auth base URL, e.g. https://SUBDOMAIN.auth.marketingcloudapis.com/ (the client appends v2/token). */
+  authUrl: string
+  /** Business unit MID; sent as account_id. */
+  accountId?: string
+}
+
+export interface SendRecipient {
+  contactKey: string
+  to: string
+  messageKey: string
+  attributes?: Record<string, string | number | boolean>
+}
+
+export interface SendBatchRequest {
+  definitionKey: string
+  attributes?: Record<string, string | number | boolean>
+  recipients: SendRecipient[]
+}
+
+export interface RecipientOutcome {
+  messageKey: string
+  /** true when Marketing Cloud queued it (no per-recipient errorcode). */
+  accepted: boolean
+  errorCode?: number
+  errorMessage?: string
+}
+
+export interface SendBatchResult {
+  requestId?: string
+  /** One entry per recipient sent, matched by messageKey. */
+  outcomes: RecipientOutcome[]
+}
+
+export type DefinitionStatus = 'Active' | 'Inactive' | 'Deleted'
+
+export interface Definition {
+  definitionKey: string
+  name?: string
+  status: DefinitionStatus | string
+}
+
+export interface MessageStatusResult {
+  eventCategoryType: string
+  /** UTC ISO time converted from the API's CST timestamp. */
+  timestamp?: string
+  statusCode?: number
+  statusMessage?: string
+}
+
+/** Events the client reports (for --verbose logging and progress); never carry secrets. */
+export type ClientEvent =
+  | {type: 'token'; expiresIn: number}
+  | {type: 'retry'; route: string; attempt: number; delayMs: number; reason: string}
+
+export interface SfmcClient {
+  sendBatch(request: SendBatchRequest, signal?: AbortSignal): Promise<SendBatchResult>
+  /** undefined when the definition does not exist (404). */
+  getDefinition(definitionKey: string): Promise<Definition | undefined>
+  /** undefined when the key is unknown to Marketing Cloud. */
+  getMessageStatus(messageKey: string): Promise<MessageStatusResult | undefined>
+  close(): Promise<void>
+}

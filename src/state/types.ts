@@ -1,0 +1,101 @@
+/**
+ * The state store: what Marketing Cloud accepted, per messageKey. No email address or attribute value is stored
+ * in clear (hashes only), so a state file may be committed to git. Backends: the local file store (default)
+ * and, later, PostgreSQL. Both implement StateStore.
+ */
+
+export type MessageStatus = 'pending' | 'accepted' | 'failed'
+
+export type DeliveryEvent = 'queued' | 'sent' | 'notSent'
+
+export interface DeliveryRecord {
+  event: DeliveryEvent
+  /** Subscriber status code and name for notSent (e.g. 24 ListDetectiveExclusion). */
+  statusCode?: number
+  statusMessage?: string
+  /** UTC ISO time of the event. */
+  at?: string
+  /** UTC ISO time when mcsend asked. */
+  checkedAt: string
+}
+
+export interface MessageRecord {
+  messageKey: string
+  /** The send's name (manifest `name`). */
+  send: string
+  revision: number
+  status: MessageStatus
+  /** UTC ISO time of the last status change. */
+  at: string
+  requestId?: string
+  errorCode?: number
+  errorMessage?: string
+  /** Hashes (see plan/hash.ts) used to show drift; never the values themselves. */
+  toHash: string
+  attributesHash: string
+  /** Hash of the contactKey, so `state forget --contact-key` can find records without storing the key. */
+  contactHash: string
+  delivery?: DeliveryRecord
+}
+
+/** The non-personal snapshot of a send as last applied (for diffs in review output). */
+export interface SendSnapshot {
+  name: string
+  definitionKey: string
+  revision: number
+  /** Shared (request-level) attributes: not personal data. */
+  attributes: Record<string, string | number | boolean>
+  batchSize: number
+  sources: {file: string; sha256: string}[]
+  appliedAt: string
+}
+
+export interface StateData {
+  formatVersion: 1
+  /** Random id fixed when the state is created; a saved plan binds to it. */
+  lineage: string
+  /** Increments with every committed change. */
+  serial: number
+  sends: Record<string, SendSnapshot>
+  messages: Map<string, MessageRecord>
+}
+
+export interface LockOwner {
+  /** What holds the lock, e.g. `apply`. */
+  operation: string
+  /** user@host or CI job name. */
+  who: string
+  pid: number
+  host: string
+  /** UTC ISO time. */
+  since: string
+}
+
+export interface StateLock {
+  release(): Promise<void>
+}
+
+export interface StateStore {
+  /** Human description for messages, e.g. `.mcsend/state.json`. */
+  readonly location: string
+  /** Reads the current state (folding a leftover journal after a crash). An absent state is an empty one. */
+  load(): Promise<StateData>
+  /** Takes the exclusive lock, or throws StateLockedError naming the holder. */
+  lock(owner: LockOwner): Promise<StateLock>
+  /** Who holds the lock, if anyone, and whether that holder looks dead (stale). */
+  lockInfo(): Promise<{owner: LockOwner; stale: boolean} | undefined>
+  /** Removes the lock; refuses a live one unless force. */
+  unlock(force: boolean): Promise<LockOwner | undefined>
+  /**
+   * Durably records records (upsert by messageKey). Costs O(records), not O(state): one journal append and fsync.
+   * Call with `pending` records before a batch is posted and with the outcomes after.
+   */
+  append(records: MessageRecord[]): Promise<void>
+  /** Records the non-personal snapshot of an applied send. */
+  putSend(snapshot: SendSnapshot): Promise<void>
+  /** Forgets records (state rm / forget). Returns how many existed. */
+  remove(messageKeys: string[]): Promise<number>
+  /** Folds the journal into the snapshot atomically and bumps the serial if anything changed. */
+  commit(): Promise<void>
+  close(): Promise<void>
+}
