@@ -69,7 +69,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 }
 
-function isParseError(error: unknown): error is Error {
+function isParseError(error: unknown): boolean {
   if (!(error instanceof Error)) return false
   const name = error.constructor?.name ?? ''
   return (
