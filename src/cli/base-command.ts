@@ -38,7 +38,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }
     if (error instanceof Errors.ExitError) throw error
     if (error instanceof CliError) {
-      const details = error instanceof InvalidInputError ? formatProblems(error.problems) : error.details
+      const details = error instanceof InvalidInputError ? [...formatProblems(error.problems), ...error.details] : error.details
       this.writeError(error.message, details, error.hint, error.code, error instanceof InvalidInputError ? error : undefined)
       return this.exit(error.exitCode)
     }

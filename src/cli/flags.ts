@@ -1,0 +1,20 @@
+import {Flags} from '@oclif/core'
+
+/** Flags shared by several commands, defined once so their help reads the same everywhere. */
+export const stateFlags = {
+  state: Flags.string({
+    description: 'State location: a file path or a postgres:// URL. [default: $MCSEND_STATE or .mcsend/state.json]',
+    helpValue: 'FILE|URL',
+  }),
+  workspace: Flags.string({
+    description: 'PostgreSQL state only: the workspace. [default: $MCSEND_WORKSPACE or "default"]',
+  }),
+}
+
+export const showAddressesFlag = {
+  'show-addresses': Flags.boolean({description: 'Print email addresses in clear (they are masked by default, e.g. a***@example.com).'}),
+}
+
+export const sendFlag = {
+  send: Flags.string({description: 'Only this send (by name); repeat for several.', multiple: true, helpValue: 'NAME'}),
+}

@@ -1,0 +1,179 @@
+import {Args, Flags} from '@oclif/core'
+import cliProgress from 'cli-progress'
+
+import type {Progress} from '../apply/execute.js'
+import {BaseCommand} from '../cli/base-command.js'
+import {sendFlag, showAddressesFlag, stateFlags} from '../cli/flags.js'
+import {refuseNonInteractive, runApply, SANDBOX_STATE} from '../core/apply.js'
+import {EXIT_CODE_HELP, ExitCode} from '../errors.js'
+import {renderApplySummary, renderProgressLine} from '../render/apply-text.js'
+import {formatCount} from '../render/format.js'
+import {renderPlanText} from '../render/plan-text.js'
+
+export default class Apply extends BaseCommand<typeof Apply> {
+  static summary = 'Send the planned messages, exactly once, recording each outcome in the state.'
+  static description = `Plans as \`mcsend plan\` does, shows the plan, asks for approval (or takes --auto-approve), checks that each send definition exists and is Active, then sends the batches with bounded concurrency. Each batch's messageKeys are written to the state as pending before the request and as accepted or failed after it, so a re-run, a crash or a retry never sends the same message twice. Ctrl-C stops starting new batches, waits for those in flight and saves the state.
+
+Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (or MCSEND_AUTH_URL) and optionally MCSEND_ACCOUNT_ID. --sandbox uses the built-in fake Marketing Cloud instead (its outbox is .mcsend/sandbox/outbox.ndjson) and, unless --state is given, its own state file (${SANDBOX_STATE}), so sandbox runs never mark real sends as done.
+
+EXIT CODES
+${EXIT_CODE_HELP}`
+
+  static examples = [
+    {description: 'Try the whole flow against the built-in sandbox', command: '<%= config.bin %> <%= command.id %> examples/release-notes.yaml --sandbox --auto-approve'},
+    {description: 'Send for real, with a prompt', command: 'MCSEND_CLIENT_ID=… MCSEND_CLIENT_SECRET=… MCSEND_SUBDOMAIN=… <%= config.bin %> <%= command.id %> sends/'},
+    {description: 'In CI: no prompt, events as JSON lines', command: '<%= config.bin %> <%= command.id %> sends/ --auto-approve --json'},
+  ]
+
+  static strict = false
+  static args = {paths: Args.string({description: 'Manifest files or directories. [default: .]'})}
+  static flags = {
+    'auto-approve': Flags.boolean({description: 'Send without asking for approval (required when the shell is not interactive).'}),
+    parallelism: Flags.integer({description: 'How many requests may be in flight at once.', default: 4, min: 1, max: 16}),
+    sandbox: Flags.boolean({description: 'Send to the built-in fake Marketing Cloud instead (no account needed).'}),
+    'allow-inactive': Flags.boolean({description: 'Send even if the send definition is Inactive (Marketing Cloud queues the messages for up to 3 days).'}),
+    json: Flags.boolean({description: 'Print one JSON object per line: the plan summary, each batch, the final summary.'}),
+    ...sendFlag,
+    ...showAddressesFlag,
+    ...stateFlags,
+  }
+
+  async run(): Promise<void> {
+    const {argv, flags} = await this.parse(Apply)
+    const json = flags.json
+    const mask = {showAddresses: flags['show-addresses']}
+    const emit = (obj: object) => process.stdout.write(`${JSON.stringify(obj)}\n`)
+    const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true
+
+    const controller = new AbortController()
+    let interrupts = 0
+    const onSigint = () => {
+      interrupts++
+      if (interrupts === 1) {
+        this.note('\nInterrupted: no new batch will start; waiting for the requests in flight (Ctrl-C again to stop waiting).')
+        controller.abort()
+      } else {
+        this.note('Stopping now; batches still in flight stay pending and the next apply settles them.')
+        process.exit(ExitCode.interrupted)
+      }
+    }
+    process.on('SIGINT', onSigint)
+    process.on('SIGTERM', onSigint)
+
+    const progress = makeProgress(process.stderr, json)
+    try {
+      const outcome = await runApply(
+        {
+          paths: argv as string[],
+          state: flags.state,
+          workspace: flags.workspace,
+          targets: flags.send,
+          sandbox: flags.sandbox,
+          parallelism: flags.parallelism,
+          allowInactive: flags['allow-inactive'],
+          cwd: process.cwd(),
+          env: process.env,
+          signal: controller.signal,
+        },
+        {
+          showPlan: (plan) => {
+            if (json) emit({type: 'plan', formatVersion: plan.formatVersion, state: plan.state, summary: plan.summary})
+            else process.stdout.write(renderPlanText(plan, {...mask, paint: this.paint(process.stdout)}))
+          },
+          approve: async (plan) => {
+            if (flags['auto-approve']) return true
+            if (!interactive) refuseNonInteractive()
+            const {default: confirm} = await import('@inquirer/confirm')
+            return confirm(
+              {message: `Send ${formatCount(plan.summary.toSend)} messages in ${formatCount(plan.summary.requests)} requests?`, default: false},
+              {output: process.stderr},
+            )
+          },
+          note: (m) => this.note(m),
+          onEvent: json ? (e) => emit(e) : undefined,
+          onProgress: (p) => progress.update(p),
+        },
+      )
+      progress.stop()
+      if (outcome.cancelled) {
+        if (json) emit({type: 'cancelled'})
+        else this.note('Apply cancelled; nothing was sent.')
+        return
+      }
+      if (!outcome.result) {
+        if (json) emit({type: 'summary', accepted: 0, alreadyAccepted: 0, rejected: 0, unknown: 0, notAttempted: 0, exitCode: 0})
+        else this.log('Nothing to send.')
+        return
+      }
+      const r = outcome.result
+      if (json) {
+        emit({
+          type: 'summary',
+          accepted: r.accepted,
+          alreadyAccepted: r.alreadyAccepted,
+          rejected: r.rejected,
+          unknown: r.unknown,
+          notAttempted: r.notAttempted,
+          interrupted: r.interrupted,
+          error: r.fatal ? {code: r.fatal.code, message: r.fatal.message} : undefined,
+          state: outcome.stateLocation,
+          exitCode: outcome.exitCode,
+        })
+      } else {
+        process.stdout.write(renderApplySummary(r, {...mask, paint: this.paint(process.stdout), stateLocation: outcome.stateLocation}))
+      }
+      if (r.fatal && !r.interrupted) throw r.fatal
+      if (outcome.exitCode !== ExitCode.ok) this.exit(outcome.exitCode)
+    } finally {
+      progress.stop()
+      process.off('SIGINT', onSigint)
+      process.off('SIGTERM', onSigint)
+    }
+  }
+}
+
+interface ProgressView {
+  update(p: Progress): void
+  stop(): void
+}
+
+/** A bar on a TTY; otherwise a plain line at most every 2 seconds (and at the end), so CI logs stay readable. */
+function makeProgress(stream: NodeJS.WriteStream, quiet: boolean): ProgressView {
+  if (stream.isTTY === true && !quiet) {
+    const bar = new cliProgress.SingleBar(
+      {stream, format: 'Sending [{bar}] {percentage}% | {value}/{total} messages | batch {batches} | {rejected} rejected', hideCursor: true, clearOnComplete: false},
+      cliProgress.Presets.shades_classic,
+    )
+    let started = false
+    return {
+      update(p) {
+        if (!started) {
+          bar.start(p.messagesTotal, 0, {batches: '0/0', rejected: 0})
+          started = true
+        }
+        bar.update(p.messagesDone, {batches: `${p.batchesDone}/${p.batchesTotal}`, rejected: p.rejected})
+      },
+      stop() {
+        if (started) bar.stop()
+        started = false
+      },
+    }
+  }
+  let last = 0
+  let pending: Progress | undefined
+  return {
+    update(p) {
+      const now = Date.now()
+      pending = p
+      if (now - last >= 2000 || p.batchesDone === p.batchesTotal) {
+        stream.write(`${renderProgressLine(p)}\n`)
+        last = now
+        pending = undefined
+      }
+    },
+    stop() {
+      if (pending) stream.write(`${renderProgressLine(pending)}\n`)
+      pending = undefined
+    },
+  }
+}

@@ -1,0 +1,72 @@
+import {Args, Flags} from '@oclif/core'
+import fs from 'node:fs'
+
+import {BaseCommand} from '../cli/base-command.js'
+import {EXIT_CODE_HELP, ExitCode} from '../errors.js'
+import {loadManifests} from '../manifest/load.js'
+import {formatCount, plural} from '../render/format.js'
+import {formatProblems} from '../errors.js'
+
+export interface ValidateDocument {
+  valid: boolean
+  errors: {file: string; line: number | null; column: number | null; message: string; path: string | null; hint: string | null}[]
+  omitted: number
+  manifests: number
+  sends: number
+  recipients: number
+}
+
+export default class Validate extends BaseCommand<typeof Validate> {
+  static summary = 'Check send manifests offline and point at every mistake.'
+  static description = `Reads every manifest (a directory means every *.yaml/*.yml below it) and its recipient sources, and reports each problem as file:line:column. Nothing is sent and Marketing Cloud is not contacted.
+
+EXIT CODES
+${EXIT_CODE_HELP}`
+
+  static examples = [
+    {description: 'Validate every manifest below the current directory', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'Validate one manifest and one directory', command: '<%= config.bin %> <%= command.id %> examples/release-notes.yaml sends/'},
+    {description: 'Machine-readable result for CI', command: '<%= config.bin %> <%= command.id %> sends/ --json'},
+  ]
+
+  static strict = false
+  static args = {paths: Args.string({description: 'Manifest files or directories. [default: .]'})}
+  static flags = {json: Flags.boolean({description: 'Print the result as one JSON document.'})}
+
+  async run(): Promise<ValidateDocument> {
+    const {argv, flags} = await this.parse(Validate)
+    const paths = argv as string[]
+    const result = await loadManifests(paths, {fs, cwd: process.cwd()})
+    const omitted = (result as {omittedProblems?: number}).omittedProblems ?? 0
+    const doc: ValidateDocument = {
+      valid: result.problems.length === 0,
+      errors: result.problems.map((p) => ({
+        file: p.file,
+        line: p.line ?? null,
+        column: p.column ?? null,
+        message: p.message,
+        path: p.path ?? null,
+        hint: p.hint ?? null,
+      })),
+      omitted,
+      manifests: result.manifests.length,
+      sends: result.sends.length,
+      recipients: result.sends.reduce((n, s) => n + s.recipients.length, 0),
+    }
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify(doc)}\n`)
+    } else if (doc.valid) {
+      const paint = this.paint(process.stdout)
+      this.log(`${paint.green('ok')}: ${plural(doc.manifests, 'manifest file')} valid: ${plural(doc.sends, 'send')}, ${plural(doc.recipients, 'recipient')}`)
+    } else {
+      const paint = this.paint(process.stderr)
+      const total = result.problems.length + omitted
+      const lines = [`${paint.red('error')}: ${plural(total, 'problem')} found`, ...formatProblems(result.problems)]
+      if (omitted > 0) lines.push(`  … and ${formatCount(omitted)} more`)
+      lines.push(`${paint.dim('hint')}: fix each location above and run \`mcsend validate\` again`)
+      process.stderr.write(`${lines.join('\n')}\n`)
+    }
+    if (!doc.valid) this.exit(ExitCode.invalidInput)
+    return doc
+  }
+}

@@ -1,0 +1,204 @@
+import os from 'node:os'
+import path from 'node:path'
+
+import {executePlan, type ApplyResult, type ExecuteEvent, type Progress} from '../apply/execute.js'
+import {CliError, ExitCode, InvalidInputError, UsageError} from '../errors.js'
+import {buildPlan} from '../plan/build.js'
+import type {Plan} from '../plan/types.js'
+import {createSfmcClient} from '../sfmc/client.js'
+import {credentialsFromEnv} from '../sfmc/credentials.js'
+import type {Credentials, SfmcClient} from '../sfmc/types.js'
+import {openStateStore} from '../state/open.js'
+import type {StateData, StateStore} from '../state/types.js'
+import {assertTargetsExist, loadOrFail} from './load.js'
+
+/** Where --sandbox keeps its outbox, dedupe memory and (unless --state is given) its own state. */
+export const SANDBOX_DIR = '.mcsend/sandbox'
+export const SANDBOX_STATE = `${SANDBOX_DIR}/state.json`
+
+// Marketing Cloud's messageKey reuse window is documented as 72 h in places and "2 days" in others
+// (sfmc-api.md §2); a pending key older than the shorter one can no longer be re-sent safely.
+export const SAFE_RESEND_WINDOW_MS = 48 * 3600 * 1000
+
+export interface ApplyOptions {
+  paths: string[]
+  state?: string
+  workspace?: string
+  targets?: string[]
+  sandbox: boolean
+  parallelism: number
+  allowInactive: boolean
+  cwd: string
+  env: NodeJS.ProcessEnv
+  signal?: AbortSignal
+  clock?: () => Date
+}
+
+export interface ApplyUi {
+  /** Shows the plan before asking. */
+  showPlan(plan: Plan): Promise<void> | void
+  /** Asks for approval; return false to cancel. Not called with nothing to send. */
+  approve(plan: Plan): Promise<boolean>
+  note(message: string): void
+  onEvent?(event: ExecuteEvent): void
+  onProgress?(progress: Progress): void
+}
+
+export interface ApplyOutcome {
+  plan: Plan
+  result?: ApplyResult
+  cancelled: boolean
+  exitCode: number
+  stateLocation: string
+}
+
+interface Connection {
+  credentials: Credentials
+  close(): Promise<void>
+  label: string
+}
+
+/**
+ * apply: credentials first (fail before anything else), then manifests, lock, state, plan, approval,
+ * definition preflight, and the write-ahead execution. The lock is held from before the state is read until
+ * the state is committed.
+ */
+export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<ApplyOutcome> {
+  const clock = options.clock ?? (() => new Date())
+  const credentials = options.sandbox ? undefined : credentialsFromEnv(options.env)
+  if (!options.sandbox && credentials === undefined) {
+    throw new CliError('no Marketing Cloud credentials', {
+      code: 'missing_credentials',
+      exitCode: ExitCode.error,
+      hint: 'set MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET and MCSEND_SUBDOMAIN (or MCSEND_AUTH_URL), optionally MCSEND_ACCOUNT_ID; or try it against the built-in fake with --sandbox',
+    })
+  }
+  const {sends} = await loadOrFail(options.paths, {cwd: options.cwd})
+  assertTargetsExist(sends, options.targets)
+
+  const stateSpec = options.state ?? (options.sandbox ? SANDBOX_STATE : undefined)
+  const store = await openStateStore({spec: stateSpec, cwd: options.cwd, env: options.env, workspace: options.workspace})
+  let connection: Connection | undefined
+  let client: SfmcClient | undefined
+  try {
+    const lock = await store.lock({
+      operation: 'apply',
+      who: `${safeUser()}@${os.hostname()}`,
+      pid: process.pid,
+      host: os.hostname(),
+      since: clock().toISOString(),
+    })
+    try {
+      const state = await store.load()
+      const plan = buildPlan(sends, state, {stateLocation: store.location, targets: options.targets})
+      await ui.showPlan(plan)
+      if (plan.summary.toSend === 0) {
+        return {plan, cancelled: false, exitCode: ExitCode.ok, stateLocation: store.location}
+      }
+      refuseStalePending(plan, state, clock())
+      if (!(await ui.approve(plan))) {
+        return {plan, cancelled: true, exitCode: ExitCode.ok, stateLocation: store.location}
+      }
+      connection = options.sandbox ? await startSandboxConnection(options.cwd) : {credentials: credentials!, close: async () => {}, label: 'Marketing Cloud'}
+      const sfmc = createSfmcClient(connection.credentials)
+      client = sfmc
+      await preflightDefinitions(plan, sfmc, options.allowInactive)
+      const result = await executePlan(plan, {client: sfmc, store, clock}, {
+        parallelism: options.parallelism,
+        signal: options.signal,
+        onEvent: ui.onEvent,
+        onProgress: ui.onProgress,
+      })
+      if (result.accepted + result.alreadyAccepted > 0) {
+        for (const send of plan.sends) {
+          if (send.batches.length === 0) continue
+          await store.putSend({
+            name: send.name,
+            definitionKey: send.definitionKey,
+            revision: send.revision,
+            attributes: send.attributes,
+            batchSize: send.batchSize,
+            sources: send.sources,
+            appliedAt: clock().toISOString(),
+          })
+        }
+      }
+      await store.commit()
+      return {plan, result, cancelled: false, exitCode: exitCodeFor(result), stateLocation: store.location}
+    } finally {
+      await lock.release()
+    }
+  } finally {
+    await client?.close()
+    await connection?.close()
+    await store.close()
+  }
+}
+
+export function exitCodeFor(result: ApplyResult): number {
+  if (result.interrupted) return ExitCode.interrupted
+  if (result.fatal) return result.fatal.exitCode
+  if (result.rejected > 0 || result.unknown > 0) return ExitCode.rejected
+  return ExitCode.ok
+}
+
+function refuseStalePending(plan: Plan, state: StateData, now: Date): void {
+  let old = 0
+  for (const send of plan.sends) {
+    for (const batch of send.batches) {
+      for (const m of batch.messages) {
+        const record = state.messages.get(m.messageKey)
+        if (record?.status === 'pending' && now.getTime() - Date.parse(record.at) > SAFE_RESEND_WINDOW_MS) old++
+      }
+    }
+  }
+  if (old > 0) {
+    throw new CliError(`${old} message${old === 1 ? ' was' : 's were'} left pending more than 48 hours ago`, {
+      code: 'stale_pending',
+      exitCode: ExitCode.error,
+      hint: 'Marketing Cloud only de-duplicates a messageKey for 2-3 days, so re-sending them could deliver twice. Check their delivery status, then forget the ones that were delivered with `mcsend state rm`.',
+    })
+  }
+}
+
+async function preflightDefinitions(plan: Plan, client: SfmcClient, allowInactive: boolean): Promise<void> {
+  const keys = [...new Set(plan.sends.filter((s) => s.batches.length > 0).map((s) => s.definitionKey))]
+  for (const key of keys) {
+    const definition = await client.getDefinition(key)
+    if (definition === undefined) {
+      throw new InvalidInputError(`send definition "${key}" does not exist in this business unit`, [], 'check definitionKey in the manifest, and MCSEND_ACCOUNT_ID if you target another business unit')
+    }
+    if (definition.status === 'Deleted') {
+      throw new InvalidInputError(`send definition "${key}" is deleted`, [], 'point definitionKey at an active transactional send definition')
+    }
+    if (definition.status !== 'Active' && !allowInactive) {
+      throw new InvalidInputError(
+        `send definition "${key}" is ${definition.status}: Marketing Cloud would queue the messages for up to 3 days instead of sending them`,
+        [],
+        'activate the definition, or pass --allow-inactive to queue them anyway',
+      )
+    }
+  }
+}
+
+async function startSandboxConnection(cwd: string): Promise<Connection> {
+  const {startSandbox} = await import('../sandbox/server.js')
+  const sandbox = await startSandbox({dataDir: path.join(cwd, SANDBOX_DIR)})
+  return {
+    credentials: {clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, authUrl: sandbox.authUrl},
+    close: () => sandbox.close(),
+    label: `the sandbox (${SANDBOX_DIR}/outbox.ndjson)`,
+  }
+}
+
+function safeUser(): string {
+  try {
+    return os.userInfo().username
+  } catch {
+    return 'unknown'
+  }
+}
+
+export function refuseNonInteractive(): never {
+  throw new UsageError('apply needs approval, and this shell is not interactive', 'pass --auto-approve to send without a prompt (in CI, after reviewing the plan)')
+}

@@ -1,0 +1,96 @@
+import type {Send} from '../manifest/types.js'
+import type {MessageRecord, StateData} from '../state/types.js'
+import {chooseBatchSize, chunk} from './batch.js'
+import {hashAttributes, hashTo} from './hash.js'
+import {deriveMessageKey} from './keys.js'
+import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary} from './types.js'
+
+export interface BuildPlanOptions {
+  /** Human description of the state (file path or URL without secrets). */
+  stateLocation: string
+  /** Limit the plan to these send names (like Terraform's -target). Empty or absent means all. */
+  targets?: readonly string[]
+}
+
+/**
+ * The plan: a pure function of the loaded sends and the state. Every recipient gets its deterministic key and
+ * an action; the messages to send are cut into requests in manifest order.
+ */
+export function buildPlan(sends: readonly Send[], state: StateData, options: BuildPlanOptions): Plan {
+  const selected = options.targets && options.targets.length > 0 ? sends.filter((s) => options.targets!.includes(s.name)) : sends
+  const planned = selected.map((send) => planSend(send, state.messages))
+  return {
+    formatVersion: PLAN_FORMAT_VERSION,
+    state: {location: options.stateLocation, lineage: state.lineage, serial: state.serial},
+    sends: planned,
+    summary: summarise(planned),
+  }
+}
+
+function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>): PlannedSend {
+  const toSend: PlannedMessage[] = []
+  const unchanged: PlannedMessage[] = []
+  const counts = {create: 0, retry: 0, noop: 0, drift: 0}
+  let pending = 0
+  let anyAttributes = false
+  for (const r of send.recipients) {
+    if (r.attributes !== undefined && Object.keys(r.attributes).length > 0) anyAttributes = true
+    const messageKey = r.messageKey ?? deriveMessageKey(send.name, send.revision, r.contactKey)
+    const record = records.get(messageKey)
+    let action: Action = 'create'
+    let reason: string | undefined
+    if (record) {
+      if (record.status === 'accepted') {
+        const changed: string[] = []
+        if (record.toHash !== hashTo(r.to)) changed.push('to')
+        if (record.attributesHash !== hashAttributes(send.attributes, r.attributes)) changed.push('attributes')
+        action = changed.length > 0 ? 'drift' : 'noop'
+        if (changed.length > 0) reason = `${changed.join(' and ')} changed since it was sent; bump revision to send again`
+      } else if (record.status === 'failed') {
+        action = 'retry'
+        reason = `rejected${record.errorCode === undefined ? '' : ` (${record.errorCode})`}: ${record.errorMessage ?? 'no reason given'}`
+      } else {
+        action = 'retry'
+        pending++
+        reason = `pending since ${record.at}: an earlier run was interrupted before Marketing Cloud answered`
+      }
+    }
+    counts[action]++
+    const message: PlannedMessage = {messageKey, contactKey: r.contactKey, to: r.to, action, file: r.file, line: r.line}
+    if (r.attributes !== undefined) message.attributes = r.attributes
+    if (reason !== undefined) message.reason = reason
+    if (action === 'create' || action === 'retry') toSend.push(message)
+    else unchanged.push(message)
+  }
+  const batchSize = chooseBatchSize(send.batchSize, anyAttributes)
+  const batches = chunk(toSend, batchSize).map((messages, i) => ({index: i + 1, messages}))
+  return {
+    name: send.name,
+    definitionKey: send.definitionKey,
+    revision: send.revision,
+    attributes: send.attributes,
+    batchSize,
+    file: send.file,
+    line: send.line,
+    sources: send.sources,
+    batches,
+    unchanged,
+    counts: {...counts, total: send.recipients.length, toSend: toSend.length, requests: batches.length},
+    pending,
+  }
+}
+
+function summarise(sends: readonly PlannedSend[]): PlanSummary {
+  const s: PlanSummary = {sends: sends.length, messages: 0, create: 0, retry: 0, noop: 0, drift: 0, toSend: 0, requests: 0, pending: 0}
+  for (const send of sends) {
+    s.messages += send.counts.total
+    s.create += send.counts.create
+    s.retry += send.counts.retry
+    s.noop += send.counts.noop
+    s.drift += send.counts.drift
+    s.toSend += send.counts.toSend
+    s.requests += send.counts.requests
+    s.pending += send.pending
+  }
+  return s
+}

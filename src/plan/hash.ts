@@ -1,0 +1,34 @@
+import {createHash} from 'node:crypto'
+
+import type {Attributes} from '../manifest/types.js'
+
+/** base64url SHA-256 of a UTF-8 string, optionally truncated to `bytes` bytes of digest. */
+export function sha256Base64url(input: string, bytes = 32): string {
+  const digest = createHash('sha256').update(input, 'utf8').digest()
+  return (bytes >= 32 ? digest : digest.subarray(0, bytes)).toString('base64url')
+}
+
+export function sha256Hex(input: string | Uint8Array): string {
+  return createHash('sha256').update(input).digest('hex')
+}
+
+// State hashes: 128 bits is plenty to detect a change, and keeps the state file small.
+const STATE_HASH_BYTES = 16
+
+/** Hash of a recipient's address, stored in the state instead of the address itself. */
+export function hashTo(to: string): string {
+  return sha256Base64url(`to\n${to}`, STATE_HASH_BYTES)
+}
+
+/** Hash of a contactKey, so erasure requests can find records without the state holding the key. */
+export function hashContactKey(contactKey: string): string {
+  return sha256Base64url(`contact\n${contactKey}`, STATE_HASH_BYTES)
+}
+
+/** Hash of the effective attributes (shared merged with per-recipient), independent of key order. */
+export function hashAttributes(shared: Attributes, own: Attributes | undefined): string {
+  const merged: Attributes = own ? {...shared, ...own} : shared
+  const keys = Object.keys(merged).sort()
+  const canonical = JSON.stringify(keys.map((k) => [k, merged[k]]))
+  return sha256Base64url(`attributes\n${canonical}`, STATE_HASH_BYTES)
+}

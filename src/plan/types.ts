@@ -1,0 +1,73 @@
+import type {Attributes, SourceDigest} from '../manifest/types.js'
+
+/**
+ * What happens to one message:
+ * - create: never sent; will be sent.
+ * - retry: rejected before, or left `pending` by an interrupted run; will be sent again with the same key.
+ * - noop: accepted before; nothing to do.
+ * - drift: accepted before, but `to` or the attributes changed since; shown, not re-sent (bump `revision` to resend).
+ */
+export type Action = 'create' | 'retry' | 'noop' | 'drift'
+
+export interface PlannedMessage {
+  messageKey: string
+  contactKey: string
+  to: string
+  /** Per-recipient attributes, if any (shared ones live on the send). */
+  attributes?: Attributes
+  action: Action
+  /** For retry and drift: why (e.g. `failed: 109106 MCMS_UTM_Validation_MissingRequiredField_to`). */
+  reason?: string
+  /** Where the recipient was declared. */
+  file: string
+  line: number
+}
+
+export interface PlannedBatch {
+  /** 1-based, per send. */
+  index: number
+  messages: PlannedMessage[]
+}
+
+export interface ActionCounts {
+  create: number
+  retry: number
+  noop: number
+  drift: number
+}
+
+export interface PlannedSend {
+  name: string
+  definitionKey: string
+  revision: number
+  attributes: Attributes
+  batchSize: number
+  file: string
+  line: number
+  sources: SourceDigest[]
+  /** Messages to send (create and retry), in manifest order, cut into requests. */
+  batches: PlannedBatch[]
+  /** Messages not sent (noop and drift), in manifest order. */
+  unchanged: PlannedMessage[]
+  counts: ActionCounts & {total: number; toSend: number; requests: number}
+  /** Keys of this send left `pending` by an interrupted run (a subset of the retries). */
+  pending: number
+}
+
+export interface PlanSummary extends ActionCounts {
+  sends: number
+  messages: number
+  toSend: number
+  requests: number
+  pending: number
+}
+
+export interface Plan {
+  formatVersion: 1
+  /** The state the plan was computed against. */
+  state: {location: string; lineage: string; serial: number}
+  sends: PlannedSend[]
+  summary: PlanSummary
+}
+
+export const PLAN_FORMAT_VERSION = 1 as const

@@ -1,0 +1,51 @@
+import type {Paint} from '../cli/colour-env.js'
+import type {ApplyResult, Progress} from '../apply/execute.js'
+import {formatCount, plural} from './format.js'
+import {maskValue, type MaskOptions} from './mask.js'
+
+export interface ApplySummaryOptions extends MaskOptions {
+  paint: Paint
+  stateLocation: string
+  /** How many rejected recipients to list by name. */
+  listRejected?: number
+}
+
+/** The closing report of an apply: counts, rejections grouped by code, and what to do next. */
+export function renderApplySummary(result: ApplyResult, options: ApplySummaryOptions): string {
+  const {paint} = options
+  const lines: string[] = []
+  const accepted = result.accepted + result.alreadyAccepted
+  const parts = [paint.green(`${formatCount(accepted)} accepted`)]
+  if (result.alreadyAccepted > 0) parts.push(`${formatCount(result.alreadyAccepted)} of them by an earlier interrupted attempt (not delivered twice)`)
+  if (result.rejected > 0) parts.push(paint.red(`${formatCount(result.rejected)} rejected`))
+  if (result.unknown > 0) parts.push(paint.yellow(`${formatCount(result.unknown)} unanswered (kept pending)`))
+  if (result.notAttempted > 0) parts.push(paint.yellow(`${formatCount(result.notAttempted)} not attempted`))
+  const head = result.interrupted ? 'Apply interrupted' : result.fatal ? 'Apply stopped' : 'Apply complete'
+  lines.push(`${paint.bold(`${head}:`)} ${parts.join(', ')}.`)
+
+  if (result.rejections.length > 0) {
+    const byCode = new Map<string, number>()
+    for (const r of result.rejections) {
+      const label = r.errorMessage ?? `error ${r.errorCode ?? 'unknown'}`
+      const key = `${r.errorCode ?? '?'} ${label.split(':')[0]}`
+      byCode.set(key, (byCode.get(key) ?? 0) + 1)
+    }
+    lines.push('', `Rejected by Marketing Cloud (${formatCount(result.rejections.length)}):`)
+    for (const [label, n] of [...byCode.entries()].sort((a, b) => b[1] - a[1])) lines.push(`  ${label}  ${paint.dim(`x${formatCount(n)}`)}`)
+    const cap = options.listRejected ?? 10
+    for (const r of result.rejections.slice(0, cap)) {
+      lines.push(`  ${paint.red('-')} ${r.send}  ${maskValue(r.contactKey, options)}  ${paint.dim(r.messageKey)}  ${r.errorMessage ?? ''}`)
+    }
+    if (result.rejections.length > cap) lines.push(paint.dim(`  … and ${formatCount(result.rejections.length - cap)} more (see \`mcsend plan\`: they show as retry)`))
+  }
+  lines.push('', paint.dim(`State saved to ${options.stateLocation}.`))
+  if (result.interrupted || result.unknown > 0 || result.notAttempted > 0 || result.rejected > 0) {
+    lines.push(paint.dim('Run the same apply again to send the rest: keys already accepted are never sent twice.'))
+  }
+  return `${lines.join('\n')}\n`
+}
+
+export function renderProgressLine(p: Progress): string {
+  const pct = p.messagesTotal === 0 ? 100 : Math.floor((p.messagesDone / p.messagesTotal) * 100)
+  return `Batch ${formatCount(p.batchesDone)}/${formatCount(p.batchesTotal)}  ${formatCount(p.messagesDone)}/${formatCount(p.messagesTotal)} sent (${pct}%)  ${plural(p.rejected, 'rejection')}`
+}

@@ -1,0 +1,81 @@
+import type {Plan, PlannedMessage, PlannedSend} from '../plan/types.js'
+import {maskAttributes, maskValue, type MaskOptions} from './mask.js'
+
+export type ChunkWriter = (chunk: string) => void | Promise<void>
+
+/** The JSON form of one message (schemas/plan.schema.json). `to` only with --show-addresses. */
+function messageJson(m: PlannedMessage, options: MaskOptions): Record<string, unknown> {
+  const o: Record<string, unknown> = {messageKey: m.messageKey, contactKey: maskValue(m.contactKey, options), action: m.action}
+  if (m.reason !== undefined) o.reason = m.reason
+  if (options.showAddresses) o.to = m.to
+  return o
+}
+
+function sendHeader(send: PlannedSend, options: MaskOptions): Record<string, unknown> {
+  return {
+    name: send.name,
+    definitionKey: send.definitionKey,
+    revision: send.revision,
+    attributes: maskAttributes(send.attributes, options),
+    batchSize: send.batchSize,
+    file: send.file,
+    line: send.line,
+    sources: send.sources,
+    counts: send.counts,
+    pending: send.pending,
+  }
+}
+
+const FLUSH_AT = 1 << 20
+
+/**
+ * Writes the plan document as JSON in chunks, so a plan of a million messages never builds one giant string.
+ * The output is identical to JSON.stringify of the equivalent object (without indentation).
+ */
+export async function writePlanJson(plan: Plan, write: ChunkWriter, options: MaskOptions): Promise<void> {
+  let buffer = ''
+  const emit = async (s: string) => {
+    buffer += s
+    if (buffer.length >= FLUSH_AT) {
+      const out = buffer
+      buffer = ''
+      await write(out)
+    }
+  }
+  const head = {formatVersion: plan.formatVersion, state: plan.state, summary: plan.summary}
+  await emit(`${JSON.stringify(head).slice(0, -1)},"sends":[`)
+  for (const [si, send] of plan.sends.entries()) {
+    if (si > 0) await emit(',')
+    await emit(`${JSON.stringify(sendHeader(send, options)).slice(0, -1)},"batches":[`)
+    for (const [bi, batch] of send.batches.entries()) {
+      if (bi > 0) await emit(',')
+      await emit(`{"index":${batch.index},"size":${batch.messages.length},"messages":[`)
+      await emitMessages(batch.messages, emit, options)
+      await emit(']}')
+    }
+    await emit('],"unchanged":[')
+    await emitMessages(send.unchanged, emit, options)
+    await emit(']}')
+  }
+  await emit(']}\n')
+  if (buffer.length > 0) await write(buffer)
+}
+
+async function emitMessages(messages: PlannedMessage[], emit: (s: string) => Promise<void>, options: MaskOptions): Promise<void> {
+  for (let i = 0; i < messages.length; i += 1000) {
+    const part = messages.slice(i, i + 1000).map((m) => JSON.stringify(messageJson(m, options)))
+    await emit((i > 0 ? ',' : '') + part.join(','))
+  }
+}
+
+/** Writes to a stream, waiting for 'drain' when its buffer is full. */
+export function streamWriter(stream: NodeJS.WritableStream): ChunkWriter {
+  return (chunk) =>
+    new Promise<void>((resolve, reject) => {
+      const ok = stream.write(chunk, (error) => {
+        if (error) reject(error)
+      })
+      if (ok) resolve()
+      else stream.once('drain', resolve)
+    })
+}

@@ -1,0 +1,126 @@
+import type {Paint} from '../cli/colour-env.js'
+import type {Plan, PlannedMessage, PlannedSend} from '../plan/types.js'
+import {formatAttributeValue, formatCount, plural} from './format.js'
+import {maskAttributes, maskValue, type MaskOptions} from './mask.js'
+
+export interface TextRenderOptions extends MaskOptions {
+  paint: Paint
+  /** How many sample recipients to show per send. */
+  samples?: number
+}
+
+const SYMBOL = {create: '+', retry: '~', noop: '=', drift: '!'} as const
+
+/** The human-readable plan: one block per send, then one closing line. */
+export function renderPlanText(plan: Plan, options: TextRenderOptions): string {
+  const out: string[] = []
+  for (const send of plan.sends) out.push(...renderSend(send, options), '')
+  out.push(...renderWarnings(plan, options))
+  out.push(closingLine(plan, options.paint))
+  return `${out.join('\n')}\n`
+}
+
+function renderSend(send: PlannedSend, options: TextRenderOptions): string[] {
+  const {paint} = options
+  const c = send.counts
+  const lines = [`${paint.bold(`send ${send.name}`)}  ${paint.dim(`(${send.file}:${send.line})`)}`]
+  lines.push(`  definitionKey  ${send.definitionKey}`)
+  lines.push(`  revision       ${send.revision}`)
+  const attrs = Object.entries(maskAttributes(send.attributes, options))
+  lines.push(`  attributes     ${attrs.length === 0 ? paint.dim('(none)') : attrs.map(([k, v]) => `${k}=${formatAttributeValue(v)}`).join(', ')}`)
+  const parts = [
+    c.create > 0 ? paint.green(`${formatCount(c.create)} to create`) : undefined,
+    c.retry > 0 ? paint.yellow(`${formatCount(c.retry)} to retry`) : undefined,
+    c.noop > 0 ? `${formatCount(c.noop)} already sent` : undefined,
+    c.drift > 0 ? paint.yellow(`${formatCount(c.drift)} drifted (not re-sent)`) : undefined,
+  ].filter((x): x is string => x !== undefined)
+  lines.push(`  messages       ${formatCount(c.total)}${parts.length > 0 ? `: ${parts.join(', ')}` : ''}`)
+  if (send.batches.length === 0) {
+    lines.push(`  requests       ${paint.dim('none: nothing to send')}`)
+  } else {
+    lines.push(`  requests       ${plural(send.batches.length, 'request')} of up to ${formatCount(send.batchSize)}: ${batchSizes(send)}`)
+  }
+  const samples = sampleMessages(send, options.samples ?? 3)
+  if (samples.length > 0) {
+    lines.push('  sample')
+    for (const m of samples) lines.push(`    ${symbol(m, paint)} ${describe(m, options)}`)
+    const shown = samples.length
+    const rest = c.total - shown
+    if (rest > 0) lines.push(paint.dim(`    … and ${formatCount(rest)} more`))
+  }
+  return lines
+}
+
+function batchSizes(send: PlannedSend): string {
+  const sizes = send.batches.map((b) => b.messages.length)
+  // Runs of equal sizes collapse: "2,000 x 49, 1,234".
+  const runs: string[] = []
+  let i = 0
+  while (i < sizes.length) {
+    let j = i
+    while (j + 1 < sizes.length && sizes[j + 1] === sizes[i]) j++
+    const n = j - i + 1
+    runs.push(n > 1 ? `${formatCount(sizes[i]!)} x ${n}` : formatCount(sizes[i]!))
+    i = j + 1
+  }
+  return runs.join(', ')
+}
+
+function sampleMessages(send: PlannedSend, n: number): PlannedMessage[] {
+  const out: PlannedMessage[] = []
+  for (const b of send.batches) {
+    for (const m of b.messages) {
+      if (out.length >= n) return out
+      out.push(m)
+    }
+  }
+  for (const m of send.unchanged) {
+    if (out.length >= n) break
+    out.push(m)
+  }
+  return out
+}
+
+function symbol(m: PlannedMessage, paint: Paint): string {
+  const s = SYMBOL[m.action]
+  if (m.action === 'create') return paint.green(s)
+  if (m.action === 'noop') return paint.dim(s)
+  return paint.yellow(s)
+}
+
+function describe(m: PlannedMessage, options: TextRenderOptions): string {
+  const who = `${maskValue(m.contactKey, options)} <${maskValue(m.to, options)}>`
+  const reason = m.reason ? options.paint.dim(` (${m.reason})`) : ''
+  return `${m.action.padEnd(6)} ${who}  ${options.paint.dim(m.messageKey)}${reason}`
+}
+
+function renderWarnings(plan: Plan, options: TextRenderOptions): string[] {
+  const lines: string[] = []
+  if (plan.summary.pending > 0) {
+    lines.push(
+      options.paint.yellow(
+        `warning: ${plural(plan.summary.pending, 'message')} left pending by an interrupted run will be sent again with the same key; Marketing Cloud rejects a key it already accepted within 72 h, so none is delivered twice.`,
+      ),
+      '',
+    )
+  }
+  if (plan.summary.drift > 0) {
+    lines.push(options.paint.yellow(`note: ${plural(plan.summary.drift, 'message')} drifted since they were sent; they are not re-sent (bump revision to send again).`), '')
+  }
+  return lines
+}
+
+export function closingLine(plan: Plan, paint: Paint): string {
+  const s = plan.summary
+  const sends = plural(s.sends, 'send')
+  if (s.toSend === 0) {
+    return paint.bold(`Plan: nothing to send across ${sends}${s.noop > 0 ? ` (${formatCount(s.noop)} already sent)` : ''}.`)
+  }
+  const extra: string[] = []
+  if (s.retry > 0) extra.push(`${formatCount(s.retry)} retries`)
+  if (s.noop > 0) extra.push(`${formatCount(s.noop)} already sent`)
+  if (s.drift > 0) extra.push(`${formatCount(s.drift)} drifted`)
+  return paint.bold(
+    `Plan: ${plural(s.toSend, 'message')} to send in ${plural(s.requests, 'request')} across ${sends}${extra.length > 0 ? ` (${extra.join(', ')})` : ''}.`,
+  )
+}

@@ -1,0 +1,41 @@
+import type {Attributes, Recipient, Send} from '../../src/manifest/types.js'
+import type {MessageRecord, StateData} from '../../src/state/types.js'
+
+export function recipient(contactKey: string, to = `${contactKey}@example.com`, attributes?: Attributes, line = 1): Recipient {
+  const r: Recipient = {contactKey, to, file: 'sends/test.yaml', line}
+  if (attributes !== undefined) r.attributes = attributes
+  return r
+}
+
+export function makeSend(overrides: Partial<Send> & {recipients: Recipient[]}): Send {
+  return {
+    apiVersion: 'mcsend/v1',
+    kind: 'Send',
+    name: 'test-send',
+    definitionKey: 'test-def',
+    revision: 1,
+    attributes: {},
+    file: 'sends/test.yaml',
+    line: 1,
+    column: 1,
+    sources: [],
+    ...overrides,
+  }
+}
+
+/** Recipients c0..c(n-1) with addresses cN@example.com. */
+export function manyRecipients(n: number, attributes?: (i: number) => Attributes): Recipient[] {
+  return Array.from({length: n}, (_, i) => recipient(`c${i}`, `c${i}@example.com`, attributes?.(i), i + 2))
+}
+
+export function emptyState(): StateData {
+  return {formatVersion: 1, lineage: '', serial: 0, sends: {}, messages: new Map()}
+}
+
+export function stateWith(records: MessageRecord[]): StateData {
+  const s = emptyState()
+  s.lineage = 'test-lineage'
+  s.serial = 3
+  for (const r of records) s.messages.set(r.messageKey, r)
+  return s
+}
