@@ -1,13 +1,14 @@
+import {performance} from 'node:perf_hooks'
+
 import pLimit from 'p-limit'
 
 import {ApiError, CliError} from '../errors.js'
 import {hashAttributes, hashContactKey, hashTo} from '../plan/hash.js'
 import type {Plan, PlannedBatch, PlannedMessage, PlannedSend} from '../plan/types.js'
+import {DUPLICATE_MESSAGE_KEY} from '../sfmc/codes.js'
 import type {SendBatchResult, SfmcClient} from '../sfmc/types.js'
 import type {MessageRecord, StateStore} from '../state/types.js'
 
-/** Marketing Cloud's answer for a messageKey it already accepted in this business unit (sfmc-api.md §2). */
-export const DUPLICATE_MESSAGE_KEY = 109110
 
 export const DEFAULT_PARALLELISM = 4
 
@@ -25,7 +26,7 @@ export interface BatchRef {
 
 export type ExecuteEvent =
   | ({type: 'batch_started'} & BatchRef)
-  | ({type: 'batch_finished'; accepted: number; alreadyAccepted: number; rejected: number; unknown: number; requestId?: string} & BatchRef)
+  | ({type: 'batch_finished'; accepted: number; alreadyAccepted: number; rejected: number; unknown: number; requestId?: string; /** Time spent recording this batch in the state (pending + outcomes), ms. */ stateMs: number} & BatchRef)
   | ({type: 'batch_errored'; error: string; outcomeUnknown: boolean} & BatchRef)
 
 export interface Progress {
@@ -110,7 +111,9 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
       return
     }
     const startedAt = deps.clock().toISOString()
+    let t0 = performance.now()
     await deps.store.append(job.base.map((b) => ({...b, status: 'pending', at: startedAt})))
+    let stateMs = performance.now() - t0
     options.onEvent?.({type: 'batch_started', ...ref})
     let response: SendBatchResult
     try {
@@ -156,13 +159,15 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
         result.rejections.push({send: job.send.name, messageKey: m.messageKey, contactKey: m.contactKey, errorCode: o.errorCode, errorMessage: o.errorMessage})
       }
     }
+    t0 = performance.now()
     if (records.length > 0) await deps.store.append(records)
+    stateMs += performance.now() - t0
     result.accepted += accepted
     result.alreadyAccepted += already
     result.rejected += rejected
     result.unknown += unknown
     finishBatch(ref)
-    options.onEvent?.({type: 'batch_finished', ...ref, accepted, alreadyAccepted: already, rejected, unknown, requestId: response.requestId})
+    options.onEvent?.({type: 'batch_finished', ...ref, accepted, alreadyAccepted: already, rejected, unknown, requestId: response.requestId, stateMs: Math.round(stateMs * 100) / 100})
   }
 
   const onBatchError = async (job: Job, ref: BatchRef, error: unknown): Promise<void> => {

@@ -5,11 +5,11 @@ import {executePlan, type ApplyResult, type ExecuteEvent, type Progress} from '.
 import {CliError, ExitCode, InvalidInputError, UsageError} from '../errors.js'
 import {buildPlan} from '../plan/build.js'
 import type {Plan} from '../plan/types.js'
-import {createSfmcClient} from '../sfmc/client.js'
+import {createSfmcClient, type ClientOptions} from '../sfmc/client.js'
 import {credentialsFromEnv} from '../sfmc/credentials.js'
 import type {Credentials, SfmcClient} from '../sfmc/types.js'
 import {openStateStore} from '../state/open.js'
-import type {StateData, StateStore} from '../state/types.js'
+import type {StateData} from '../state/types.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
 
 /** Where --sandbox keeps its outbox, dedupe memory and (unless --state is given) its own state. */
@@ -32,6 +32,8 @@ export interface ApplyOptions {
   env: NodeJS.ProcessEnv
   signal?: AbortSignal
   clock?: () => Date
+  /** Client tuning (tests shorten retry delays). */
+  clientOptions?: ClientOptions
 }
 
 export interface ApplyUi {
@@ -100,7 +102,7 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
         return {plan, cancelled: true, exitCode: ExitCode.ok, stateLocation: store.location}
       }
       connection = options.sandbox ? await startSandboxConnection(options.cwd) : {credentials: credentials!, close: async () => {}, label: 'Marketing Cloud'}
-      const sfmc = createSfmcClient(connection.credentials)
+      const sfmc = createSfmcClient(connection.credentials, options.clientOptions)
       client = sfmc
       await preflightDefinitions(plan, sfmc, options.allowInactive)
       const result = await executePlan(plan, {client: sfmc, store, clock}, {

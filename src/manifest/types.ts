@@ -50,6 +50,8 @@ export interface LoadResult {
   /** Sends that loaded without problems; empty when there are problems anywhere, unless partial results are requested. */
   sends: Send[]
   problems: import('../errors.js').Problem[]
+  /** Problems beyond the cap (`maxProblems`) that were counted but not kept. The loader always sets it. */
+  omittedProblems?: number
   /** Digests of every manifest file read. */
   manifests: SourceDigest[]
 }

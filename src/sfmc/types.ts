@@ -55,6 +55,7 @@ export interface MessageStatusResult {
 /** Events the client reports (for --verbose logging and progress); never carry secrets. */
 export type ClientEvent =
   | {type: 'token'; expiresIn: number}
+  /** `attempt` counts retries from 1; 0 marks the one extra attempt after a 401 with a fresh token (not counted). */
   | {type: 'retry'; route: string; attempt: number; delayMs: number; reason: string}
 
 export interface SfmcClient {

@@ -34,7 +34,7 @@ describe('buildPlan', () => {
   })
 
   it('uses 500 per request when any recipient carries attributes, or the manifest batchSize', () => {
-    const withAttrs = manyRecipients(1200, (i) => (i === 7 ? {FirstName: 'Ann'} : {}))
+    const withAttrs = manyRecipients(1200, (i): Record<string, string> => (i === 7 ? {FirstName: 'Ann'} : {}))
     expect(buildPlan([makeSend({recipients: withAttrs})], emptyState(), opts).sends[0]!.batchSize).toBe(500)
     expect(buildPlan([makeSend({recipients: manyRecipients(10), batchSize: 3})], emptyState(), opts).sends[0]!.batches.map((b) => b.messages.length)).toEqual([3, 3, 3, 1])
   })

@@ -1,0 +1,93 @@
+/**
+ * bench/apply-200k: applies 200,000 recipients (no attributes) to the built-in fake Marketing Cloud on loopback
+ * with default settings, as a whole `mcsend apply --sandbox --auto-approve --json` process. Prints wall time,
+ * recipients per second, peak RSS, and the time spent recording batches in the state for the first and the last
+ * tenth of batches (the cost of a state commit must not grow with the state).
+ * Targets (issue 3, 2-core machine): >= 20,000 recipients/s; <= 500 MB peak RSS; last/first tenth <= 1.5.
+ *
+ *   npx tsx bench/apply-200k.ts [--rows N] [--state SPEC] [--workspace W]
+ */
+import {spawn} from 'node:child_process'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+
+import {fmt, ROOT} from './lib.js'
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name)
+  return i > 0 ? process.argv[i + 1] : undefined
+}
+
+export interface ApplyBenchResult {
+  rows: number
+  wallMs: number
+  perSecond: number
+  maxRssMb: number
+  firstTenthMs: number
+  lastTenthMs: number
+  batches: number
+}
+
+export async function benchApply(rows: number, stateSpec: ((dir: string) => string) | undefined, workspace?: string): Promise<ApplyBenchResult> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mcsend-bench-'))
+  try {
+    const lines = ['id,email']
+    for (let i = 0; i < rows; i++) lines.push(`c${i},c${i}@example.com`)
+    await writeFile(path.join(dir, 'people.csv'), `${lines.join('\n')}\n`)
+    await writeFile(
+      path.join(dir, 'bench.yaml'),
+      ['apiVersion: mcsend/v1', 'kind: Send', 'name: bench-apply', 'definitionKey: bench', 'recipients:', '  - csv: ./people.csv', '    columns: {contactKey: id, to: email}', ''].join('\n'),
+    )
+    const args = ['--import', path.join(ROOT, 'bench', 'max-rss.mjs'), path.join(ROOT, 'bin', 'run.js'), 'apply', 'bench.yaml', '--sandbox', '--auto-approve', '--json']
+    if (stateSpec) args.push('--state', stateSpec(dir))
+    if (workspace) args.push('--workspace', workspace)
+    const start = process.hrtime.bigint()
+    const {code, stdout, stderr} = await new Promise<{code: number | null; stdout: string; stderr: string}>((resolve) => {
+      const child = spawn(process.execPath, args, {cwd: dir, env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+      let out = ''
+      let err = ''
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+      child.on('close', (c) => resolve({code: c, stdout: out, stderr: err}))
+    })
+    const wallMs = Number(process.hrtime.bigint() - start) / 1e6
+    if (code !== 0) throw new Error(`apply exited ${code}: ${stderr.slice(-2000)}`)
+    const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as {type: string; stateMs?: number; accepted?: number})
+    const finished = events.filter((e) => e.type === 'batch_finished')
+    const summary = events.find((e) => e.type === 'summary')
+    if (summary?.accepted !== rows) throw new Error(`expected ${rows} accepted, got ${summary?.accepted}`)
+    const tenth = Math.max(1, Math.floor(finished.length / 10))
+    const mean = (xs: typeof finished) => xs.reduce((n, e) => n + (e.stateMs ?? 0), 0) / xs.length
+    const m = /BENCH_MAX_RSS_KB=(\d+)/.exec(stderr)
+    return {
+      rows,
+      wallMs,
+      perSecond: rows / (wallMs / 1000),
+      maxRssMb: m ? Number(m[1]) / 1024 : Number.NaN,
+      firstTenthMs: mean(finished.slice(0, tenth)),
+      lastTenthMs: mean(finished.slice(-tenth)),
+      batches: finished.length,
+    }
+  } finally {
+    await rm(dir, {recursive: true, force: true})
+  }
+}
+
+export function printApplyBench(label: string, r: ApplyBenchResult): void {
+  const ratio = r.lastTenthMs / r.firstTenthMs
+  console.log(`bench/apply-200k (${label}): ${fmt(r.rows)} recipients in ${fmt(r.batches)} requests`)
+  console.log(`  wall                 ${fmt(r.wallMs / 1000, 2)} s  (${fmt(r.perSecond)} recipients/s, whole process incl. startup and planning)`)
+  console.log(`  peak RSS             ${fmt(r.maxRssMb)} MB`)
+  console.log(`  state per batch      first tenth ${fmt(r.firstTenthMs, 2)} ms, last tenth ${fmt(r.lastTenthMs, 2)} ms (ratio ${fmt(ratio, 2)})`)
+  console.log(
+    `  targets              >= 20,000/s: ${r.perSecond >= 20_000 ? 'met' : 'MISSED'}; RSS <= 500 MB: ${r.maxRssMb <= 500 ? 'met' : 'MISSED'}; ratio <= 1.5: ${ratio <= 1.5 ? 'met' : 'MISSED'}`,
+  )
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const rows = Number(arg('--rows') ?? 200_000)
+  const spec = arg('--state')
+  const result = await benchApply(rows, spec ? () => spec : undefined, arg('--workspace'))
+  printApplyBench(spec && spec.startsWith('postgres') ? 'PostgreSQL state' : 'file state', result)
+}

@@ -1,0 +1,43 @@
+import {spawn} from 'node:child_process'
+import {mkdir} from 'node:fs/promises'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('../', import.meta.url))
+export const DATA = path.join(ROOT, 'bench', '.data')
+const RSS_HOOK = path.join(ROOT, 'bench', 'max-rss.mjs')
+
+export async function dataDir(): Promise<string> {
+  await mkdir(DATA, {recursive: true})
+  return DATA
+}
+
+export interface Measured {
+  wallMs: number
+  maxRssMb: number
+  code: number | null
+  stderr: string
+}
+
+/** Runs `node <args>` as a whole process with stdout discarded; returns wall time and peak RSS. */
+export function measureNode(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv} = {}): Promise<Measured> {
+  return new Promise((resolve) => {
+    const start = process.hrtime.bigint()
+    const child = spawn(process.execPath, ['--import', RSS_HOOK, ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: {...process.env, NO_COLOR: '1', ...options.env},
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('close', (code) => {
+      const wallMs = Number(process.hrtime.bigint() - start) / 1e6
+      const m = /BENCH_MAX_RSS_KB=(\d+)/.exec(stderr)
+      resolve({wallMs, maxRssMb: m ? Number(m[1]) / 1024 : Number.NaN, code, stderr: stderr.replace(/\nBENCH_MAX_RSS_KB=\d+\n/, '')})
+    })
+  })
+}
+
+export function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', {maximumFractionDigits: digits, minimumFractionDigits: digits})
+}

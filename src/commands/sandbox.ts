@@ -1,0 +1,123 @@
+import {Flags} from '@oclif/core'
+import path from 'node:path'
+
+import {BaseCommand} from '../cli/base-command.js'
+import {CliError, ExitCode} from '../errors.js'
+import {startSandbox, type RequestLogEvent} from '../sandbox/server.js'
+import {OUTBOX_FILE} from '../sandbox/outbox-file.js'
+
+export interface SandboxDocument {
+  url: string
+  authUrl: string
+  clientId: string
+  clientSecret: string
+  dataDir: string
+  outbox: string
+  env: {MCSEND_AUTH_URL: string; MCSEND_CLIENT_ID: string; MCSEND_CLIENT_SECRET: string}
+  /** The shell line that points mcsend at this sandbox. */
+  exports: string
+}
+
+export default class Sandbox extends BaseCommand<typeof Sandbox> {
+  static summary = 'Run a local fake Marketing Cloud to try mcsend without an account.'
+  static description = `Starts the built-in fake of Marketing Cloud's transactional email API on 127.0.0.1 and keeps it running until Ctrl-C. It prints the credentials and the environment lines that point mcsend at it. What it accepts is appended to outbox.ndjson under --data-dir, and a restart with the same directory remembers every messageKey, like the real service does for 72 hours.
+
+Each request is logged to stderr as one line (method, path, status, recipients); email addresses are never logged. Ctrl-C (or SIGTERM) closes the server, flushes the outbox and exits 0.
+
+EXIT CODES
+0    stopped with Ctrl-C or SIGTERM after closing cleanly
+1    could not start: the port is taken or the data directory is not writable
+3    invalid flag value (--port, --token-lifetime)
+64   usage error: unknown command or flag`
+
+  static examples = [
+    {description: 'Start on a free port and paste the printed export line into another shell', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'A fixed port, a throw-away outbox and tokens that die after 60 seconds', command: '<%= config.bin %> <%= command.id %> --port 8787 --data-dir /tmp/mc-outbox --token-lifetime 60'},
+    {description: 'Machine-readable connection details for scripts', command: '<%= config.bin %> <%= command.id %> --json'},
+  ]
+
+  static flags = {
+    port: Flags.integer({description: 'TCP port on 127.0.0.1 (0 picks a free port).', default: 0}),
+    'data-dir': Flags.string({description: 'Directory for outbox.ndjson, kept across runs.', default: '.mcsend/sandbox'}),
+    'token-lifetime': Flags.integer({description: 'Seconds an access token really lives (Marketing Cloud: 1200; expires_in still says 1080).'}),
+    json: Flags.boolean({description: 'Print the connection details as one JSON object.'}),
+  }
+
+  async run(): Promise<SandboxDocument> {
+    const {flags} = await this.parse(Sandbox)
+    if (flags.port < 0 || flags.port > 65_535) {
+      throw new CliError(`--port must be from 0 to 65535, got ${flags.port}`, {code: 'invalid_input', exitCode: ExitCode.invalidInput, hint: 'use --port 0 to pick a free port'})
+    }
+    const lifetime = flags['token-lifetime']
+    if (lifetime !== undefined && lifetime < 1) {
+      throw new CliError(`--token-lifetime must be at least 1 second, got ${lifetime}`, {code: 'invalid_input', exitCode: ExitCode.invalidInput, hint: 'leave it out for the real 20 minutes'})
+    }
+    const dataDir = path.resolve(flags['data-dir'])
+    const sandbox = await startSandbox({
+      port: flags.port,
+      dataDir,
+      tokenLifetimeMs: lifetime === undefined ? undefined : lifetime * 1000,
+      onRequest: (event) => this.note(formatRequest(event)),
+    }).catch((error: unknown) => {
+      throw startFailure(error, flags.port, dataDir)
+    })
+
+    const env = {MCSEND_AUTH_URL: sandbox.authUrl, MCSEND_CLIENT_ID: sandbox.clientId, MCSEND_CLIENT_SECRET: sandbox.clientSecret}
+    const exports = `export ${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`
+    const doc: SandboxDocument = {url: sandbox.url, authUrl: sandbox.authUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, dataDir, outbox: path.join(dataDir, OUTBOX_FILE), env, exports}
+
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify(doc)}\n`)
+    } else {
+      const paint = this.paint(process.stdout)
+      this.log(
+        [
+          `${paint.green('mcsend sandbox')} listening on ${sandbox.url}`,
+          `  auth URL       ${doc.authUrl}`,
+          `  client id      ${doc.clientId}`,
+          `  client secret  ${doc.clientSecret}`,
+          `  outbox         ${doc.outbox}`,
+          '',
+          'Point mcsend at it (paste into another shell):',
+          exports,
+        ].join('\n'),
+      )
+    }
+    this.note('sandbox running; press Ctrl-C to stop')
+
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+        resolve()
+      }
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
+    })
+    await sandbox.close()
+    this.note('sandbox stopped')
+    return doc
+  }
+}
+
+function formatRequest(e: RequestLogEvent): string {
+  const parts = [e.method, e.path, e.status === 0 ? 'dropped' : String(e.status)]
+  if (e.recipients !== undefined) parts.push(`recipients=${e.recipients}`)
+  parts.push(`${e.ms}ms`)
+  if (e.fault) parts.push(`fault=${e.fault}`)
+  return parts.join(' ')
+}
+
+function startFailure(error: unknown, port: number, dataDir: string): CliError {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'EADDRINUSE') return new CliError(`port ${port} on 127.0.0.1 is already in use`, {code: 'sandbox_port', exitCode: ExitCode.error, hint: 'choose another --port, or --port 0 for a free one', cause: error})
+  if (code === 'EACCES' && port !== 0 && port < 1024) {
+    return new CliError(`port ${port} needs elevated privileges`, {code: 'sandbox_port', exitCode: ExitCode.error, hint: 'use a port from 1024 up, or --port 0', cause: error})
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'ENOTDIR' || code === 'EROFS') {
+    return new CliError(`cannot write the sandbox outbox under ${dataDir} (${code})`, {code: 'sandbox_data_dir', exitCode: ExitCode.error, hint: 'pass a writable directory with --data-dir', cause: error})
+  }
+  return new CliError(`the sandbox could not start: ${(error as Error).message ?? String(error)}`, {code: 'sandbox_start', exitCode: ExitCode.error, cause: error})
+}

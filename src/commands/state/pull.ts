@@ -1,0 +1,48 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../cli/base-command.js'
+import {EXIT_CODE_HELP} from '../../errors.js'
+import {type TransferDocument, renderTransferText, toTransferDocument, transferOwner, transferState} from '../../state/pg-transfer.js'
+
+export default class StatePull extends BaseCommand<typeof StatePull> {
+  static summary = 'Copy a PostgreSQL state workspace into a local state file.'
+  static description = `Copies the whole state (every message record and send snapshot) from a workspace of a PostgreSQL state into a state file, for example to inspect it, keep a backup or leave the shared database. Both ends are locked while copying.
+
+The destination file is replaced. It is refused, unless --force, when it holds a different state (another lineage, and not empty) or a newer one (higher serial), or when the source workspace is empty. The URL may also come from MCSEND_STATE, which keeps the password out of the shell history (PGPASSWORD and ~/.pgpass work too).
+
+EXIT CODES
+${EXIT_CODE_HELP}`
+
+  static examples = [
+    {description: 'Pull the team state into .mcsend/state.json', command: 'MCSEND_STATE=postgres://mcsend@db.internal/mcsend <%= config.bin %> <%= command.id %>'},
+    {description: 'Back up the "production" workspace to a file', command: '<%= config.bin %> <%= command.id %> --from postgres://mcsend@db.internal/mcsend --workspace production --to backup/state.json'},
+    {description: 'Overwrite a local file that holds another state, machine-readable result', command: '<%= config.bin %> <%= command.id %> --from postgres://mcsend@db.internal/mcsend --force --json'},
+  ]
+
+  static flags = {
+    from: Flags.string({description: 'PostgreSQL state to copy. [default: $MCSEND_STATE if a postgres:// URL]', helpValue: 'URL'}),
+    to: Flags.string({description: 'State file to replace. [default: $MCSEND_STATE if a file, else .mcsend/state.json]', helpValue: 'FILE'}),
+    workspace: Flags.string({description: 'Workspace in the PostgreSQL state. [default: $MCSEND_WORKSPACE or "default"]'}),
+    force: Flags.boolean({description: 'Overwrite even a destination that holds another or a newer state.'}),
+    json: Flags.boolean({description: 'Print the result as one JSON document.'}),
+  }
+
+  async run(): Promise<TransferDocument> {
+    const {flags} = await this.parse(StatePull)
+    const result = await transferState({
+      direction: 'pull',
+      from: flags.from,
+      to: flags.to,
+      workspace: flags.workspace,
+      force: flags.force,
+      cwd: process.cwd(),
+      env: process.env,
+      owner: transferOwner('state pull'),
+    })
+    for (const warning of result.warnings) this.note(`warning: ${warning}`)
+    const doc = toTransferDocument(result)
+    if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
+    else process.stdout.write(renderTransferText(result))
+    return doc
+  }
+}

@@ -1,0 +1,48 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../cli/base-command.js'
+import {EXIT_CODE_HELP} from '../../errors.js'
+import {type TransferDocument, renderTransferText, toTransferDocument, transferOwner, transferState} from '../../state/pg-transfer.js'
+
+export default class StatePush extends BaseCommand<typeof StatePush> {
+  static summary = 'Copy the local state file into a PostgreSQL state workspace.'
+  static description = `Copies the whole state (every message record and send snapshot, with its lineage and serial) from a state file into a workspace of a PostgreSQL state, for example to move a team or CI onto a shared state. Both ends are locked while copying.
+
+The destination is replaced. It is refused, unless --force, when it holds a different state (another lineage, and not empty) or a newer one (higher serial), or when the source is empty. The URL may also come from MCSEND_STATE, which keeps the password out of the shell history (PGPASSWORD and ~/.pgpass work too).
+
+EXIT CODES
+${EXIT_CODE_HELP}`
+
+  static examples = [
+    {description: 'Push .mcsend/state.json to the team database', command: 'MCSEND_STATE=postgres://mcsend@db.internal/mcsend <%= config.bin %> <%= command.id %>'},
+    {description: 'Push a given file into the "production" workspace', command: '<%= config.bin %> <%= command.id %> --from ci/state.json --to postgres://mcsend@db.internal/mcsend --workspace production'},
+    {description: 'Overwrite a workspace that holds another state, machine-readable result', command: '<%= config.bin %> <%= command.id %> --to postgres://mcsend@db.internal/mcsend --force --json'},
+  ]
+
+  static flags = {
+    from: Flags.string({description: 'State file to copy. [default: $MCSEND_STATE if a file, else .mcsend/state.json]', helpValue: 'FILE'}),
+    to: Flags.string({description: 'PostgreSQL state to replace. [default: $MCSEND_STATE if a postgres:// URL]', helpValue: 'URL'}),
+    workspace: Flags.string({description: 'Workspace in the PostgreSQL state. [default: $MCSEND_WORKSPACE or "default"]'}),
+    force: Flags.boolean({description: 'Overwrite even a destination that holds another or a newer state.'}),
+    json: Flags.boolean({description: 'Print the result as one JSON document.'}),
+  }
+
+  async run(): Promise<TransferDocument> {
+    const {flags} = await this.parse(StatePush)
+    const result = await transferState({
+      direction: 'push',
+      from: flags.from,
+      to: flags.to,
+      workspace: flags.workspace,
+      force: flags.force,
+      cwd: process.cwd(),
+      env: process.env,
+      owner: transferOwner('state push'),
+    })
+    for (const warning of result.warnings) this.note(`warning: ${warning}`)
+    const doc = toTransferDocument(result)
+    if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
+    else process.stdout.write(renderTransferText(result))
+    return doc
+  }
+}

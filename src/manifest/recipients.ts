@@ -1,0 +1,57 @@
+import type {Attributes, Recipient} from './types.js'
+import type {ScopedProblems} from './problems.js'
+import {isEmailAddress, showRejectedAddress} from './schema.js'
+
+/** Marketing Cloud accepts messageKeys of at most 100 characters (sfmc-api.md, messageKey rules). */
+export const MAX_MESSAGE_KEY_LENGTH = 100
+
+/** A contactKey may be an email address: mask it like the renderers do before it goes into a message. */
+export function showContactKey(contactKey: string): string {
+  return JSON.stringify(isEmailAddress(contactKey) ? showRejectedAddress(contactKey) : contactKey)
+}
+
+function where(r: Recipient): string {
+  return r.column === undefined ? `${r.file}:${r.line}` : `${r.file}:${r.line}:${r.column}`
+}
+
+/**
+ * The recipients of one send, from all its sources in manifest order. A contactKey seen twice is a problem
+ * naming both places; one Map from contactKey to index keeps the check O(1) per recipient.
+ */
+export class RecipientCollector {
+  readonly recipients: Recipient[] = []
+  private readonly firstIndex = new Map<string, number>()
+  private readonly problems: ScopedProblems
+
+  constructor(problems: ScopedProblems) {
+    this.problems = problems
+  }
+
+  add(recipient: Recipient, path?: string): void {
+    const first = this.firstIndex.get(recipient.contactKey)
+    if (first !== undefined) {
+      const earlier = this.recipients[first]!
+      this.problems.add({
+        file: recipient.file,
+        line: recipient.line,
+        column: recipient.column,
+        path,
+        message: `duplicate contactKey ${showContactKey(recipient.contactKey)}: also at ${where(earlier)}`,
+        hint: 'each recipient of a send needs its own contactKey',
+      })
+      return
+    }
+    this.firstIndex.set(recipient.contactKey, this.recipients.length)
+    this.recipients.push(recipient)
+  }
+}
+
+/** A recipient from a value the schema has already accepted (inline, JSON or NDJSON). */
+export function recipientFromValue(value: Record<string, unknown>, file: string, line: number, column?: number): Recipient {
+  const recipient: Recipient = {contactKey: value.contactKey as string, to: value.to as string, file, line}
+  if (column !== undefined) recipient.column = column
+  const attributes = value.attributes as Attributes | undefined
+  if (attributes !== undefined && Object.keys(attributes).length > 0) recipient.attributes = attributes
+  if (typeof value.messageKey === 'string') recipient.messageKey = value.messageKey
+  return recipient
+}

@@ -1,0 +1,150 @@
+import {randomUUID} from 'node:crypto'
+
+import type {CheckedRecipient} from './messages.js'
+import {Code, MAX_CONTACT_KEY_LENGTH, MAX_MESSAGE_KEY_LENGTH, MAX_RECIPIENTS, RECIPIENT_MESSAGES, apiError, json, type WireResponse} from './wire.js'
+
+/** A send request that passed request-level validation; per-recipient problems are in `codes`. */
+export interface CheckedSend {
+  definitionKey: string
+  attributes: Record<string, unknown> | undefined
+  recipients: CheckedRecipient[]
+  /** Echoed messageKey per recipient (given, or generated when absent). */
+  keys: string[]
+  codes: number[]
+  /** Per-recipient message overrides; sparse. */
+  messages: (string | undefined)[]
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+const MAX_EMAIL_LENGTH = 254
+
+/** Validates `{definitionKey, recipients[], attributes?}` for the batch route (sfmc-api.md §2). */
+export function checkBatch(body: unknown, lenient: boolean): CheckedSend | WireResponse {
+  if (!isObject(body)) return apiError(400, Code.invalidDataType, 'MCMS_UTM_Validation_InvalidDataType: the request body must be a JSON object', lenient)
+  for (const field in body) {
+    if (field !== 'definitionKey' && field !== 'recipients' && field !== 'attributes') return unknownField(field, lenient)
+  }
+  const head = checkHead(body, lenient)
+  if (!('definitionKey' in head)) return head
+  const list = body.recipients
+  if (list === undefined || (Array.isArray(list) && list.length === 0)) {
+    return apiError(400, Code.noSubscribers, 'MCMS_UTM_Validation_NoSubscribers: recipients must hold at least one recipient', lenient)
+  }
+  if (!Array.isArray(list)) return apiError(400, Code.invalidDataType, 'MCMS_UTM_Validation_InvalidDataType: recipients must be an array', lenient)
+  if (list.length > MAX_RECIPIENTS) {
+    return apiError(400, Code.tooManySubscribers, `MCMS_UTM_Validation_TooManySubscribers: at most ${MAX_RECIPIENTS} recipients per request, got ${list.length}`, lenient)
+  }
+  const n = list.length
+  const keys = new Array<string>(n)
+  const codes = new Array<number>(n)
+  for (let i = 0; i < n; i++) {
+    const r: unknown = list[i]
+    if (!isObject(r)) return apiError(400, Code.invalidDataType, `MCMS_UTM_Validation_InvalidDataType: recipients[${i}] must be an object`, lenient)
+    for (const field in r) {
+      if (field !== 'contactKey' && field !== 'to' && field !== 'messageKey' && field !== 'attributes') return unknownField(field, lenient)
+    }
+    if (r.attributes !== undefined && !isObject(r.attributes)) {
+      return apiError(400, Code.invalidDataType, `MCMS_UTM_Validation_InvalidDataType: recipients[${i}].attributes must be an object`, lenient)
+    }
+    const key = r.messageKey
+    if (key === undefined) {
+      keys[i] = randomUUID()
+      codes[i] = checkRecipient(r)
+    } else if (typeof key !== 'string') {
+      keys[i] = String(key)
+      codes[i] = Code.invalidMessageKey
+    } else {
+      keys[i] = key
+      codes[i] = validKey(key) ? checkRecipient(r) : Code.invalidMessageKey
+    }
+  }
+  return {definitionKey: head.definitionKey, attributes: head.attributes, recipients: list as CheckedRecipient[], keys, codes, messages: []}
+}
+
+/** Validates `{definitionKey, recipient}` for the singleton route; the key comes from the path (sfmc-api.md §3). */
+export function checkSingle(body: unknown, pathKey: string, lenient: boolean): CheckedSend | WireResponse {
+  if (!isObject(body)) return apiError(400, Code.invalidDataType, 'MCMS_UTM_Validation_InvalidDataType: the request body must be a JSON object', lenient)
+  for (const field in body) {
+    if (field !== 'definitionKey' && field !== 'recipient') return unknownField(field, lenient)
+  }
+  const head = checkHead(body, lenient)
+  if (!('definitionKey' in head)) return head
+  const r = body.recipient
+  if (r === undefined) return apiError(400, Code.missingRequiredField, 'MCMS_UTM_Validation_MissingRequiredField: recipient is required', lenient)
+  if (!isObject(r)) return apiError(400, Code.invalidDataType, 'MCMS_UTM_Validation_InvalidDataType: recipient must be an object', lenient)
+  for (const field in r) {
+    if (field !== 'contactKey' && field !== 'to' && field !== 'attributes') return unknownField(field, lenient)
+  }
+  if (r.attributes !== undefined && !isObject(r.attributes)) {
+    return apiError(400, Code.invalidDataType, 'MCMS_UTM_Validation_InvalidDataType: recipient.attributes must be an object', lenient)
+  }
+  const code = validKey(pathKey) ? checkRecipient(r) : Code.invalidMessageKey
+  return {definitionKey: head.definitionKey, attributes: undefined, recipients: [r as unknown as CheckedRecipient], keys: [pathKey], codes: [code], messages: []}
+}
+
+/** The 202 body: success entries carry only messageKey; failures add errorcode and message (sfmc-api.md §2). */
+export function sendResponse(requestId: string, send: CheckedSend, lenient: boolean): WireResponse {
+  const n = send.keys.length
+  const responses = new Array<Record<string, unknown>>(n)
+  let failed = 0
+  for (let i = 0; i < n; i++) {
+    const code = send.codes[i] as number
+    if (code === 0) {
+      responses[i] = {messageKey: send.keys[i]}
+    } else {
+      failed++
+      responses[i] = {messageKey: send.keys[i], errorcode: lenient ? String(code) : code, message: send.messages[i] ?? RECIPIENT_MESSAGES[code] ?? 'Invalid subscriber'}
+    }
+  }
+  const res =
+    failed === 0
+      ? json(202, {requestId, errorcode: lenient ? '0' : 0, responses})
+      : json(202, {
+          requestId,
+          errorcode: lenient ? String(Code.responsesHaveErrors) : Code.responsesHaveErrors,
+          message: `MCMS_UTM_ResponsesHasErrors: ${failed} subscribers failed to queue out of ${n}`,
+          responses,
+        })
+  res.recipients = n
+  return res
+}
+
+function checkHead(body: Record<string, unknown>, lenient: boolean): {definitionKey: string; attributes: Record<string, unknown> | undefined} | WireResponse {
+  const {definitionKey, attributes} = body
+  if (definitionKey === undefined || definitionKey === null || definitionKey === '') {
+    return apiError(400, Code.missingDefinitionKey, 'MCMS_UTM_Validation_MissingRequiredField_definitionKey: definitionKey is required', lenient)
+  }
+  if (typeof definitionKey !== 'string') {
+    return apiError(400, Code.invalidDefinitionKey, 'MCMS_UTM_Validation_InvalidValue_definitionKey: definitionKey must be a string', lenient)
+  }
+  if (attributes !== undefined && !isObject(attributes)) {
+    return apiError(400, Code.invalidDataType, 'MCMS_UTM_Validation_InvalidDataType: attributes must be an object', lenient)
+  }
+  return {definitionKey, attributes}
+}
+
+function checkRecipient(r: Record<string, unknown>): number {
+  const {contactKey, to} = r
+  if (contactKey === undefined || contactKey === null || contactKey === '') return Code.missingSubscriberKey
+  if (typeof contactKey !== 'string' || contactKey.length > MAX_CONTACT_KEY_LENGTH) return Code.invalidSubscriberKey
+  if (to === undefined || to === null || to === '') return Code.missingTo
+  if (typeof to !== 'string' || to.length > MAX_EMAIL_LENGTH || !EMAIL.test(to)) return Code.invalidTo
+  return 0
+}
+
+/** 1 to 100 characters (code points; UTF-16 length can only overcount them). */
+function validKey(key: string): boolean {
+  if (key.length === 0) return false
+  if (key.length <= MAX_MESSAGE_KEY_LENGTH) return true
+  let count = 0
+  for (const _ of key) if (++count > MAX_MESSAGE_KEY_LENGTH) return false
+  return true
+}
+
+function unknownField(field: string, lenient: boolean): WireResponse {
+  return apiError(400, Code.unknownFieldName, `MCMS_UTM_Validation_UnknownFieldName: Unrecognized email field name '${field}'`, lenient)
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}

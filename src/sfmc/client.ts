@@ -1,0 +1,301 @@
+import {ApiError} from '../errors.js'
+import {codeName, parseCode, RESPONSES_HAVE_ERRORS} from './codes.js'
+import {CREDENTIAL_VARIABLES} from './credentials.js'
+import {isRecord, RequestFailure, requestJson, type HttpRequest, type HttpResponse, type HttpSettings, type Route} from './http.js'
+import {maskEmails} from './redact.js'
+import {DEFAULT_RETRY_POLICY} from './retry.js'
+import {cstToUtcIso} from './timestamps.js'
+import {createTokenProvider, type TokenProvider} from './token.js'
+import type {
+  ClientEvent,
+  Credentials,
+  Definition,
+  MessageStatusResult,
+  RecipientOutcome,
+  SendBatchRequest,
+  SendBatchResult,
+  SendRecipient,
+  SfmcClient,
+} from './types.js'
+
+export interface ClientOptions {
+  retry?: {limit?: number; baseDelayMs?: number; maxDelayMs?: number; maxRetryAfterMs?: number}
+  /** Per attempt, until the response headers arrive; default 30 s. */
+  timeoutMs?: number
+  /** Retries and token refreshes, for --verbose and progress. Events never carry secrets. */
+  onEvent?: (event: ClientEvent) => void
+  /** Jitter source in [0, 1); default Math.random. */
+  random?: () => number
+  /** ms since epoch, for token expiry; default Date.now. */
+  clock?: () => number
+  /** Share one token provider between clients (or supply one in tests); by default the client makes its own. */
+  tokenProvider?: TokenProvider
+}
+
+export const DEFAULT_TIMEOUT_MS = 30_000
+
+const SEND_PATH = 'messaging/v1/email/messages/'
+const DOCS_RESPONSE_CODES = 'https://developer.salesforce.com/docs/marketing/marketing-cloud/guide/transactional-send-response'
+const PACKAGE_SCOPES_HINT =
+  'check that the installed package grants Email read, write and send (email_read email_write email_send) and has access to the business unit' +
+  ` (${CREDENTIAL_VARIABLES.accountId} selects it; unset, the package's own business unit is used)`
+
+/**
+ * The Marketing Cloud client: one token provider, every call through ky with the retry policy of retry.ts.
+ *
+ * Keep-alive: Marketing Cloud closes connections idle for 5 s and a request written to such a socket fails
+ * (transactional messaging best practices). Node's global fetch (undici) drops idle sockets after 4 s by default,
+ * below that limit, so the race is rare; a reset that still happens is retried like any broken connection.
+ */
+export function createSfmcClient(credentials: Credentials, options: ClientOptions = {}): SfmcClient {
+  const settings: HttpSettings = {
+    retry: {...DEFAULT_RETRY_POLICY, ...definedOnly(options.retry ?? {})},
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    random: options.random ?? Math.random,
+    onEvent: options.onEvent,
+  }
+  const tokens = options.tokenProvider ?? createTokenProvider(credentials, {http: settings, clock: options.clock})
+  let closed = false
+
+  const rest = (route: Route, method: HttpRequest['method'], path: string, json?: unknown, signal?: AbortSignal): Promise<HttpResponse> => {
+    if (closed) throw new Error('the Marketing Cloud client is closed')
+    return restCall(tokens, settings, {route, method, path, json, signal})
+  }
+
+  return {
+    async sendBatch(request: SendBatchRequest, signal?: AbortSignal): Promise<SendBatchResult> {
+      for (const recipient of request.recipients) {
+        if (!recipient.messageKey) throw new Error('sendBatch: every recipient needs a messageKey (retries are safe only with client keys)')
+      }
+      const body: Record<string, unknown> = {
+        definitionKey: request.definitionKey,
+        recipients: request.recipients.map((r) => ({
+          contactKey: r.contactKey,
+          to: r.to,
+          messageKey: r.messageKey,
+          ...(r.attributes && Object.keys(r.attributes).length > 0 ? {attributes: r.attributes} : {}),
+        })),
+      }
+      if (request.attributes && Object.keys(request.attributes).length > 0) body.attributes = request.attributes
+      // Retrying this POST (timeouts, resets, 5xx) is safe ONLY because every recipient carries its own messageKey:
+      // Marketing Cloud queues a key at most once per business unit within its dedupe window and answers 109110
+      // (DuplicateMessageKey) for a key it already accepted, which the caller counts as accepted. Without client
+      // keys a retry could send the same email twice.
+      let response: HttpResponse
+      try {
+        response = await rest('send', 'post', SEND_PATH, body, signal)
+      } catch (error) {
+        throw apiErrorFromFailure(error, (text) => tokens.redact(text), {what: `the send to definition "${request.definitionKey}"`, send: true})
+      }
+      return mapSendResponse(request.recipients, response.body)
+    },
+
+    async getDefinition(definitionKey: string): Promise<Definition | undefined> {
+      let response: HttpResponse
+      try {
+        response = await rest('definition', 'get', `messaging/v1/email/definitions/${encodeURIComponent(definitionKey)}`)
+      } catch (error) {
+        if (isNotFound(error, false)) return undefined
+        throw apiErrorFromFailure(error, (text) => tokens.redact(text), {what: `the lookup of send definition "${definitionKey}"`, send: false})
+      }
+      const answer = isRecord(response.body) ? response.body : {}
+      const definition: Definition = {
+        definitionKey: typeof answer.definitionKey === 'string' ? answer.definitionKey : definitionKey,
+        status: typeof answer.status === 'string' ? answer.status : 'Unknown',
+      }
+      if (typeof answer.name === 'string') definition.name = answer.name
+      return definition
+    },
+
+    async getMessageStatus(messageKey: string): Promise<MessageStatusResult | undefined> {
+      let response: HttpResponse
+      try {
+        response = await rest('status', 'get', `${SEND_PATH}${encodeURIComponent(messageKey)}`)
+      } catch (error) {
+        // The status of an unknown key is undocumented (404 or 400, sfmc-api.md §4); either means "not known here".
+        if (isNotFound(error, true)) return undefined
+        throw apiErrorFromFailure(error, (text) => tokens.redact(text), {what: 'the message status lookup', send: false})
+      }
+      return mapStatusResponse(response.body)
+    },
+
+    async close(): Promise<void> {
+      closed = true
+    },
+  }
+}
+
+/** A REST call with the token: a 401 invalidates the token and retries once with a fresh one (not counted as a retry). */
+async function restCall(
+  tokens: TokenProvider,
+  settings: HttpSettings,
+  call: {route: Route; method: HttpRequest['method']; path: string; json?: unknown; signal?: AbortSignal},
+): Promise<HttpResponse> {
+  const first = await tokens.get()
+  const url = new URL(call.path, first.restUrl).toString()
+  for (let refreshed = false; ; refreshed = true) {
+    let used: string | undefined
+    const authorize = async (): Promise<string> => {
+      used = (await tokens.get()).value
+      return used
+    }
+    try {
+      return await requestJson({route: call.route, method: call.method, url, json: call.json, signal: call.signal, authorize}, settings)
+    } catch (error) {
+      if (!(error instanceof RequestFailure && error.kind === 'http' && error.status === 401 && used !== undefined)) throw error
+      if (refreshed) {
+        throw new ApiError(tokens.redact('Marketing Cloud refused a freshly issued access token (HTTP 401 Not Authorized)'), {
+          code: 'not_authorized',
+          status: 401,
+          apiErrorCode: error.body.errorCode,
+          hint: `${PACKAGE_SCOPES_HINT}; the token and the REST host must belong to the same tenant (${CREDENTIAL_VARIABLES.subdomain})`,
+        })
+      }
+      tokens.invalidate(used)
+      settings.onEvent?.({type: 'retry', route: call.route, attempt: 0, delayMs: 0, reason: 'HTTP 401 Not Authorized: access token expired or revoked, getting a new one'})
+    }
+  }
+}
+
+/**
+ * Maps a 202 answer to one outcome per recipient sent, matched by messageKey: an entry without an error code was
+ * queued; one with `errorcode`/`errorCode` (number or numeric string) was not. A recipient the answer does not
+ * mention is reported as not accepted.
+ */
+export function mapSendResponse(recipients: readonly SendRecipient[], body: unknown): SendBatchResult {
+  const answer = isRecord(body) ? body : {}
+  const result: SendBatchResult = {outcomes: []}
+  if (typeof answer.requestId === 'string') result.requestId = answer.requestId
+  const byKey = new Map<string, Record<string, unknown>[]>()
+  const responses = Array.isArray(answer.responses) ? answer.responses : undefined
+  for (const entry of responses ?? []) {
+    if (!isRecord(entry) || typeof entry.messageKey !== 'string') continue
+    const list = byKey.get(entry.messageKey)
+    if (list) list.push(entry)
+    else byKey.set(entry.messageKey, [entry])
+  }
+  const topCode = parseCode(answer.errorcode ?? answer.errorCode)
+  const topMessage = typeof answer.message === 'string' && answer.message.trim() !== '' ? answer.message : undefined
+
+  for (const recipient of recipients) {
+    const entry = byKey.get(recipient.messageKey)?.shift()
+    if (entry !== undefined) {
+      const code = parseCode(entry.errorcode ?? entry.errorCode)
+      if (code === undefined || code === 0) {
+        result.outcomes.push({messageKey: recipient.messageKey, accepted: true})
+      } else {
+        const message = typeof entry.message === 'string' && entry.message.trim() !== '' ? maskEmails(entry.message) : codeName(code)
+        result.outcomes.push({messageKey: recipient.messageKey, accepted: false, errorCode: code, errorMessage: message})
+      }
+      continue
+    }
+    const outcome: RecipientOutcome = {messageKey: recipient.messageKey, accepted: false}
+    if (responses === undefined && topCode !== undefined && topCode !== 0 && topCode !== RESPONSES_HAVE_ERRORS) {
+      // The whole request was refused inside a 202 (no per-recipient list): every recipient shares that reason.
+      outcome.errorCode = topCode
+      outcome.errorMessage = topMessage === undefined ? codeName(topCode) : maskEmails(topMessage)
+    } else {
+      outcome.errorMessage = 'Marketing Cloud accepted the request but its answer does not mention this messageKey; treat it as not sent'
+    }
+    result.outcomes.push(outcome)
+  }
+  return result
+}
+
+/** Maps a GET status answer; the CST timestamp becomes UTC ISO. */
+export function mapStatusResponse(body: unknown): MessageStatusResult {
+  const answer = isRecord(body) ? body : {}
+  const info = isRecord(answer.info) ? answer.info : {}
+  const result: MessageStatusResult = {eventCategoryType: typeof answer.eventCategoryType === 'string' ? answer.eventCategoryType : 'Unknown'}
+  const timestamp = cstToUtcIso(typeof answer.timestamp === 'string' ? answer.timestamp : undefined)
+  if (timestamp !== undefined) result.timestamp = timestamp
+  const statusCode = parseCode(info.statusCode)
+  if (statusCode !== undefined) result.statusCode = statusCode
+  if (typeof info.statusMessage === 'string') result.statusMessage = maskEmails(info.statusMessage)
+  return result
+}
+
+function isNotFound(error: unknown, badRequestToo: boolean): boolean {
+  if (!(error instanceof RequestFailure) || error.kind !== 'http') return false
+  if (error.status === 404) return true
+  return error.status === 400 && (badRequestToo || error.body.errorCode === 30003)
+}
+
+/**
+ * Turns a final RequestFailure into an ApiError with the API's code and message and a hint; `redact` removes secrets
+ * and email addresses. Anything else is returned unchanged (ApiErrors from the token provider, bugs).
+ */
+export function apiErrorFromFailure(error: unknown, redact: (text: string) => string, context: {what: string; send: boolean}): unknown {
+  if (error instanceof ApiError) return error
+  if (!(error instanceof RequestFailure)) return error
+  const outcomeUnknown = context.send && error.mayHaveBeenProcessed
+  const unknownHint = outcomeUnknown
+    ? 'some of these recipients may have been accepted; running apply again is safe: the same messageKeys are re-sent and Marketing Cloud answers 109110 for keys it already queued'
+    : undefined
+  const make = (message: string, code: string, hint: string | undefined): ApiError =>
+    new ApiError(maskEmails(redact(message)), {
+      code,
+      status: error.status,
+      apiErrorCode: error.body.errorCode,
+      outcomeUnknown,
+      hint: hint === undefined ? undefined : redact(hint),
+      cause: error.kind === 'connection' ? error.cause : undefined,
+    })
+  const attempts = error.attempts > 1 ? ` after ${error.attempts} attempts` : ''
+
+  if (error.kind === 'http') {
+    const status = error.status ?? 0
+    const apiCode = error.body.errorCode
+    const codeText = apiCode === undefined || apiCode === 0 ? '' : `, ${codeName(apiCode)}`
+    const apiMessage = error.body.message ?? error.body.errorDescription
+    const detail = apiMessage === undefined ? '' : `: ${apiMessage}`
+    const message = `Marketing Cloud refused ${context.what} (HTTP ${status}${codeText})${detail}${status >= 429 ? attempts : ''}`
+    if (status === 400) return make(message, 'bad_request', badRequestHint(apiCode))
+    if (status === 403) return make(message, 'forbidden', PACKAGE_SCOPES_HINT)
+    if (status === 404) {
+      return make(message, 'not_found', `check the definitionKey: the send definition must exist and be active in this business unit (${CREDENTIAL_VARIABLES.accountId})`)
+    }
+    if (status === 429) {
+      const hint =
+        apiCode === 50200
+          ? 'Marketing Cloud blocks this business unit for too many concurrent requests: lower the concurrency; if it persists, contact Salesforce support'
+          : 'Marketing Cloud is rate-limiting this business unit; wait a few minutes and run again'
+      return make(message, 'rate_limited', hint)
+    }
+    if (status >= 500) return make(message, 'server_error', unknownHint ?? 'Marketing Cloud is having trouble; wait a few minutes and run again')
+    return make(message, 'api_error', `see ${DOCS_RESPONSE_CODES}`)
+  }
+  if (error.kind === 'timeout') {
+    return make(`Marketing Cloud did not answer ${context.what}: ${error.message}${attempts}`, 'timeout', unknownHint ?? 'check the network and run again')
+  }
+  if (error.kind === 'aborted') return make(`${context.what} was cancelled`, 'aborted', unknownHint)
+  if (error.kind === 'invalid-response') return make(`${error.message} (${context.what})`, 'bad_response', unknownHint)
+  const notFound = isRecord(error.cause) && error.cause.code === 'ENOTFOUND'
+  return make(
+    `could not reach Marketing Cloud for ${context.what}: ${error.message}${attempts}`,
+    'unreachable',
+    unknownHint ?? (notFound ? `the REST host does not resolve: check ${CREDENTIAL_VARIABLES.subdomain}` : 'check the network connection, proxy and firewall, then run again'),
+  )
+}
+
+function badRequestHint(code: number | undefined): string {
+  switch (code) {
+    case 109101:
+      return 'a request holds at most 2000 recipients (500 recommended when recipients carry attributes); lower batchSize in the manifest'
+    case 109102:
+    case 109103:
+      return 'the batch had no valid recipient: check contactKey and to in the recipient sources'
+    case 109107:
+    case 109111:
+      return `check definitionKey in the manifest: the send definition must exist in this business unit (${CREDENTIAL_VARIABLES.accountId})`
+    case 109122:
+    case 10004:
+      return 'Marketing Cloud did not understand the request; this is a bug in mcsend, please report it'
+    default:
+      return code === undefined ? 'Marketing Cloud did not say why; check the manifest and run `mcsend validate`' : `see ${DOCS_RESPONSE_CODES} for code ${code}`
+  }
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}

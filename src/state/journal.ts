@@ -1,0 +1,259 @@
+import path from 'node:path'
+
+import {type StateFileHandle, type StateFs, errorCode, forEachLine, syncDirectory, writeFully} from './file-io.js'
+import {canonicalSend, recordJson, recordProblem, sendProblem} from './serialize.js'
+import type {MessageRecord, SendSnapshot} from './types.js'
+
+/**
+ * The write-ahead journal beside the snapshot (`state.json.journal`), one JSON object per line:
+ *
+ *   {"journal":1,"lineage":"…","serial":7}      header: the snapshot this journal applies on top of
+ *   {"op":"put","records":[{…}, …]}             upsert message records (one line per append call)
+ *   {"op":"send","send":{…}}                    upsert a send snapshot
+ *   {"op":"rm","keys":["…", …]}                 forget message records
+ *
+ * Every operation is an upsert or a removal, so replaying a line twice changes nothing. The header makes a crash
+ * between the snapshot rename and the journal removal harmless: the new snapshot's serial is then the header's
+ * plus one, and the journal is known to be folded already.
+ */
+export const JOURNAL_FORMAT = 1
+
+export interface JournalHeader {
+  lineage: string
+  serial: number
+}
+
+export type JournalEntry =
+  | {op: 'put'; records: MessageRecord[]}
+  | {op: 'send'; send: SendSnapshot}
+  | {op: 'rm'; keys: string[]}
+
+export function encodeHeader(header: JournalHeader): string {
+  return `${JSON.stringify({journal: JOURNAL_FORMAT, lineage: header.lineage, serial: header.serial})}\n`
+}
+
+export function encodePut(records: readonly MessageRecord[]): string {
+  let line = '{"op":"put","records":['
+  for (let i = 0; i < records.length; i++) line += (i === 0 ? '' : ',') + recordJson(records[i] as MessageRecord, true)
+  return `${line}]}\n`
+}
+
+export function encodeSend(send: SendSnapshot): string {
+  return `${JSON.stringify({op: 'send', send: canonicalSend(send)})}\n`
+}
+
+export function encodeRemove(keys: readonly string[]): string {
+  return `${JSON.stringify({op: 'rm', keys})}\n`
+}
+
+/** A journal line that cannot be used; `line` is 1-based. */
+export class JournalFormatError extends Error {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
+    super(message)
+    this.name = 'JournalFormatError'
+  }
+}
+
+function parseHeader(text: string, lineNo: number): JournalHeader {
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch {
+    throw new JournalFormatError('the header line is not valid JSON', lineNo)
+  }
+  const h = doc as Record<string, unknown>
+  if (typeof doc !== 'object' || doc === null || typeof h.journal !== 'number') throw new JournalFormatError('the first line is not a journal header', lineNo)
+  if (h.journal > JOURNAL_FORMAT) throw new JournalFormatError(`the journal has format ${h.journal}, newer than this mcsend reads`, lineNo)
+  if (typeof h.lineage !== 'string' || typeof h.serial !== 'number') throw new JournalFormatError('the header lacks lineage or serial', lineNo)
+  return {lineage: h.lineage, serial: h.serial}
+}
+
+function parseEntry(text: string, lineNo: number): JournalEntry {
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch {
+    throw new JournalFormatError('the line is not valid JSON', lineNo)
+  }
+  const e = doc as Record<string, unknown>
+  if (typeof doc !== 'object' || doc === null) throw new JournalFormatError('the line is not a JSON object', lineNo)
+  switch (e.op) {
+    case 'put': {
+      if (!Array.isArray(e.records)) throw new JournalFormatError('`records` must be a list', lineNo)
+      for (const r of e.records as unknown[]) {
+        const problem = recordProblem(r) ?? (typeof (r as MessageRecord).messageKey === 'string' ? undefined : '`messageKey` is missing')
+        if (problem) throw new JournalFormatError(`a record ${problem}`, lineNo)
+      }
+      return {op: 'put', records: e.records as MessageRecord[]}
+    }
+    case 'send': {
+      const problem = sendProblem(e.send)
+      if (problem) throw new JournalFormatError(`the send ${problem}`, lineNo)
+      return {op: 'send', send: e.send as SendSnapshot}
+    }
+    case 'rm': {
+      if (!Array.isArray(e.keys) || !e.keys.every((k) => typeof k === 'string')) throw new JournalFormatError('`keys` must be a list of strings', lineNo)
+      return {op: 'rm', keys: e.keys as string[]}
+    }
+    default:
+      throw new JournalFormatError(`unknown operation ${JSON.stringify(e.op)}`, lineNo)
+  }
+}
+
+export interface JournalScanResult {
+  header?: JournalHeader
+  /** Whether the entries were passed to onEntry (false when onHeader said to skip). */
+  replayed: boolean
+  /** Byte offset after the last complete line read: where the next append goes. */
+  goodLength: number
+  /** Physical size seen, including a torn final line. */
+  size: number
+}
+
+/**
+ * Reads a journal: the header goes to `onHeader`, which decides whether the entries are replayed; each complete
+ * entry line goes to `onEntry`. A final line without its newline is a torn append from a crash and is ignored; a
+ * bad line anywhere else throws JournalFormatError. Returns undefined if there is no journal.
+ */
+export async function scanJournal(
+  fs: StateFs,
+  file: string,
+  onHeader: (header: JournalHeader) => boolean,
+  onEntry: (entry: JournalEntry) => void,
+): Promise<JournalScanResult | undefined> {
+  let header: JournalHeader | undefined
+  let replay = false
+  const scan = await forEachLine(fs, file, (text, lineNo) => {
+    if (lineNo === 1) {
+      header = parseHeader(text, lineNo)
+      replay = onHeader(header)
+      return replay
+    }
+    onEntry(parseEntry(text, lineNo))
+  })
+  if (!scan) return undefined
+  return {header, replayed: replay, goodLength: scan.goodLength, size: scan.goodLength + scan.tailBytes}
+}
+
+/** Appends lines to the journal, each followed by a datasync; a failed write is rolled back on the next open. */
+export class JournalWriter {
+  private handle?: StateFileHandle
+  private position = 0
+  /** Set when an append failed part way: the next open cuts the file back to `position`. */
+  private repairPending = false
+
+  constructor(
+    private readonly fs: StateFs,
+    readonly file: string,
+  ) {}
+
+  get isOpen(): boolean {
+    return this.handle !== undefined
+  }
+
+  /** True when the last append failed; call resume(size, false) before appending again. */
+  get needsRepair(): boolean {
+    return this.repairPending
+  }
+
+  /** Bytes known to be good in the journal (where the next line goes). */
+  get size(): number {
+    return this.position
+  }
+
+  /**
+   * Continues an existing journal whose complete lines end at `goodLength`: cuts off a torn tail. If lines were
+   * added by someone else since it was read (`strict`), refuses, since appending would interleave two runs.
+   */
+  async resume(goodLength: number, strict: boolean): Promise<void> {
+    const handle = await this.fs.open(this.file, 'r+')
+    try {
+      const size = await sizeOf(handle)
+      if (size !== goodLength) {
+        if (strict && (size < goodLength || (await containsNewline(handle, goodLength, size)))) {
+          throw new JournalFormatError('the journal changed since it was read (is another mcsend run using this state?)', 0)
+        }
+        await handle.truncate(goodLength)
+        await handle.datasync()
+      }
+    } catch (error) {
+      await handle.close().catch(() => undefined)
+      throw error
+    }
+    this.handle = handle
+    this.position = goodLength
+    this.repairPending = false
+  }
+
+  /** Starts a new journal (replacing any old one) with `header` followed by `firstLine`, durably. */
+  async create(header: JournalHeader, firstLine: string): Promise<void> {
+    await this.fs.mkdir(path.dirname(this.file), {recursive: true})
+    const handle = await this.fs.open(this.file, 'w')
+    const buffer = Buffer.from(encodeHeader(header) + firstLine, 'utf8')
+    try {
+      await writeFully(handle, buffer, 0)
+      await handle.datasync()
+    } catch (error) {
+      // Nothing durable yet: the caller will create the journal afresh next time.
+      await handle.close().catch(() => undefined)
+      throw error
+    }
+    this.handle = handle
+    this.position = buffer.length
+    this.repairPending = false
+    await syncDirectory(this.fs, path.dirname(this.file))
+  }
+
+  async append(line: string): Promise<void> {
+    const handle = this.handle
+    if (!handle) throw new Error('journal is not open')
+    const buffer = Buffer.from(line, 'utf8')
+    try {
+      await writeFully(handle, buffer, this.position)
+      await handle.datasync()
+    } catch (error) {
+      // Leave the file for resume(): it cuts it back to the last line known to be durable.
+      this.handle = undefined
+      this.repairPending = true
+      await handle.close().catch(() => undefined)
+      throw error
+    }
+    this.position += buffer.length
+  }
+
+  async close(): Promise<void> {
+    const handle = this.handle
+    this.handle = undefined
+    await handle?.close()
+  }
+
+  /** Closes and deletes the journal (after its content was folded into the snapshot). */
+  async discard(): Promise<void> {
+    await this.close()
+    try {
+      await this.fs.unlink(this.file)
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw error
+    }
+    this.position = 0
+    this.repairPending = false
+  }
+}
+
+async function sizeOf(handle: StateFileHandle): Promise<number> {
+  return (await handle.stat()).size
+}
+
+async function containsNewline(handle: StateFileHandle, from: number, to: number): Promise<boolean> {
+  const buffer = Buffer.alloc(Math.min(to - from, 1 << 16))
+  for (let at = from; at < to; ) {
+    const {bytesRead} = await handle.read(buffer, 0, Math.min(buffer.length, to - at), at)
+    if (bytesRead === 0) break
+    if (buffer.subarray(0, bytesRead).includes(0x0a)) return true
+    at += bytesRead
+  }
+  return false
+}

@@ -1,0 +1,234 @@
+import * as fs from 'node:fs'
+import {promises as fsp} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+import lockfile from 'proper-lockfile'
+
+import {StateError, StateLockedError} from '../errors.js'
+import {errorCode} from './file-io.js'
+import type {LockOwner} from './types.js'
+
+/**
+ * The state lock: a directory `${state}.lock` created atomically by proper-lockfile (which keeps its mtime fresh
+ * while held), holding `owner.json` with who holds it. Locks always live on the real file system.
+ */
+
+const OWNER_FILE = 'owner.json'
+
+/** A holder that stopped refreshing the lock for this long is presumed gone (other hosts, unknown owner). */
+export const DEFAULT_STALE_LOCK_MS = 60_000
+
+export interface LockSettings {
+  /** Absolute path of the state file. */
+  file: string
+  /** The state as users see it in messages. */
+  displayPath: string
+  staleMs: number
+  /** This machine's name, to decide whether an owner's pid can be checked here. */
+  hostname: string
+  isProcessAlive: (pid: number) => boolean
+}
+
+export interface LockStatus {
+  owner: LockOwner
+  /** False when owner.json was missing or unreadable (the fields are placeholders). */
+  ownerKnown: boolean
+  stale: boolean
+  /** The owner ran on this host and its process is gone: safe to take over at once. */
+  holderGone: boolean
+  /** Why it is stale, for messages. */
+  staleReason?: string
+}
+
+export interface HeldLock {
+  release(): Promise<void>
+}
+
+export function lockDirOf(file: string): string {
+  return `${file}.lock`
+}
+
+/** Lock directories held by this process: a same-pid owner found on disk but not listed here is a past process. */
+const heldHere = new Set<string>()
+
+/** proper-lockfile removes its lock with rmdir; ours holds owner.json, so removal must be recursive. */
+const lockFs = {
+  ...fs,
+  rmdir: (dir: string, callback: (error: NodeJS.ErrnoException | null) => void) => fs.rm(dir, {recursive: true}, callback),
+  rmdirSync: (dir: string) => fs.rmSync(dir, {recursive: true, force: true}),
+}
+
+/** True unless the OS says no process has this pid (EPERM means it exists but belongs to someone else). */
+export function isPidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return errorCode(error) !== 'ESRCH'
+  }
+}
+
+/** The owner record for this process, e.g. `{operation: 'apply', who: 'ann@laptop', pid, host, since}`. */
+export function makeLockOwner(operation: string, now: Date = new Date(), env: NodeJS.ProcessEnv = process.env): LockOwner {
+  const host = os.hostname()
+  let user = env.USER ?? env.USERNAME ?? 'unknown'
+  try {
+    user = os.userInfo().username
+  } catch {
+    // No passwd entry (some containers): keep the environment's name.
+  }
+  const ciJob = env.GITHUB_ACTIONS ? `github:${env.GITHUB_REPOSITORY ?? ''}#${env.GITHUB_RUN_ID ?? ''}` : env.CI_JOB_ID ? `gitlab job ${env.CI_JOB_ID}` : undefined
+  return {operation, who: ciJob ?? `${user}@${host}`, pid: process.pid, host, since: now.toISOString()}
+}
+
+function formatSince(iso: string): string {
+  return iso.replace(/\.\d+Z$/, 'Z')
+}
+
+/** `apply (pid 1234 on host ci-7, user@host) since 2026-11-26T10:00:00Z` */
+export function describeOwner(owner: LockOwner): string {
+  return `${owner.operation} (pid ${owner.pid} on host ${owner.host}, ${owner.who}) since ${formatSince(owner.since)}`
+}
+
+export function lockedError(settings: LockSettings, status: LockStatus | undefined): StateLockedError {
+  const holder = status === undefined ? 'another process' : status.ownerKnown ? describeOwner(status.owner) : `an unknown process (lock last refreshed ${formatSince(status.owner.since)})`
+  const details = status?.stale ? [`the holder looks stale: ${status.staleReason ?? 'unknown reason'}`] : []
+  return new StateLockedError(
+    `the state ${settings.displayPath} is locked by ${holder}`,
+    `wait for that run to finish and try again; if it is no longer running, remove the lock with \`mcsend state unlock\` (add --force if its holder still looks alive)`,
+    details,
+  )
+}
+
+function isLockOwner(value: unknown): value is LockOwner {
+  if (typeof value !== 'object' || value === null) return false
+  const o = value as Record<string, unknown>
+  return typeof o.operation === 'string' && typeof o.who === 'string' && typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.since === 'string'
+}
+
+async function readOwner(lockDir: string): Promise<LockOwner | undefined> {
+  try {
+    const parsed: unknown = JSON.parse(await fsp.readFile(path.join(lockDir, OWNER_FILE), 'utf8'))
+    return isLockOwner(parsed) ? parsed : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Who holds the lock and whether they look gone; undefined when nobody does. */
+export async function readLockStatus(settings: LockSettings): Promise<LockStatus | undefined> {
+  const lockDir = lockDirOf(settings.file)
+  let mtime: Date
+  try {
+    mtime = (await fsp.stat(lockDir)).mtime
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return undefined
+    throw new StateError(`cannot inspect the lock ${settings.displayPath}.lock: ${(error as Error).message}`)
+  }
+  const owner = await readOwner(lockDir)
+  const ageMs = Date.now() - mtime.getTime()
+  let staleReason: string | undefined
+  const holderGone =
+    owner !== undefined &&
+    owner.host === settings.hostname &&
+    (owner.pid === process.pid ? !heldHere.has(lockDir) : !settings.isProcessAlive(owner.pid))
+  if (holderGone) staleReason = `process ${owner.pid} no longer runs on ${owner.host}`
+  else if (ageMs > settings.staleMs) staleReason = `not refreshed for ${Math.round(ageMs / 1000)} s`
+  return {
+    owner: owner ?? {operation: 'unknown', who: 'unknown', pid: 0, host: 'unknown', since: mtime.toISOString()},
+    ownerKnown: owner !== undefined,
+    stale: staleReason !== undefined,
+    holderGone,
+    staleReason,
+  }
+}
+
+async function writeOwner(lockDir: string, owner: LockOwner): Promise<void> {
+  const temp = path.join(lockDir, `${OWNER_FILE}.tmp`)
+  await fsp.writeFile(temp, `${JSON.stringify(owner, null, 2)}\n`)
+  await fsp.rename(temp, path.join(lockDir, OWNER_FILE))
+}
+
+async function tryAcquire(settings: LockSettings, onCompromised: (error: Error) => void): Promise<(() => Promise<void>) | undefined> {
+  try {
+    return await lockfile.lock(settings.file, {
+      realpath: false,
+      lockfilePath: lockDirOf(settings.file),
+      stale: settings.staleMs,
+      retries: 0,
+      fs: lockFs,
+      onCompromised,
+    })
+  } catch (error) {
+    if (errorCode(error) === 'ELOCKED') return undefined
+    throw new StateError(
+      `cannot lock the state ${settings.displayPath}: ${(error as Error).message}`,
+      'check that the directory of the state file exists and is writable',
+      error,
+    )
+  }
+}
+
+/**
+ * Takes the lock for `owner`, or throws StateLockedError naming the holder. A lock left by a process that no longer
+ * runs on this host (a SIGKILLed apply) is taken over; other hosts' locks go stale when their mtime stops moving.
+ */
+export async function acquireLock(settings: LockSettings, owner: LockOwner, onCompromised: (error: Error) => void): Promise<HeldLock> {
+  const lockDir = lockDirOf(settings.file)
+  await fsp.mkdir(path.dirname(settings.file), {recursive: true})
+  let release = await tryAcquire(settings, onCompromised)
+  if (!release) {
+    const status = await readLockStatus(settings)
+    // Only a dead pid on this host is certain enough to take over at once; mtime staleness is proper-lockfile's job.
+    // Released meanwhile, or left by a process gone from this host (a SIGKILLed apply): try once more.
+    if (!status || status.holderGone) {
+      if (status) await fsp.rm(lockDir, {recursive: true, force: true})
+      release = await tryAcquire(settings, onCompromised)
+    }
+    if (!release) throw lockedError(settings, (await readLockStatus(settings)) ?? status)
+  }
+  heldHere.add(lockDir)
+  try {
+    await writeOwner(lockDir, owner)
+  } catch (error) {
+    heldHere.delete(lockDir)
+    await release().catch(() => undefined)
+    throw new StateError(`cannot write the lock owner in ${settings.displayPath}.lock: ${(error as Error).message}`, undefined, error)
+  }
+  const held = release
+  let released = false
+  return {
+    async release() {
+      if (released) return
+      released = true
+      heldHere.delete(lockDir)
+      try {
+        await held()
+      } catch (error) {
+        // Already released (e.g. compromised, or removed by `state unlock --force`): nothing left to do.
+        const code = errorCode(error)
+        if (code !== 'ERELEASED' && code !== 'ENOTACQUIRED' && code !== 'ENOENT') throw error
+      }
+    },
+  }
+}
+
+/**
+ * Removes the lock whoever holds it: a stale one always, a live one only with `force`. Returns the owner removed,
+ * or undefined if there was no lock.
+ */
+export async function removeLock(settings: LockSettings, force: boolean): Promise<LockOwner | undefined> {
+  const status = await readLockStatus(settings)
+  if (!status) return undefined
+  if (!status.stale && !force) {
+    const holder = status.ownerKnown ? describeOwner(status.owner) : 'an unknown process'
+    throw new StateLockedError(
+      `the state ${settings.displayPath} is locked by ${holder}, which looks alive`,
+      'if you are sure it is not running any more, run `mcsend state unlock --force`',
+    )
+  }
+  await fsp.rm(lockDirOf(settings.file), {recursive: true, force: true})
+  return status.owner
+}

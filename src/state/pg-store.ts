@@ -1,0 +1,504 @@
+import {createHash, randomUUID} from 'node:crypto'
+
+import pg from 'pg'
+
+import {CliError, ExitCode, StateError, StateLockedError} from '../errors.js'
+import {checkPgUrl, describePgTarget, pgStateError, redactPgUrl} from './pg-errors.js'
+import {PG_LOCK_NAMESPACE_WORKSPACE, migratePgSchema} from './pg-migrations.js'
+import type {DeliveryRecord, LockOwner, MessageRecord, MessageStatus, SendSnapshot, StateData, StateLock, StateStore} from './types.js'
+
+export interface PgStateStoreOptions {
+  /** postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?options] */
+  url: string
+  /** Independent states in one database; default `default`. */
+  workspace: string
+  /** How long to wait for a connection before giving up (default 10 s). */
+  connectTimeoutMs?: number
+}
+
+/** Rows per statement when writing many records at once: keeps each array parameter a few MB at most. */
+const WRITE_CHUNK = 10_000
+/** Rows per FETCH when loading: large enough that a million records take ~20 round trips. */
+const LOAD_CHUNK = 50_000
+const MAX_WORKSPACE_LENGTH = 200
+
+const MESSAGE_COLUMNS =
+  'message_key, send, revision, status, at, request_id, error_code, error_message, to_hash, attributes_hash, contact_hash, delivery'
+
+const UPSERT_MESSAGES = `
+  INSERT INTO mcsend_messages AS m (workspace, ${MESSAGE_COLUMNS})
+  SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int4[], $5::text[], $6::timestamptz[], $7::text[], $8::int4[],
+                           $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[])
+  ON CONFLICT (workspace, message_key) DO UPDATE SET
+    send = EXCLUDED.send, revision = EXCLUDED.revision, status = EXCLUDED.status, at = EXCLUDED.at,
+    request_id = EXCLUDED.request_id, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
+    to_hash = EXCLUDED.to_hash, attributes_hash = EXCLUDED.attributes_hash, contact_hash = EXCLUDED.contact_hash,
+    delivery = EXCLUDED.delivery`
+
+/** The lock's advisory key: a stable 32-bit hash of the workspace (a collision only makes two workspaces share a lock). */
+export function workspaceLockKey(workspace: string): number {
+  return createHash('sha256').update(workspace, 'utf8').digest().readInt32BE(0)
+}
+
+export function describeLockOwner(owner: LockOwner): string {
+  return `${owner.operation} (pid ${owner.pid} on host ${owner.host}, ${owner.who}) since ${owner.since}`
+}
+
+function checkWorkspace(workspace: string): void {
+  // eslint-disable-next-line no-control-regex
+  if (workspace.length === 0 || workspace.length > MAX_WORKSPACE_LENGTH || /[\u0000-\u001f\u007f]/.test(workspace)) {
+    throw new CliError(`invalid workspace name ${JSON.stringify(workspace.slice(0, 40))}`, {
+      code: 'invalid_input',
+      exitCode: ExitCode.invalidInput,
+      hint: `use --workspace with 1 to ${MAX_WORKSPACE_LENGTH} printable characters, e.g. --workspace production`,
+    })
+  }
+}
+
+interface HeldLock {
+  client: pg.Client
+  backendPid: number
+  lost?: unknown
+  released: boolean
+}
+
+type Row = unknown[]
+
+function toRecord(row: Row): MessageRecord {
+  const record: MessageRecord = {
+    messageKey: row[0] as string,
+    send: row[1] as string,
+    revision: row[2] as number,
+    status: row[3] as MessageStatus,
+    at: row[4] as string,
+    toHash: row[8] as string,
+    attributesHash: row[9] as string,
+    contactHash: row[10] as string,
+  }
+  if (row[5] !== null) record.requestId = row[5] as string
+  if (row[6] !== null) record.errorCode = row[6] as number
+  if (row[7] !== null) record.errorMessage = row[7] as string
+  if (row[11] !== null) record.delivery = row[11] as DeliveryRecord
+  return record
+}
+
+/**
+ * The PostgreSQL state backend, for teams and CI sharing one state. One connection for reads and writes
+ * (calls are serialised in call order, as with the file store), plus one dedicated connection per held lock:
+ * the lock is a session advisory lock, so it disappears with its connection when a runner dies.
+ *
+ * Every write (append, remove, putSend) is one committed transaction: a crash or a lost server never loses
+ * what was recorded before it.
+ */
+export class PgStateStore implements StateStore {
+  readonly location: string
+  readonly workspace: string
+  private readonly url: string
+  private readonly where: string
+  private readonly connectTimeoutMs: number
+  private readonly client: pg.Client
+  private readonly lockKey: number
+  private queue: Promise<unknown> = Promise.resolve()
+  private changed = false
+  private held?: HeldLock
+  private closed = false
+
+  private constructor(options: PgStateStoreOptions) {
+    this.url = options.url
+    this.workspace = options.workspace
+    this.where = describePgTarget(options.url)
+    this.location = `${redactPgUrl(options.url)} (workspace ${options.workspace})`
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000
+    this.lockKey = workspaceLockKey(options.workspace)
+    this.client = this.newClient()
+    // A connection dropped while idle is reported by the next query; without a listener it would crash the process.
+    this.client.on('error', () => undefined)
+  }
+
+  /** Connects, brings the schema up to date, and returns a ready store. */
+  static async connect(options: PgStateStoreOptions): Promise<PgStateStore> {
+    checkPgUrl(options.url)
+    checkWorkspace(options.workspace)
+    const store = new PgStateStore(options)
+    try {
+      await store.client.connect()
+    } catch (error) {
+      await store.client.end().catch(() => undefined)
+      throw pgStateError(error, options.url, 'connecting')
+    }
+    try {
+      await migratePgSchema(store.client, store.where)
+    } catch (error) {
+      await store.client.end().catch(() => undefined)
+      throw pgStateError(error, options.url, 'preparing the mcsend tables')
+    }
+    return store
+  }
+
+  /** The server process id of the store's read/write session (for diagnostics and tests). */
+  get sessionPid(): number | undefined {
+    return (this.client as pg.Client & {processID?: number | null}).processID ?? undefined
+  }
+
+  private newClient(): pg.Client {
+    return new pg.Client({
+      connectionString: this.url,
+      connectionTimeoutMillis: this.connectTimeoutMs,
+      keepAlive: true,
+      application_name: 'mcsend',
+    })
+  }
+
+  /** Runs fn after every earlier call has finished; maps driver failures to StateError. */
+  private exclusive<T>(action: string, fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(async () => {
+      if (this.closed) throw new StateError(`the state ${this.location} is already closed`, 'this is a bug in mcsend; please report it')
+      try {
+        return await fn()
+      } catch (error) {
+        throw pgStateError(error, this.url, action)
+      }
+    })
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  private async transaction<T>(fn: () => Promise<T>, begin = 'BEGIN'): Promise<T> {
+    await this.client.query(begin)
+    try {
+      const result = await fn()
+      await this.client.query('COMMIT')
+      return result
+    } catch (error) {
+      await this.client.query('ROLLBACK').catch(() => undefined)
+      throw error
+    }
+  }
+
+  /** A write must not go on after the lock's connection died: another run may already hold the lock. */
+  private assertLockIntact(): void {
+    if (this.held && !this.held.released && this.held.lost !== undefined) {
+      throw new StateError(
+        `lost the lock on the PostgreSQL state at ${this.where} (workspace ${this.workspace}): its connection was closed`,
+        'another run may have taken the lock, so mcsend stopped writing; everything recorded so far is kept: re-run to continue',
+        this.held.lost,
+      )
+    }
+  }
+
+  /** Creates the workspace (with a fresh lineage) on its first write and marks it changed since the last commit. */
+  private async touchWorkspace(): Promise<void> {
+    await this.client.query(
+      `INSERT INTO mcsend_workspaces (workspace, lineage, serial, dirty) VALUES ($1, $2, 0, true)
+       ON CONFLICT (workspace) DO UPDATE SET dirty = true`,
+      [this.workspace, randomUUID()],
+    )
+    this.changed = true
+  }
+
+  private livePidsQuery(): {text: string; values: unknown[]} {
+    return {
+      text: `SELECT pid FROM pg_locks
+             WHERE locktype = 'advisory' AND granted AND objsubid = 2
+               AND classid::bigint = $1 AND objid::bigint = $2
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      values: [PG_LOCK_NAMESPACE_WORKSPACE >>> 0, this.lockKey >>> 0],
+    }
+  }
+
+  private async livePids(): Promise<number[]> {
+    const result = await this.client.query<{pid: number}>(this.livePidsQuery())
+    return result.rows.map((r) => r.pid)
+  }
+
+  async load(): Promise<StateData> {
+    return this.exclusive('loading the state', async () => {
+      // A run that crashed after writing left the workspace dirty: count its writes as one change (the file
+      // store does the same when it folds a leftover journal), unless a live run still holds the lock.
+      if (!this.changed) {
+        const lockedByUs = this.held !== undefined && !this.held.released && this.held.lost === undefined
+        const live = this.livePidsQuery()
+        await this.client.query(
+          `UPDATE mcsend_workspaces SET serial = serial + 1, dirty = false, updated_at = now()
+           WHERE workspace = $3 AND dirty AND ($4 OR NOT EXISTS (${live.text}))`,
+          [...live.values, this.workspace, lockedByUs],
+        )
+      }
+      return this.transaction(async () => {
+        const ws = await this.client.query<{lineage: string; serial: string}>(
+          'SELECT lineage, serial::text AS serial FROM mcsend_workspaces WHERE workspace = $1',
+          [this.workspace],
+        )
+        const sends: Record<string, SendSnapshot> = {}
+        const sendRows = await this.client.query<{name: string; snapshot: SendSnapshot}>(
+          'SELECT name, snapshot FROM mcsend_sends WHERE workspace = $1 ORDER BY name',
+          [this.workspace],
+        )
+        for (const row of sendRows.rows) sends[row.name] = row.snapshot
+        const messages = new Map<string, MessageRecord>()
+        await this.client.query(
+          `DECLARE mcsend_load NO SCROLL CURSOR FOR
+           SELECT message_key, send, revision, status, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                  request_id, error_code, error_message, to_hash, attributes_hash, contact_hash, delivery
+           FROM mcsend_messages WHERE workspace = ${this.client.escapeLiteral(this.workspace)}`,
+        )
+        for (;;) {
+          const chunk = await this.client.query<Row>({text: `FETCH ${LOAD_CHUNK} FROM mcsend_load`, rowMode: 'array'})
+          for (const row of chunk.rows) messages.set(row[0] as string, toRecord(row))
+          if (chunk.rows.length < LOAD_CHUNK) break
+        }
+        await this.client.query('CLOSE mcsend_load')
+        const head = ws.rows[0]
+        return {formatVersion: 1, lineage: head?.lineage ?? '', serial: head ? Number(head.serial) : 0, sends, messages}
+      }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    })
+  }
+
+  async append(records: MessageRecord[]): Promise<void> {
+    if (records.length === 0) return
+    // Last one wins within a call, as in a journal replay; one INSERT cannot update the same row twice.
+    const unique = new Map<string, MessageRecord>()
+    for (const record of records) unique.set(record.messageKey, record)
+    const all = [...unique.values()]
+    await this.exclusive(`recording ${all.length} record${all.length === 1 ? '' : 's'}`, async () => {
+      this.assertLockIntact()
+      await this.transaction(async () => {
+        await this.touchWorkspace()
+        for (let start = 0; start < all.length; start += WRITE_CHUNK) await this.upsertMessages(all.slice(start, start + WRITE_CHUNK))
+      })
+    })
+  }
+
+  private async upsertMessages(records: MessageRecord[]): Promise<void> {
+    const n = records.length
+    const cols = Array.from({length: 12}, () => new Array<unknown>(n))
+    for (let i = 0; i < n; i++) {
+      const r = records[i] as MessageRecord
+      ;(cols[0] as unknown[])[i] = r.messageKey
+      ;(cols[1] as unknown[])[i] = r.send
+      ;(cols[2] as unknown[])[i] = r.revision
+      ;(cols[3] as unknown[])[i] = r.status
+      ;(cols[4] as unknown[])[i] = r.at
+      ;(cols[5] as unknown[])[i] = r.requestId ?? null
+      ;(cols[6] as unknown[])[i] = r.errorCode ?? null
+      ;(cols[7] as unknown[])[i] = r.errorMessage ?? null
+      ;(cols[8] as unknown[])[i] = r.toHash
+      ;(cols[9] as unknown[])[i] = r.attributesHash
+      ;(cols[10] as unknown[])[i] = r.contactHash
+      ;(cols[11] as unknown[])[i] = r.delivery === undefined ? null : JSON.stringify(r.delivery)
+    }
+    await this.client.query(UPSERT_MESSAGES, [this.workspace, ...cols])
+  }
+
+  async putSend(snapshot: SendSnapshot): Promise<void> {
+    await this.exclusive(`recording send ${snapshot.name}`, async () => {
+      this.assertLockIntact()
+      await this.transaction(async () => {
+        await this.touchWorkspace()
+        await this.client.query(
+          `INSERT INTO mcsend_sends (workspace, name, snapshot) VALUES ($1, $2, $3::jsonb)
+           ON CONFLICT (workspace, name) DO UPDATE SET snapshot = EXCLUDED.snapshot`,
+          [this.workspace, snapshot.name, JSON.stringify(snapshot)],
+        )
+      })
+    })
+  }
+
+  async remove(messageKeys: string[]): Promise<number> {
+    const keys = [...new Set(messageKeys)]
+    if (keys.length === 0) return 0
+    return this.exclusive(`removing ${keys.length} record${keys.length === 1 ? '' : 's'}`, async () => {
+      this.assertLockIntact()
+      return this.transaction(async () => {
+        let removed = 0
+        for (let start = 0; start < keys.length; start += WRITE_CHUNK) {
+          const result = await this.client.query('DELETE FROM mcsend_messages WHERE workspace = $1 AND message_key = ANY($2::text[])', [
+            this.workspace,
+            keys.slice(start, start + WRITE_CHUNK),
+          ])
+          removed += result.rowCount ?? 0
+        }
+        if (removed > 0) await this.touchWorkspace()
+        return removed
+      })
+    })
+  }
+
+  async commit(): Promise<void> {
+    await this.exclusive('committing the state', async () => {
+      this.assertLockIntact()
+      await this.client.query(
+        `UPDATE mcsend_workspaces SET serial = serial + 1, dirty = false, updated_at = now()
+         WHERE workspace = $1 AND (dirty OR $2)`,
+        [this.workspace, this.changed],
+      )
+      this.changed = false
+    })
+  }
+
+  /**
+   * Replaces the whole workspace with `data`, keeping its lineage and serial (state push / pull).
+   * One transaction: readers see the old state or the new one, never a mix.
+   */
+  async importState(data: StateData): Promise<void> {
+    await this.exclusive(`importing ${data.messages.size} records`, async () => {
+      this.assertLockIntact()
+      await this.transaction(async () => {
+        await this.client.query('DELETE FROM mcsend_messages WHERE workspace = $1', [this.workspace])
+        await this.client.query('DELETE FROM mcsend_sends WHERE workspace = $1', [this.workspace])
+        const empty = data.lineage === '' && data.messages.size === 0 && Object.keys(data.sends).length === 0
+        if (empty) {
+          await this.client.query('DELETE FROM mcsend_workspaces WHERE workspace = $1', [this.workspace])
+          return
+        }
+        await this.client.query(
+          `INSERT INTO mcsend_workspaces (workspace, lineage, serial, dirty, updated_at) VALUES ($1, $2, $3, false, now())
+           ON CONFLICT (workspace) DO UPDATE SET lineage = EXCLUDED.lineage, serial = EXCLUDED.serial, dirty = false, updated_at = now()`,
+          [this.workspace, data.lineage || randomUUID(), Math.max(data.serial, 1)],
+        )
+        const all = [...data.messages.values()]
+        for (let start = 0; start < all.length; start += WRITE_CHUNK) await this.upsertMessages(all.slice(start, start + WRITE_CHUNK))
+        const sends = Object.values(data.sends)
+        if (sends.length > 0) {
+          await this.client.query(
+            `INSERT INTO mcsend_sends (workspace, name, snapshot) SELECT $1, * FROM unnest($2::text[], $3::jsonb[])`,
+            [this.workspace, sends.map((s) => s.name), sends.map((s) => JSON.stringify(s))],
+          )
+        }
+      })
+      this.changed = false
+    })
+  }
+
+  async lock(owner: LockOwner): Promise<StateLock> {
+    const client = this.newClient()
+    const held: HeldLock = {client, backendPid: 0, released: false}
+    client.on('error', (error: unknown) => {
+      held.lost ??= error
+    })
+    client.on('end', () => {
+      if (!held.released) held.lost ??= new Error('Connection terminated unexpectedly')
+    })
+    try {
+      await client.connect()
+    } catch (error) {
+      await client.end().catch(() => undefined)
+      throw pgStateError(error, this.url, 'connecting to take the lock')
+    }
+    let acquired = false
+    try {
+      const pid = await client.query<{pid: number}>('SELECT pg_backend_pid() AS pid')
+      held.backendPid = pid.rows[0]?.pid ?? 0
+      const got = await client.query<{ok: boolean}>('SELECT pg_try_advisory_lock($1::int4, $2::int4) AS ok', [PG_LOCK_NAMESPACE_WORKSPACE, this.lockKey])
+      acquired = got.rows[0]?.ok === true
+      if (acquired) {
+        await client.query(
+          `INSERT INTO mcsend_lock_holders (workspace, owner, backend_pid, locked_at) VALUES ($1, $2::jsonb, pg_backend_pid(), now())
+           ON CONFLICT (workspace) DO UPDATE SET owner = EXCLUDED.owner, backend_pid = EXCLUDED.backend_pid, locked_at = now()`,
+          [this.workspace, JSON.stringify(owner)],
+        )
+      }
+    } catch (error) {
+      held.released = true
+      await client.end().catch(() => undefined)
+      throw pgStateError(error, this.url, 'taking the lock')
+    }
+    if (!acquired) {
+      held.released = true
+      await client.end().catch(() => undefined)
+      const info = await this.lockInfo()
+      throw this.lockedError(info?.owner, 'is locked by')
+    }
+    this.held = held
+    return {release: () => this.releaseHeld(held)}
+  }
+
+  private lockedError(owner: LockOwner | undefined, verb: string, extraHint?: string): StateLockedError {
+    const holder = owner ? describeLockOwner(owner) : 'another session that has not recorded its owner yet'
+    return new StateLockedError(
+      `the state ${this.location} ${verb} ${holder}`,
+      extraHint ??
+        'wait for that run to finish and try again; if it is hung, `mcsend state unlock --force` (with the same --state and --workspace) ends its database session',
+    )
+  }
+
+  private async releaseHeld(held: HeldLock): Promise<void> {
+    if (held.released) return
+    held.released = true
+    if (this.held === held) this.held = undefined
+    if (held.lost === undefined) {
+      try {
+        await held.client.query('DELETE FROM mcsend_lock_holders WHERE workspace = $1 AND backend_pid = pg_backend_pid()', [this.workspace])
+        await held.client.query('SELECT pg_advisory_unlock($1::int4, $2::int4)', [PG_LOCK_NAMESPACE_WORKSPACE, this.lockKey])
+      } catch {
+        // The lock goes with the connection anyway; a leftover holder row shows as stale.
+      }
+    }
+    await held.client.end().catch(() => undefined)
+  }
+
+  async lockInfo(): Promise<{owner: LockOwner; stale: boolean} | undefined> {
+    return this.exclusive('reading the lock', async () => {
+      const pids = await this.livePids()
+      const row = await this.client.query<{owner: LockOwner; backend_pid: number}>(
+        'SELECT owner, backend_pid FROM mcsend_lock_holders WHERE workspace = $1',
+        [this.workspace],
+      )
+      const holder = row.rows[0]
+      if (holder) return {owner: holder.owner, stale: pids.length === 0}
+      const pid = pids[0]
+      if (pid === undefined) return undefined
+      // Held, but the holder has not written its row yet (or it was deleted): describe the session instead.
+      const activity = await this.client.query<{who: string | null; host: string | null; since: string | null}>(
+        `SELECT usename AS who, coalesce(client_hostname, host(client_addr), 'local socket') AS host,
+                to_char(backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS since
+         FROM pg_stat_activity WHERE pid = $1`,
+        [pid],
+      )
+      const a = activity.rows[0]
+      return {owner: {operation: 'unknown', who: a?.who ?? 'unknown', pid, host: a?.host ?? 'unknown', since: a?.since ?? 'unknown'}, stale: false}
+    })
+  }
+
+  async unlock(force: boolean): Promise<LockOwner | undefined> {
+    const info = await this.lockInfo()
+    const ours = this.held && !this.held.released ? this.held : undefined
+    return this.exclusive('removing the lock', async () => {
+      const pids = await this.livePids()
+      if (ours && pids.includes(ours.backendPid)) {
+        await this.releaseHeld(ours)
+        return info?.owner
+      }
+      if (pids.length > 0) {
+        if (!force) {
+          throw this.lockedError(
+            info?.owner,
+            'is locked by a live run:',
+            'wait for that run to finish; if it is hung, add --force to end its database session (its completed batches stay recorded)',
+          )
+        }
+        for (const pid of pids) await this.client.query('SELECT pg_terminate_backend($1)', [pid])
+        const deadline = Date.now() + 5000
+        while ((await this.livePids()).length > 0) {
+          if (Date.now() > deadline) {
+            throw new StateError(
+              `could not end the session holding the lock on ${this.location}`,
+              'the state user may lack the right to terminate other sessions (pg_signal_backend); ask a database administrator',
+            )
+          }
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+      }
+      await this.client.query('DELETE FROM mcsend_lock_holders WHERE workspace = $1', [this.workspace])
+      return info?.owner
+    })
+  }
+
+  async close(): Promise<void> {
+    if (this.held) await this.releaseHeld(this.held)
+    await this.queue
+    if (this.closed) return
+    this.closed = true
+    await this.client.end().catch(() => undefined)
+  }
+}

@@ -1,0 +1,236 @@
+import os from 'node:os'
+
+import {CliError, ExitCode, StateError, UsageError} from '../errors.js'
+import {DEFAULT_STATE_PATH, isPostgresSpec, openStateStore} from './open.js'
+import type {LockOwner, StateData, StateLock, StateStore} from './types.js'
+
+/**
+ * A store that can take a whole state as-is, lineage and serial included (the PostgreSQL store can).
+ * Without it a copy goes through append/remove/commit, and the destination keeps or makes its own lineage.
+ */
+export interface StateImporter {
+  importState(data: StateData): Promise<void>
+}
+
+export function canImportState(store: StateStore): store is StateStore & StateImporter {
+  return typeof (store as Partial<StateImporter>).importState === 'function'
+}
+
+export interface StateSummary {
+  location: string
+  lineage: string
+  serial: number
+  messages: number
+  sends: number
+}
+
+export interface CopyStateResult {
+  from: StateSummary
+  /** The destination after the copy. */
+  to: StateSummary
+  /** The destination before the copy. */
+  replaced: StateSummary
+  /** Which refusals --force overrode (empty without --force or when nothing was refused). */
+  overridden: string[]
+  lineagePreserved: boolean
+  warnings: string[]
+}
+
+/** Records per append when copying through the generic StateStore calls (keeps journal lines small). */
+const COPY_CHUNK = 10_000
+
+function summary(location: string, data: StateData): StateSummary {
+  return {location, lineage: data.lineage, serial: data.serial, messages: data.messages.size, sends: Object.keys(data.sends).length}
+}
+
+function isEmpty(state: StateSummary): boolean {
+  return state.lineage === '' && state.messages === 0 && state.sends === 0
+}
+
+/** Why copying `source` over `dest` would lose something, or [] when it is safe. */
+export function copyConflicts(source: StateSummary, dest: StateSummary): string[] {
+  const conflicts: string[] = []
+  if (isEmpty(source)) {
+    conflicts.push(`the source ${source.location} is empty: copying it would erase ${dest.location}`)
+    return conflicts
+  }
+  if (isEmpty(dest)) return conflicts
+  if (dest.lineage !== source.lineage) {
+    conflicts.push(
+      `${dest.location} holds a different state (lineage ${dest.lineage || '(none)'}, ${dest.messages} records) than ${source.location} (lineage ${source.lineage || '(none)'})`,
+    )
+  } else if (dest.serial > source.serial) {
+    conflicts.push(`${dest.location} is newer (serial ${dest.serial}) than ${source.location} (serial ${source.serial})`)
+  }
+  return conflicts
+}
+
+/**
+ * Copies the whole state from one store to another, both locked for the duration. Refuses (StateError) to
+ * overwrite a destination of another lineage (unless empty) or with a newer serial, unless `force`.
+ */
+export async function copyState(from: StateStore, to: StateStore, options: {owner: LockOwner; force: boolean}): Promise<CopyStateResult> {
+  if (from.location === to.location) throw new UsageError(`the source and the destination are the same state (${from.location})`)
+  const locks: StateLock[] = []
+  try {
+    locks.push(await from.lock(options.owner))
+    locks.push(await to.lock(options.owner))
+    const source = await from.load()
+    const dest = await to.load()
+    const sourceSummary = summary(from.location, source)
+    const replaced = summary(to.location, dest)
+    const conflicts = copyConflicts(sourceSummary, replaced)
+    if (conflicts.length > 0 && !options.force) {
+      throw new StateError(`refusing to overwrite ${to.location}: ${conflicts.join('; ')}`, 'check that --from, --to and --workspace point where you mean; add --force to overwrite anyway')
+    }
+    const warnings: string[] = []
+    let after: StateSummary
+    let lineagePreserved: boolean
+    if (canImportState(to)) {
+      await to.importState(source)
+      after = {...sourceSummary, location: to.location}
+      lineagePreserved = true
+    } else {
+      const keep = new Set(source.messages.keys())
+      // load() may return a live view: take the keys before changing anything.
+      const stale = [...dest.messages.keys()].filter((key) => !keep.has(key))
+      if (stale.length > 0) await to.remove(stale)
+      const records = [...source.messages.values()]
+      for (let start = 0; start < records.length; start += COPY_CHUNK) await to.append(records.slice(start, start + COPY_CHUNK))
+      for (const snapshot of Object.values(source.sends)) await to.putSend(snapshot)
+      await to.commit()
+      after = summary(to.location, await to.load())
+      lineagePreserved = after.lineage === source.lineage
+      if (!lineagePreserved) {
+        warnings.push(`${to.location} cannot adopt the source lineage, so it keeps its own (${after.lineage}); plans saved against ${from.location} will not apply to it`)
+      }
+    }
+    return {from: sourceSummary, to: after, replaced, overridden: options.force ? conflicts : [], lineagePreserved, warnings}
+  } finally {
+    for (const lock of locks.reverse()) await lock.release().catch(() => undefined)
+  }
+}
+
+export type TransferDirection = 'push' | 'pull'
+
+export interface TransferOptions {
+  direction: TransferDirection
+  from?: string
+  to?: string
+  workspace?: string
+  force: boolean
+  cwd: string
+  env: NodeJS.ProcessEnv
+  owner: LockOwner
+}
+
+export interface TransferResult extends CopyStateResult {
+  direction: TransferDirection
+  workspace: string
+}
+
+/** The two ends of `state push` (file -> PostgreSQL) or `state pull` (PostgreSQL -> file), from flags and environment. */
+export function resolveTransferEnds(options: Pick<TransferOptions, 'direction' | 'from' | 'to' | 'env'>): {file: string; url: string} {
+  const envState = options.env.MCSEND_STATE || undefined
+  const envUrl = envState !== undefined && isPostgresSpec(envState) ? envState : undefined
+  const envFile = envState !== undefined && !isPostgresSpec(envState) ? envState : undefined
+  const push = options.direction === 'push'
+  const fileFlag = push ? '--from' : '--to'
+  const urlFlag = push ? '--to' : '--from'
+  const file = (push ? options.from : options.to) ?? envFile ?? DEFAULT_STATE_PATH
+  const url = (push ? options.to : options.from) ?? envUrl
+  if (url === undefined) {
+    throw new UsageError(`state ${options.direction} needs the PostgreSQL state: give ${urlFlag} postgres://USER@HOST/DATABASE`, 'or set MCSEND_STATE to the postgres:// URL (which also keeps the password out of your shell history)')
+  }
+  if (!isPostgresSpec(url)) {
+    throw new CliError(`${urlFlag} must be a postgres:// URL`, {
+      code: 'invalid_input',
+      exitCode: ExitCode.invalidInput,
+      hint: push ? 'to copy from PostgreSQL into a file, use `mcsend state pull`' : 'to copy a file into PostgreSQL, use `mcsend state push`',
+    })
+  }
+  if (isPostgresSpec(file)) {
+    throw new CliError(`${fileFlag} must be a state file path, not a URL`, {
+      code: 'invalid_input',
+      exitCode: ExitCode.invalidInput,
+      hint: `state ${options.direction} copies between a local state file and PostgreSQL`,
+    })
+  }
+  return {file, url}
+}
+
+/** Who holds the locks during a copy. */
+export function transferOwner(operation: string, now = new Date()): LockOwner {
+  let user = 'unknown'
+  try {
+    user = os.userInfo().username
+  } catch {
+    // No passwd entry (some containers): keep "unknown".
+  }
+  return {operation, who: `${user}@${os.hostname()}`, pid: process.pid, host: os.hostname(), since: now.toISOString()}
+}
+
+/** `mcsend state push` / `state pull`: opens both ends, copies, closes. */
+export async function transferState(options: TransferOptions): Promise<TransferResult> {
+  const {file, url} = resolveTransferEnds(options)
+  const workspace = options.workspace ?? (options.env.MCSEND_WORKSPACE || undefined) ?? 'default'
+  const fileStore = await openStateStore({spec: file, cwd: options.cwd, env: options.env})
+  try {
+    const pgStore = await openStateStore({spec: url, cwd: options.cwd, env: options.env, workspace})
+    try {
+      const [from, to] = options.direction === 'push' ? [fileStore, pgStore] : [pgStore, fileStore]
+      const result = await copyState(from, to, {owner: options.owner, force: options.force})
+      return {...result, direction: options.direction, workspace}
+    } finally {
+      await pgStore.close()
+    }
+  } finally {
+    await fileStore.close()
+  }
+}
+
+/** The --json document of `state push` / `state pull`. */
+export interface TransferDocument {
+  direction: TransferDirection
+  workspace: string
+  from: StateSummary
+  to: StateSummary
+  replaced: StateSummary
+  copied: {messages: number; sends: number}
+  lineagePreserved: boolean
+  overridden: string[]
+  warnings: string[]
+}
+
+export function toTransferDocument(result: TransferResult): TransferDocument {
+  return {
+    direction: result.direction,
+    workspace: result.workspace,
+    from: result.from,
+    to: result.to,
+    replaced: result.replaced,
+    copied: {messages: result.from.messages, sends: result.from.sends},
+    lineagePreserved: result.lineagePreserved,
+    overridden: result.overridden,
+    warnings: result.warnings,
+  }
+}
+
+const COUNT = new Intl.NumberFormat('en-US')
+
+function count(n: number, noun: string): string {
+  return `${COUNT.format(n)} ${noun}${n === 1 ? '' : 's'}`
+}
+
+/** Human lines for stdout: what was copied, where from and to, and the resulting lineage and serial. */
+export function renderTransferText(result: TransferResult): string {
+  const verb = result.direction === 'push' ? 'Pushed' : 'Pulled'
+  const lines = [
+    `${verb} ${count(result.from.messages, 'message record')} and ${count(result.from.sends, 'send snapshot')}`,
+    `  from ${result.from.location}  lineage ${result.from.lineage || '(none)'}, serial ${result.from.serial}`,
+    `  to   ${result.to.location}  lineage ${result.to.lineage || '(none)'}, serial ${result.to.serial}`,
+    `  replaced ${count(result.replaced.messages, 'record')} (lineage ${result.replaced.lineage || '(none)'}, serial ${result.replaced.serial})`,
+  ]
+  for (const overridden of result.overridden) lines.push(`  forced: ${overridden}`)
+  return `${lines.join('\n')}\n`
+}

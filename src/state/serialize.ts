@@ -1,0 +1,413 @@
+import type {DeliveryRecord, MessageRecord, MessageStatus, SendSnapshot, StateData} from './types.js'
+
+/** The snapshot format this build reads and writes (schemas/state.schema.json). */
+export const STATE_FORMAT_VERSION = 1
+
+const STATUSES: ReadonlySet<string> = new Set<MessageStatus>(['pending', 'accepted', 'failed'])
+const EVENTS: ReadonlySet<string> = new Set(['queued', 'sent', 'notSent'])
+/** Hashes are short base64/hex digests; anything else (an address, a space, an `@`) is refused. */
+const HASH_PATTERN = /^[A-Za-z0-9_\-+/=:.]{1,128}$/
+/** Any token holding an `@` in free text (an error message from Marketing Cloud may quote an address). */
+const ADDRESS_LIKE = /[^\s]*@[^\s]*/g
+
+export function emptyState(): StateData {
+  return {formatVersion: STATE_FORMAT_VERSION, lineage: '', serial: 0, sends: {}, messages: new Map()}
+}
+
+/** Removes anything that could be an email address from free text before it is stored. */
+export function redactFreeText(text: string): string {
+  return text.includes('@') ? text.replace(ADDRESS_LIKE, '[redacted]') : text
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function isInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value)
+}
+
+/**
+ * Describes what is wrong with a message record, or returns undefined if it is well formed. `strictHashes` checks
+ * the hash fields' characters (for records from callers); loading a large state only checks their type.
+ */
+export function recordProblem(value: unknown, strictHashes = true): string | undefined {
+  if (!isObject(value)) return 'is not an object'
+  if (typeof value.send !== 'string' || value.send === '') return '`send` must be a non-empty string'
+  if (!isInteger(value.revision) || value.revision < 1) return '`revision` must be a positive integer'
+  if (typeof value.status !== 'string' || !STATUSES.has(value.status)) return '`status` must be pending, accepted or failed'
+  if (typeof value.at !== 'string') return '`at` must be an ISO time string'
+  if (value.requestId !== undefined && typeof value.requestId !== 'string') return '`requestId` must be a string'
+  if (value.errorCode !== undefined && !isInteger(value.errorCode)) return '`errorCode` must be an integer'
+  if (value.errorMessage !== undefined && typeof value.errorMessage !== 'string') return '`errorMessage` must be a string'
+  for (const field of ['toHash', 'attributesHash', 'contactHash'] as const) {
+    const hash = value[field]
+    if (typeof hash !== 'string' || (strictHashes && !HASH_PATTERN.test(hash))) return `\`${field}\` must be a hash (letters, digits, _-+/=:.)`
+  }
+  if (value.delivery !== undefined) {
+    const d = value.delivery
+    if (!isObject(d)) return '`delivery` must be an object'
+    if (typeof d.event !== 'string' || !EVENTS.has(d.event)) return '`delivery.event` must be queued, sent or notSent'
+    if (typeof d.checkedAt !== 'string') return '`delivery.checkedAt` must be an ISO time string'
+    if (d.statusCode !== undefined && !isInteger(d.statusCode)) return '`delivery.statusCode` must be an integer'
+    if (d.statusMessage !== undefined && typeof d.statusMessage !== 'string') return '`delivery.statusMessage` must be a string'
+    if (d.at !== undefined && typeof d.at !== 'string') return '`delivery.at` must be an ISO time string'
+  }
+  return undefined
+}
+
+export function sendProblem(value: unknown): string | undefined {
+  if (!isObject(value)) return 'is not an object'
+  if (typeof value.name !== 'string') return '`name` must be a string'
+  if (typeof value.definitionKey !== 'string') return '`definitionKey` must be a string'
+  if (!isInteger(value.revision)) return '`revision` must be an integer'
+  if (!isObject(value.attributes)) return '`attributes` must be an object'
+  for (const v of Object.values(value.attributes)) {
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return '`attributes` values must be strings, numbers or booleans'
+  }
+  if (!isInteger(value.batchSize)) return '`batchSize` must be an integer'
+  if (!Array.isArray(value.sources) || !value.sources.every((s) => isObject(s) && typeof s.file === 'string' && typeof s.sha256 === 'string')) {
+    return '`sources` must be a list of {file, sha256}'
+  }
+  if (typeof value.appliedAt !== 'string') return '`appliedAt` must be an ISO time string'
+  return undefined
+}
+
+/** A fresh record in canonical field order, with free text redacted; unknown fields are dropped. */
+export function canonicalRecord(r: MessageRecord): MessageRecord {
+  const out: MessageRecord = {
+    messageKey: r.messageKey,
+    send: r.send,
+    revision: r.revision,
+    status: r.status,
+    at: r.at,
+    toHash: r.toHash,
+    attributesHash: r.attributesHash,
+    contactHash: r.contactHash,
+  }
+  if (r.requestId !== undefined) out.requestId = r.requestId
+  if (r.errorCode !== undefined) out.errorCode = r.errorCode
+  if (r.errorMessage !== undefined) out.errorMessage = redactFreeText(r.errorMessage)
+  if (r.delivery !== undefined) {
+    const d: DeliveryRecord = {event: r.delivery.event, checkedAt: r.delivery.checkedAt}
+    if (r.delivery.statusCode !== undefined) d.statusCode = r.delivery.statusCode
+    if (r.delivery.statusMessage !== undefined) d.statusMessage = redactFreeText(r.delivery.statusMessage)
+    if (r.delivery.at !== undefined) d.at = r.delivery.at
+    out.delivery = d
+  }
+  return out
+}
+
+export function canonicalSend(s: SendSnapshot): SendSnapshot {
+  const attributes: SendSnapshot['attributes'] = {}
+  for (const key of Object.keys(s.attributes).sort()) attributes[key] = s.attributes[key] as string | number | boolean
+  return {
+    name: s.name,
+    definitionKey: s.definitionKey,
+    revision: s.revision,
+    attributes,
+    batchSize: s.batchSize,
+    sources: s.sources.map((x) => ({file: x.file, sha256: x.sha256})),
+    appliedAt: s.appliedAt,
+  }
+}
+
+function deliveryEqual(a: DeliveryRecord | undefined, b: DeliveryRecord | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  return a.event === b.event && a.statusCode === b.statusCode && a.statusMessage === b.statusMessage && a.at === b.at && a.checkedAt === b.checkedAt
+}
+
+export function recordsEqual(a: MessageRecord, b: MessageRecord): boolean {
+  return (
+    a.status === b.status &&
+    a.at === b.at &&
+    a.send === b.send &&
+    a.revision === b.revision &&
+    a.requestId === b.requestId &&
+    a.errorCode === b.errorCode &&
+    a.errorMessage === b.errorMessage &&
+    a.toHash === b.toHash &&
+    a.attributesHash === b.attributesHash &&
+    a.contactHash === b.contactHash &&
+    deliveryEqual(a.delivery, b.delivery)
+  )
+}
+
+export function sendsEqual(a: SendSnapshot, b: SendSnapshot): boolean {
+  return JSON.stringify(canonicalSend(a)) === JSON.stringify(canonicalSend(b))
+}
+
+/** Characters that JSON.stringify would escape (control characters, quote, backslash, any surrogate). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
+
+/** JSON string literal; skips JSON.stringify for the common plain strings (hashes, times, names), 1M times a commit. */
+function q(value: string): string {
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`
+}
+
+/** One record as compact JSON in canonical field order; `withKey` puts the messageKey first (journal lines). */
+export function recordJson(r: MessageRecord, withKey: boolean): string {
+  let s = withKey ? `{"messageKey":${q(r.messageKey)},"send":` : '{"send":'
+  s += `${q(r.send)},"revision":${r.revision},"status":${q(r.status)},"at":${q(r.at)}`
+  if (r.requestId !== undefined) s += `,"requestId":${q(r.requestId)}`
+  if (r.errorCode !== undefined) s += `,"errorCode":${r.errorCode}`
+  if (r.errorMessage !== undefined) s += `,"errorMessage":${q(r.errorMessage)}`
+  s += `,"toHash":${q(r.toHash)},"attributesHash":${q(r.attributesHash)},"contactHash":${q(r.contactHash)}`
+  if (r.delivery !== undefined) {
+    const d = r.delivery
+    s += `,"delivery":{"event":${q(d.event)}`
+    if (d.statusCode !== undefined) s += `,"statusCode":${d.statusCode}`
+    if (d.statusMessage !== undefined) s += `,"statusMessage":${q(d.statusMessage)}`
+    if (d.at !== undefined) s += `,"at":${q(d.at)}`
+    s += `,"checkedAt":${q(d.checkedAt)}}`
+  }
+  return `${s}}`
+}
+
+export interface SnapshotMeta {
+  lineage: string
+  serial: number
+  toolVersion?: string
+  updatedAt: string
+}
+
+/**
+ * The snapshot text, in pieces, in its canonical layout: a pretty-printed header and sends, then one message per
+ * line sorted by messageKey (code-unit order), so a committed state file diffs one line per changed record.
+ * `readSnapshot` reads this layout line by line without holding the whole text.
+ */
+export function* snapshotPieces(meta: SnapshotMeta, sends: Record<string, SendSnapshot>, messages: Map<string, MessageRecord>): Generator<string> {
+  yield `{\n  "formatVersion": ${STATE_FORMAT_VERSION},\n  "lineage": ${q(meta.lineage)},\n  "serial": ${meta.serial},\n`
+  if (meta.toolVersion !== undefined) yield `  "toolVersion": ${q(meta.toolVersion)},\n`
+  yield `  "updatedAt": ${q(meta.updatedAt)},\n`
+  const sortedSends: Record<string, SendSnapshot> = {}
+  for (const name of Object.keys(sends).sort()) sortedSends[name] = canonicalSend(sends[name] as SendSnapshot)
+  yield `  "sends": ${JSON.stringify(sortedSends, null, 2).replace(/\n/g, '\n  ')},\n`
+  if (messages.size === 0) {
+    yield '  "messages": {}\n}\n'
+    return
+  }
+  yield '  "messages": {\n'
+  const keys = [...messages.keys()].sort()
+  const last = keys.length - 1
+  // Joined in groups: one generator step per record would cost more than the records themselves.
+  let group: string[] = []
+  for (let i = 0; i <= last; i++) {
+    const key = keys[i] as string
+    group.push(`    ${q(key)}: ${recordJson(messages.get(key) as MessageRecord, false)}${i === last ? '\n' : ',\n'}`)
+    if (group.length === 1000) {
+      yield group.join('')
+      group = []
+    }
+  }
+  yield `${group.join('')}  }\n}\n`
+}
+
+/** A problem in a stored state file; the caller wraps it with the path and a hint. */
+export class SnapshotFormatError extends Error {
+  constructor(
+    message: string,
+    readonly line?: number,
+    readonly newerFormat?: {formatVersion: number; toolVersion?: string},
+  ) {
+    super(message)
+    this.name = 'SnapshotFormatError'
+  }
+}
+
+/** Keys shown in messages: a messageKey chosen by a user might hold an address, so mask around any `@`. */
+export function displayKey(key: string): string {
+  return key.length > 60 ? `${redactFreeText(key.slice(0, 57))}...` : redactFreeText(key)
+}
+
+function checkHeader(doc: unknown): {lineage: string; serial: number; sends: Record<string, SendSnapshot>} {
+  if (!isObject(doc)) throw new SnapshotFormatError('the document is not a JSON object')
+  const version = doc.formatVersion
+  if (!isInteger(version)) throw new SnapshotFormatError('`formatVersion` is missing; this is not an mcsend state file')
+  if (version > STATE_FORMAT_VERSION) {
+    const toolVersion = typeof doc.toolVersion === 'string' ? doc.toolVersion : undefined
+    throw new SnapshotFormatError(`it has format version ${version}`, undefined, {formatVersion: version, toolVersion})
+  }
+  if (version !== STATE_FORMAT_VERSION) throw new SnapshotFormatError(`unknown format version ${version}`)
+  if (typeof doc.lineage !== 'string') throw new SnapshotFormatError('`lineage` must be a string')
+  if (!isInteger(doc.serial) || doc.serial < 0) throw new SnapshotFormatError('`serial` must be a non-negative integer')
+  if (!isObject(doc.sends)) throw new SnapshotFormatError('`sends` must be an object')
+  const sends: Record<string, SendSnapshot> = {}
+  for (const [name, send] of Object.entries(doc.sends)) {
+    const problem = sendProblem(send)
+    if (problem) throw new SnapshotFormatError(`send "${name}": ${problem}`)
+    sends[name] = send as SendSnapshot
+  }
+  return {lineage: doc.lineage, serial: doc.serial, sends}
+}
+
+/**
+ * Shares repeated small strings (send name, status, a batch's time and request id) between records: a million
+ * records otherwise hold a million copies of each. Bounded, so distinct values cannot make it grow without limit.
+ */
+class Interner {
+  private readonly seen = new Map<string, string>()
+  get(value: string): string {
+    const known = this.seen.get(value)
+    if (known !== undefined) return known
+    if (this.seen.size >= 4096) this.seen.clear()
+    this.seen.set(value, value)
+    return value
+  }
+}
+
+/** A record read from a state file, checked and rebuilt in canonical shape with shared strings. */
+function loadedRecord(key: string, value: unknown, intern: Interner, line?: number): MessageRecord {
+  const problem = recordProblem(value, false)
+  if (problem) throw new SnapshotFormatError(`message "${displayKey(key)}": ${problem}`, line)
+  const v = value as MessageRecord
+  const out: MessageRecord = {
+    messageKey: key,
+    send: intern.get(v.send),
+    revision: v.revision,
+    status: intern.get(v.status) as MessageRecord['status'],
+    at: intern.get(v.at),
+    toHash: v.toHash,
+    attributesHash: v.attributesHash,
+    contactHash: v.contactHash,
+  }
+  if (v.requestId !== undefined) out.requestId = intern.get(v.requestId)
+  if (v.errorCode !== undefined) out.errorCode = v.errorCode
+  if (v.errorMessage !== undefined) out.errorMessage = intern.get(v.errorMessage)
+  if (v.delivery !== undefined) {
+    const d = v.delivery
+    const delivery: DeliveryRecord = {event: intern.get(d.event) as DeliveryRecord['event'], checkedAt: intern.get(d.checkedAt)}
+    if (d.statusCode !== undefined) delivery.statusCode = d.statusCode
+    if (d.statusMessage !== undefined) delivery.statusMessage = intern.get(d.statusMessage)
+    if (d.at !== undefined) delivery.at = intern.get(d.at)
+    out.delivery = delivery
+  }
+  return out
+}
+
+/**
+ * Where the quote closing the key of an entry line is (the key starts at `from`), and whether the key holds a
+ * backslash escape to undo; undefined if the line has no closing quote.
+ */
+function keyEndOf(buffer: Buffer, from: number, end: number): {at: number; escaped: boolean} | undefined {
+  let escaped = false
+  for (let i = from; i < end; i++) {
+    const c = buffer[i]
+    if (c === 0x22) return {at: i, escaped}
+    if (c === 0x5c) {
+      escaped = true
+      i++ // the escaped character cannot close the key
+    }
+  }
+  return undefined
+}
+
+/** Thrown inside the line reader when the text is valid-looking but not in the canonical layout. */
+class NotCanonical extends Error {}
+
+const MESSAGES_OPEN = '  "messages": {'
+const MESSAGES_CLOSE = '  }'
+/** `    "`: four spaces and the quote opening a message key. */
+const ENTRY_PREFIX = Buffer.from('    "')
+/** `": {` between a key and its record. */
+const KEY_TO_RECORD = Buffer.from('": {')
+
+/**
+ * Reads a snapshot fed line by line. The canonical layout (see snapshotPieces) is parsed one record line at a time;
+ * anything else (a hand-formatted file) makes `line` throw NotCanonical and the caller parses the whole text.
+ */
+export class SnapshotLineReader {
+  private mode: 'head' | 'messages' | 'end' = 'head'
+  private head: string[] = []
+  private header?: ReturnType<typeof checkHeader>
+  private readonly messages = new Map<string, MessageRecord>()
+  private readonly intern = new Interner()
+
+  /** One line as text (tests and small files). */
+  line(text: string, lineNo: number): void {
+    const buffer = Buffer.from(text, 'utf8')
+    this.rawLine(buffer, 0, buffer.length, lineNo)
+  }
+
+  /** One line as `buffer[start, end)`, as forEachRawLine passes it. */
+  rawLine(buffer: Buffer, start: number, end: number, lineNo: number): void {
+    if (this.mode === 'messages' && buffer.compare(ENTRY_PREFIX, 0, ENTRY_PREFIX.length, start, Math.min(end, start + ENTRY_PREFIX.length)) === 0) {
+      this.entry(buffer, start, end, lineNo)
+      return
+    }
+    const text = buffer.toString('utf8', start, end)
+    if (this.mode === 'messages') {
+      if (text !== MESSAGES_CLOSE) throw new NotCanonical()
+      this.mode = 'end'
+    } else if (this.mode === 'end') {
+      if (text !== '}' && text.trim() !== '') throw new NotCanonical()
+    } else if (text === MESSAGES_OPEN) {
+      let doc: unknown
+      try {
+        doc = JSON.parse(`${this.head.join('\n')}\n"messages": {}}`)
+      } catch {
+        throw new NotCanonical()
+      }
+      this.header = checkHeader(doc)
+      this.head = []
+      this.mode = 'messages'
+    } else {
+      this.head.push(text)
+    }
+  }
+
+  /**
+   * `    "key": {…},` The key and the record are decoded and parsed apart, straight from the bytes: JSON.parse of an
+   * object with a million distinct keys (or of a one-key wrapper per line) makes V8 build a hidden class per key,
+   * and slicing the key out of a line string would keep the whole line alive in memory.
+   */
+  private entry(buffer: Buffer, start: number, end: number, lineNo: number): void {
+    const keyStart = start + ENTRY_PREFIX.length
+    const found = keyEndOf(buffer, keyStart, end)
+    if (!found || buffer.compare(KEY_TO_RECORD, 0, KEY_TO_RECORD.length, found.at, Math.min(end, found.at + KEY_TO_RECORD.length)) !== 0) {
+      throw new NotCanonical()
+    }
+    const keyEnd = found.at
+    const bodyEnd = buffer[end - 1] === 0x2c ? end - 1 : end
+    let key: string
+    let value: unknown
+    try {
+      key = buffer.toString('utf8', keyStart, keyEnd)
+      if (found.escaped) key = JSON.parse(`"${key}"`) as string
+      value = JSON.parse(buffer.toString('utf8', keyEnd + 3, bodyEnd))
+    } catch {
+      throw new NotCanonical()
+    }
+    this.messages.set(key, loadedRecord(key, value, this.intern, lineNo))
+  }
+
+  /** The state read, or NotCanonical if the text did not follow the layout (including a small whole document). */
+  finish(torn: boolean): StateData {
+    if (this.mode === 'end' && this.header && !torn) {
+      return {formatVersion: STATE_FORMAT_VERSION, ...this.header, messages: this.messages}
+    }
+    throw new NotCanonical()
+  }
+}
+
+export function isNotCanonical(error: unknown): boolean {
+  return error instanceof NotCanonical
+}
+
+/** Parses a whole snapshot document (the fallback for files not in the canonical layout). */
+export function parseSnapshotText(text: string): StateData {
+  let doc: unknown
+  try {
+    doc = JSON.parse(text.startsWith('\uFEFF') ? text.slice(1) : text)
+  } catch (error) {
+    throw new SnapshotFormatError(`it is not valid JSON (${(error as Error).message})`)
+  }
+  const header = checkHeader(doc)
+  const raw = (doc as Record<string, unknown>).messages
+  if (!isObject(raw)) throw new SnapshotFormatError('`messages` must be an object')
+  const messages = new Map<string, MessageRecord>()
+  const intern = new Interner()
+  for (const key of Object.keys(raw)) messages.set(key, loadedRecord(key, raw[key], intern))
+  return {formatVersion: STATE_FORMAT_VERSION, ...header, messages}
+}

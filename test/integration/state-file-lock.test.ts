@@ -1,0 +1,220 @@
+import {spawn} from 'node:child_process'
+import {promises as fs} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+
+import {ExitCode, StateError, StateLockedError} from '../../src/errors.js'
+import {FileStateStore, type FileStateStoreOptions} from '../../src/state/file-store.js'
+import {makeLockOwner} from '../../src/state/lock.js'
+import type {LockOwner} from '../../src/state/types.js'
+import {record, records} from '../unit/state-helpers.js'
+
+let dir: string
+let statePath: string
+const stores: FileStateStore[] = []
+
+function open(options: Partial<FileStateStoreOptions> = {}): FileStateStore {
+  const store = new FileStateStore({path: statePath, displayPath: '.mcsend/state.json', toolVersion: '0.1.0', ...options})
+  stores.push(store)
+  return store
+}
+
+function owner(extra: Partial<LockOwner> = {}): LockOwner {
+  return {operation: 'apply', who: 'ann@laptop', pid: process.pid, host: os.hostname(), since: '2026-11-26T10:00:00.000Z', ...extra}
+}
+
+/** Writes a lock as a crashed mcsend would have left it. */
+async function leaveLock(holder: LockOwner, mtime?: Date): Promise<void> {
+  const lockDir = `${statePath}.lock`
+  await fs.mkdir(lockDir, {recursive: true})
+  await fs.writeFile(path.join(lockDir, 'owner.json'), JSON.stringify(holder))
+  if (mtime) await fs.utimes(lockDir, mtime, mtime)
+}
+
+/** The pid of a process that has exited. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', ''], {stdio: 'ignore'})
+  const pid = child.pid
+  await new Promise((resolve) => child.on('exit', resolve))
+  if (pid === undefined) throw new Error('no pid')
+  return pid
+}
+
+async function lockError(promise: Promise<unknown>): Promise<StateLockedError> {
+  try {
+    await promise
+  } catch (error) {
+    expect(error).toBeInstanceOf(StateLockedError)
+    return error as StateLockedError
+  }
+  return expect.unreachable('expected StateLockedError')
+}
+
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mcsend-state-'))
+  statePath = path.join(dir, '.mcsend', 'state.json')
+})
+
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.close().catch(() => undefined)
+  await fs.rm(dir, {recursive: true, force: true})
+})
+
+describe('state lock (real file system)', () => {
+  it('refuses a second locker, naming the holder, until the first releases', async () => {
+    const first = open()
+    const lock = await first.lock(owner({pid: process.pid, host: 'ci-7', who: 'runner@ci-7'}))
+    expect(await fs.readdir(path.dirname(statePath))).toContain('state.json.lock')
+
+    const error = await lockError(open().lock(owner({operation: 'plan'})))
+    expect(error.exitCode).toBe(ExitCode.locked)
+    expect(error.message).toContain(`locked by apply (pid ${process.pid} on host ci-7, runner@ci-7) since 2026-11-26T10:00:00Z`)
+    expect(error.hint).toContain('mcsend state unlock')
+
+    const info = await open().lockInfo()
+    expect(info).toEqual({owner: owner({pid: process.pid, host: 'ci-7', who: 'runner@ci-7'}), stale: false})
+
+    await lock.release()
+    await lock.release() // idempotent
+    expect(await open().lockInfo()).toBeUndefined()
+    const again = await open().lock(owner())
+    await again.release()
+  })
+
+  it('takes over a lock left by a process that no longer runs on this host', async () => {
+    const pid = await deadPid()
+    await leaveLock(owner({pid}))
+    const store = open()
+    expect(await store.lockInfo()).toMatchObject({owner: {pid}, stale: true})
+
+    const lock = await store.lock(owner({operation: 'apply again'}))
+    expect((await store.lockInfo())?.owner).toMatchObject({operation: 'apply again', pid: process.pid})
+    await lock.release()
+  })
+
+  it('lets the re-run of a SIGKILLed apply take the lock and replay its journal', async () => {
+    const storeModule = new URL('../../src/state/file-store.ts', import.meta.url).href
+    const helperModule = new URL('../unit/state-helpers.ts', import.meta.url).href
+    const code = `
+      const {FileStateStore} = await import(${JSON.stringify(storeModule)})
+      const {records} = await import(${JSON.stringify(helperModule)})
+      const store = new FileStateStore({path: ${JSON.stringify(statePath)}})
+      await store.lock({operation: 'apply', who: 'child', pid: process.pid, host: ${JSON.stringify(os.hostname())}, since: new Date().toISOString()})
+      await store.append(records(50, 'pending'))
+      process.stdout.write('ready\\n')
+      setInterval(() => {}, 1000)
+    `
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {stdio: ['ignore', 'pipe', 'inherit']})
+    const exited = new Promise((resolve) => child.on('exit', resolve))
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve())
+      child.on('exit', (code) => reject(new Error(`child exited with ${code}`)))
+    })
+    child.kill('SIGKILL')
+    await exited
+
+    const rerun = open()
+    expect(await rerun.lockInfo()).toMatchObject({owner: {who: 'child', pid: child.pid}, stale: true})
+    const lock = await rerun.lock(owner())
+    const data = await rerun.load()
+    expect(data.messages.size).toBe(50)
+    expect([...data.messages.values()].every((r) => r.status === 'pending')).toBe(true)
+    await rerun.commit()
+    await lock.release()
+    expect((await open().load()).serial).toBe(1)
+  })
+
+  it('re-reads, once it holds the lock, a state another run changed since it was loaded', async () => {
+    const early = open()
+    expect((await early.load()).messages.size).toBe(0)
+    const other = open()
+    await other.append([record('amy')])
+    await other.commit()
+    const lock = await early.lock(owner())
+    const data = await early.load()
+    expect(data.serial).toBe(1)
+    expect(data.messages.has(record('amy').messageKey)).toBe(true)
+    await early.append([record('bob')])
+    await early.commit()
+    await lock.release()
+    expect((await open().load()).messages.size).toBe(2)
+  })
+
+  it('does not judge the pid of another host, but takes over a lock whose mtime stopped moving', async () => {
+    const pid = await deadPid()
+    await leaveLock(owner({pid, host: 'elsewhere'}))
+    const error = await lockError(open({staleLockMs: 60_000}).lock(owner()))
+    expect(error.message).toContain(`pid ${pid} on host elsewhere`)
+
+    const hourAgo = new Date(Date.now() - 3_600_000)
+    await fs.utimes(`${statePath}.lock`, hourAgo, hourAgo)
+    const store = open({staleLockMs: 60_000})
+    expect(await store.lockInfo()).toMatchObject({stale: true})
+    const lock = await store.lock(owner())
+    await lock.release()
+  })
+
+  it('unlock removes a stale lock, refuses a live one, and removes it with force', async () => {
+    expect(await open().unlock(false)).toBeUndefined()
+
+    const pid = await deadPid()
+    await leaveLock(owner({pid}))
+    expect(await open().unlock(false)).toMatchObject({pid})
+    expect(await open().lockInfo()).toBeUndefined()
+
+    const compromised: Error[] = []
+    const holder = open({staleLockMs: 2000, onLockCompromised: (e) => compromised.push(e)})
+    const lock = await holder.lock(owner())
+    const error = await lockError(open().unlock(false))
+    expect(error.message).toMatch(/looks alive/)
+    expect(error.hint).toContain('--force')
+    expect(await open().lockInfo()).toBeDefined()
+
+    expect(await open().unlock(true)).toMatchObject({operation: 'apply', pid: process.pid})
+    expect(await open().lockInfo()).toBeUndefined()
+    // The holder notices on its next refresh (every second here), without an uncaught exception.
+    await expect.poll(() => compromised.length, {timeout: 5000, interval: 100}).toBe(1)
+    await holder.append([record('amy')])
+    await expect(holder.commit()).rejects.toBeInstanceOf(StateError)
+    await lock.release()
+  })
+
+  it('describes this process for the lock owner', () => {
+    const me = makeLockOwner('apply', new Date('2026-11-26T10:00:00.000Z'), {})
+    expect(me).toMatchObject({operation: 'apply', pid: process.pid, host: os.hostname(), since: '2026-11-26T10:00:00.000Z'})
+    expect(me.who).toContain(`@${os.hostname()}`)
+  })
+})
+
+describe('snapshot files (real file system)', () => {
+  it('creates the directory, replaces the snapshot atomically and leaves no temp file', async () => {
+    const store = open()
+    const lock = await store.lock(owner())
+    await store.append(records(100, 'accepted'))
+    await store.commit()
+    await store.append([record('late')])
+    await store.commit()
+    await lock.release()
+
+    const files = (await fs.readdir(path.dirname(statePath))).sort()
+    expect(files).toEqual(['state.json'])
+    const data = await open().load()
+    expect(data.serial).toBe(2)
+    expect(data.messages.size).toBe(101)
+  })
+
+  it('replays a journal after a crash on a real disk, ignoring a torn tail', async () => {
+    const crashed = open()
+    await crashed.append(records(10, 'pending'))
+    await crashed.append(records(10, 'accepted'))
+    await fs.appendFile(`${statePath}.journal`, '{"op":"put","rec')
+    const next = open()
+    const data = await next.load()
+    expect(data.messages.size).toBe(10)
+    expect([...data.messages.values()].every((r) => r.status === 'accepted')).toBe(true)
+    await next.commit()
+    expect((await fs.readdir(path.dirname(statePath))).sort()).toEqual(['state.json'])
+  })
+})

@@ -1,0 +1,136 @@
+import {describe, expect, it} from 'vitest'
+
+import {
+  SnapshotFormatError,
+  SnapshotLineReader,
+  canonicalRecord,
+  isNotCanonical,
+  parseSnapshotText,
+  recordJson,
+  recordProblem,
+  redactFreeText,
+  snapshotPieces,
+} from '../../src/state/serialize.js'
+import type {MessageRecord, StateData} from '../../src/state/types.js'
+import {record, records, sendSnapshot} from './state-helpers.js'
+
+const meta = {lineage: 'lin-1', serial: 4, toolVersion: '0.1.0', updatedAt: '2026-11-26T12:00:00.000Z'}
+
+function snapshotText(messages: MessageRecord[]): string {
+  return [...snapshotPieces(meta, {notes: sendSnapshot()}, new Map(messages.map((m) => [m.messageKey, m])))].join('')
+}
+
+/** Feeds text to the line reader the way forEachLine does. */
+function readCanonical(text: string): StateData {
+  const reader = new SnapshotLineReader()
+  const lines = text.split('\n')
+  const torn = lines.at(-1) !== ''
+  lines.slice(0, -1).forEach((line, i) => reader.line(line, i + 1))
+  return reader.finish(torn)
+}
+
+describe('snapshot serialisation', () => {
+  it('writes one record per line, keys sorted, without the messageKey inside the record', () => {
+    const input = [record('zed'), record('amy', 'accepted', {requestId: 'req-1'}), record('bob', 'failed', {errorCode: 30005, errorMessage: 'bad'})]
+    const text = snapshotText(input)
+    const lines = text.split('\n')
+    const recordLines = lines.filter((l) => l.startsWith('    "notes.r1.'))
+    expect(recordLines).toHaveLength(3)
+    const keys = recordLines.map((l) => JSON.parse(`{${l.replace(/,$/, '')}}`)).map((o: object) => Object.keys(o)[0])
+    expect(keys).toEqual([...keys].sort())
+    expect(text).not.toContain('"messageKey"')
+    expect(JSON.parse(text)).toMatchObject({formatVersion: 1, lineage: 'lin-1', serial: 4, toolVersion: '0.1.0'})
+  })
+
+  it('is deterministic whatever the insertion order', () => {
+    const input = records(50)
+    expect(snapshotText([...input].reverse())).toBe(snapshotText(input))
+  })
+
+  it('reads its own layout line by line, and the same data as a whole-document parse', () => {
+    const input = [record('amy', 'accepted', {requestId: 'r', delivery: {event: 'notSent', statusCode: 24, statusMessage: 'ListDetectiveExclusion', checkedAt: 'x'}}), ...records(20)]
+    const text = snapshotText(input)
+    const streamed = readCanonical(text)
+    const whole = parseSnapshotText(text)
+    expect(streamed.messages.size).toBe(21)
+    expect(streamed).toEqual(whole)
+    expect(streamed.messages.get(input[0]!.messageKey)).toEqual(input[0])
+    expect(streamed.sends.notes).toEqual(sendSnapshot())
+  })
+
+  it('round-trips keys and text that need escaping through the line reader', () => {
+    const odd = [
+      record('q', 'failed', {messageKey: 'key "with" quotes \\ and \u00e9\u{1F600}', errorMessage: 'line one\nline "two"\ttab \ud800'}),
+      record('u', 'accepted', {messageKey: 'ключ-\u2028'}),
+    ]
+    const text = snapshotText(odd)
+    const read = readCanonical(text)
+    expect(read).toEqual(parseSnapshotText(text))
+    expect(read.messages.get(odd[0]!.messageKey)).toEqual(odd[0])
+    expect(read.messages.get(odd[1]!.messageKey)).toEqual(odd[1])
+  })
+
+  it('sends a hand-formatted document to the whole-document parser', () => {
+    const text = JSON.stringify(JSON.parse(snapshotText(records(3))), null, 2)
+    expect(() => readCanonical(text)).toSatisfy((fn: () => unknown) => {
+      try {
+        fn()
+        return false
+      } catch (error) {
+        return isNotCanonical(error)
+      }
+    })
+    expect(parseSnapshotText(text).messages.size).toBe(3)
+  })
+
+  it('reports a bad record with its line', () => {
+    const text = snapshotText(records(3)).replace('"status":"pending"', '"status":"sent"')
+    const badLine = text.split('\n').findIndex((l) => l.includes('"status":"sent"')) + 1
+    expect(badLine).toBeGreaterThan(10)
+    try {
+      readCanonical(text)
+      expect.unreachable()
+    } catch (error) {
+      expect(error).toBeInstanceOf(SnapshotFormatError)
+      expect((error as SnapshotFormatError).line).toBe(badLine)
+      expect((error as Error).message).toMatch(/status/)
+    }
+  })
+
+  it('recognises a newer format and names the version that wrote it', () => {
+    const text = snapshotText(records(1)).replace('"formatVersion": 1', '"formatVersion": 2').replace('"toolVersion": "0.1.0"', '"toolVersion": "3.0.0"')
+    for (const read of [readCanonical, parseSnapshotText]) {
+      try {
+        read(text)
+        expect.unreachable()
+      } catch (error) {
+        expect((error as SnapshotFormatError).newerFormat).toEqual({formatVersion: 2, toolVersion: '3.0.0'})
+      }
+    }
+  })
+
+  it('rejects text that is not JSON', () => {
+    expect(() => parseSnapshotText('{"formatVersion": 1,')).toThrow(/not valid JSON/)
+  })
+})
+
+describe('records', () => {
+  it('refuses plaintext where a hash belongs', () => {
+    expect(recordProblem(record('amy'))).toBeUndefined()
+    expect(recordProblem({...record('amy'), toHash: 'amy@example.com'})).toMatch(/toHash/)
+    expect(recordProblem({...record('amy'), contactHash: 'Amy Pond'})).toMatch(/contactHash/)
+  })
+
+  it('redacts address-like tokens from free text', () => {
+    expect(redactFreeText('Invalid address amy@example.com in request')).toBe('Invalid address [redacted] in request')
+    expect(canonicalRecord(record('a', 'failed', {errorMessage: 'to <b@c.d> refused'})).errorMessage).toBe('to [redacted] refused')
+    expect(redactFreeText('nothing to hide')).toBe('nothing to hide')
+  })
+
+  it('drops unknown fields and keeps a canonical field order', () => {
+    const messy = {contactHash: 'c1', toHash: 't1', attributesHash: 'a1', at: 'now', status: 'accepted', revision: 2, send: 's', messageKey: 'k', extra: 'x'}
+    expect(recordJson(canonicalRecord(messy as MessageRecord), true)).toBe(
+      '{"messageKey":"k","send":"s","revision":2,"status":"accepted","at":"now","toHash":"t1","attributesHash":"a1","contactHash":"c1"}',
+    )
+  })
+})
