@@ -1,8 +1,8 @@
-import type {Send} from '../manifest/types.js'
+import type {Attributes, Recipient, Send} from '../manifest/types.js'
 import type {MessageRecord, StateData} from '../state/types.js'
 import {chooseBatchSize, chunk} from './batch.js'
 import {hashAttributes, hashTo} from './hash.js'
-import {deriveMessageKey} from './keys.js'
+import {messageKeyDeriver} from './keys.js'
 import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary} from './types.js'
 
 export interface BuildPlanOptions {
@@ -33,10 +33,12 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>): Plan
   const counts = {create: 0, retry: 0, noop: 0, drift: 0}
   let pending = 0
   let anyAttributes = false
+  const derive = messageKeyDeriver(send.name, send.revision)
+  const checkRecords = records.size > 0
   for (const r of send.recipients) {
-    if (r.attributes !== undefined && Object.keys(r.attributes).length > 0) anyAttributes = true
-    const messageKey = r.messageKey ?? deriveMessageKey(send.name, send.revision, r.contactKey)
-    const record = records.get(messageKey)
+    if (!anyAttributes && r.attributes !== undefined && hasKeys(r.attributes)) anyAttributes = true
+    const messageKey = r.messageKey ?? derive(r.contactKey)
+    const record = checkRecords ? records.get(messageKey) : undefined
     let action: Action = 'create'
     let reason: string | undefined
     if (record) {
@@ -56,9 +58,7 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>): Plan
       }
     }
     counts[action]++
-    const message: PlannedMessage = {messageKey, contactKey: r.contactKey, to: r.to, action, file: r.file, line: r.line}
-    if (r.attributes !== undefined) message.attributes = r.attributes
-    if (reason !== undefined) message.reason = reason
+    const message: PlannedMessage = new RecipientMessage(r, messageKey, action, reason)
     if (action === 'create' || action === 'retry') toSend.push(message)
     else unchanged.push(message)
   }
@@ -78,6 +78,48 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>): Plan
     counts: {...counts, total: send.recipients.length, toSend: toSend.length, requests: batches.length},
     pending,
   }
+}
+
+/**
+ * A planned message that reads the recipient's fields through getters instead of copying them: a plan of a
+ * million recipients then holds four fields per message, not eight.
+ */
+class RecipientMessage implements PlannedMessage {
+  constructor(
+    private readonly recipient: Recipient,
+    readonly messageKey: string,
+    readonly action: Action,
+    readonly reason: string | undefined,
+  ) {}
+
+  get contactKey(): string {
+    return this.recipient.contactKey
+  }
+
+  get to(): string {
+    return this.recipient.to
+  }
+
+  get attributes(): Attributes | undefined {
+    return this.recipient.attributes
+  }
+
+  get file(): string {
+    return this.recipient.file
+  }
+
+  get line(): number {
+    return this.recipient.line
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {messageKey: this.messageKey, contactKey: this.contactKey, to: this.to, attributes: this.attributes, action: this.action, reason: this.reason, file: this.file, line: this.line}
+  }
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true
+  return false
 }
 
 function summarise(sends: readonly PlannedSend[]): PlanSummary {

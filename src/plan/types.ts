@@ -9,18 +9,19 @@ import type {Attributes, SourceDigest} from '../manifest/types.js'
  */
 export type Action = 'create' | 'retry' | 'noop' | 'drift'
 
+/** One message of a plan. Read-only: the planner may back it with the recipient it came from. */
 export interface PlannedMessage {
-  messageKey: string
-  contactKey: string
-  to: string
+  readonly messageKey: string
+  readonly contactKey: string
+  readonly to: string
   /** Per-recipient attributes, if any (shared ones live on the send). */
-  attributes?: Attributes
-  action: Action
-  /** For retry and drift: why (e.g. `failed: 109106 MCMS_UTM_Validation_MissingRequiredField_to`). */
-  reason?: string
+  readonly attributes?: Attributes
+  readonly action: Action
+  /** For retry and drift: why (e.g. `rejected (109106): MCMS_UTM_Validation_MissingRequiredField_to: …`). */
+  readonly reason?: string
   /** Where the recipient was declared. */
-  file: string
-  line: number
+  readonly file: string
+  readonly line: number
 }
 
 export interface PlannedBatch {

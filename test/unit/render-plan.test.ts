@@ -89,3 +89,18 @@ describe('writePlanJson', () => {
     expect(JSON.parse(chunks.join('')).summary.messages).toBe(30_000)
   })
 })
+
+describe('writePlanJson message encoding', () => {
+  it('encodes every message exactly like JSON.stringify of its fields, including awkward characters', async () => {
+    const r = recipient('quote"back\\slash\u2028', 'x@example.com')
+    r.messageKey = 'explicit "key"\n'
+    const plan = buildPlan([makeSend({recipients: [r, recipient('plain')]})], emptyState(), {stateLocation: 's'})
+    let out = ''
+    await writePlanJson(plan, (c) => {
+      out += c
+    }, {showAddresses: true})
+    const messages = JSON.parse(out).sends[0].batches[0].messages
+    expect(messages[0]).toEqual({messageKey: 'explicit "key"\n', contactKey: 'quote"back\\slash\u2028', action: 'create', to: 'x@example.com'})
+    expect(messages[1].contactKey).toBe('plain')
+  })
+})
