@@ -107,7 +107,20 @@ async function walk(fs: ManifestFs, directory: string, out: string[]): Promise<v
     }
     if (stats.isDirectory()) {
       if (!name.startsWith('.') && !SKIPPED_DIRECTORIES.has(name)) await walk(fs, full, out)
-    } else if (stats.isFile() && isManifestFile(name)) out.push(full)
+    } else if (stats.isFile() && isManifestFile(name) && (await looksLikeManifest(fs, full))) out.push(full)
+  }
+}
+
+/**
+ * A directory in a repository holds other YAML too (CI workflows, compose files): a directory scan takes only
+ * files with an `apiVersion: mcsend/…` or `kind: Send` line. A file named explicitly is always validated.
+ */
+async function looksLikeManifest(fs: ManifestFs, file: string): Promise<boolean> {
+  try {
+    const text = String(await fs.promises.readFile(file))
+    return /^\s*apiVersion:\s*["']?mcsend\//m.test(text) || /^\s*kind:\s*["']?Send\b/m.test(text)
+  } catch {
+    return true // let the loader report the read error at its place
   }
 }
 
@@ -126,7 +139,7 @@ async function expandPaths(inputs: readonly string[], ctx: Context): Promise<str
     if (stats.isDirectory()) {
       const found: string[] = []
       await walk(ctx.fs, abs, found)
-      if (found.length === 0) ctx.sink.add({file: display(abs), message: 'no manifest files (*.yaml, *.yml) in this directory'})
+      if (found.length === 0) ctx.sink.add({file: display(abs), message: 'no manifest files in this directory (*.yaml or *.yml with apiVersion: mcsend/v1)'})
       files.push(...found)
     } else files.push(abs)
   }

@@ -60,8 +60,16 @@ describe('which files are read', () => {
 
   it('reports a directory without manifests', async () => {
     const result = await loadManifests(['a/deeper', 'empty'], {fs: memfs({...files, '/w/empty/readme.md': ''}), cwd: '/w'})
-    expect(result.problems).toEqual([{file: 'empty', message: 'no manifest files (*.yaml, *.yml) in this directory'}])
+    expect(result.problems).toEqual([{file: 'empty', message: 'no manifest files in this directory (*.yaml or *.yml with apiVersion: mcsend/v1)'}])
     expect(result.sends.map((s) => s.name)).toEqual(['add'])
+  })
+
+  it('a directory scan skips YAML that is not an mcsend manifest, but a file named explicitly is validated', async () => {
+    const workflow = 'name: ci\non: [push]\njobs: {}\n'
+    const scanned = await loadManifests(['a/deeper', 'wf'], {fs: memfs({...files, '/w/wf/ci.yml': workflow}), cwd: '/w'})
+    expect(scanned.problems).toEqual([{file: 'wf', message: 'no manifest files in this directory (*.yaml or *.yml with apiVersion: mcsend/v1)'}])
+    const named = await loadManifests(['wf/ci.yml'], {fs: memfs({...files, '/w/wf/ci.yml': workflow}), cwd: '/w'})
+    expect(named.problems.length).toBeGreaterThan(0)
   })
 
   it('records a digest of every manifest file read', async () => {
