@@ -5,7 +5,8 @@ import type {Progress} from '../apply/execute.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {sendFlag, showAddressesFlag, stateFlags} from '../cli/flags.js'
 import {refuseNonInteractive, runApply, SANDBOX_STATE} from '../core/apply.js'
-import {EXIT_CODE_HELP, ExitCode} from '../errors.js'
+import {EXIT_CODE_HELP, ExitCode, UsageError} from '../errors.js'
+import {isSavedPlanArgument} from '../plan/saved.js'
 import {renderApplySummary, renderProgressLine} from '../render/apply-text.js'
 import {formatCount} from '../render/format.js'
 import {renderPlanText} from '../render/plan-text.js'
@@ -14,6 +15,8 @@ export default class Apply extends BaseCommand<typeof Apply> {
   static summary = 'Send the planned messages, exactly once, recording each outcome in the state.'
   static description = `Plans as \`mcsend plan\` does, shows the plan, asks for approval (or takes --auto-approve), checks that each send definition exists and is Active, then sends the batches with bounded concurrency. Each batch's messageKeys are written to the state as pending before the request and as accepted or failed after it, so a re-run, a crash or a retry never sends the same message twice. Ctrl-C stops starting new batches, waits for those in flight and saves the state.
 
+\`mcsend apply FILE\`, where FILE was written by \`mcsend plan --out FILE\`, sends exactly that plan without asking (the review was the approval). It refuses a stale plan with exit 5 and sends nothing: when the state changed since the plan (another apply ran), when a manifest or recipient file it read changed or is missing, or when the plan was written in another format version. Run it from the directory plan ran in.
+
 Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (or MCSEND_AUTH_URL) and optionally MCSEND_ACCOUNT_ID. --sandbox uses the built-in fake Marketing Cloud instead (its outbox is .mcsend/sandbox/outbox.ndjson) and, unless --state is given, its own state file (${SANDBOX_STATE}), so sandbox runs never mark real sends as done.
 
 EXIT CODES
@@ -21,16 +24,18 @@ ${EXIT_CODE_HELP}`
 
   static examples = [
     {description: 'Try the whole flow against the built-in sandbox', command: '<%= config.bin %> <%= command.id %> examples/release-notes.yaml --sandbox --auto-approve'},
+    {description: 'Apply a reviewed, saved plan (no prompt; refused if stale)', command: '<%= config.bin %> plan sends/ --out plan.json && <%= config.bin %> <%= command.id %> plan.json'},
     {description: 'Send for real, with a prompt', command: 'MCSEND_CLIENT_ID=… MCSEND_CLIENT_SECRET=… MCSEND_SUBDOMAIN=… <%= config.bin %> <%= command.id %> sends/'},
     {description: 'In CI: no prompt, events as JSON lines', command: '<%= config.bin %> <%= command.id %> sends/ --auto-approve --json'},
   ]
 
   static strict = false
-  static args = {paths: Args.string({description: 'Manifest files or directories. [default: .]'})}
+  static args = {paths: Args.string({description: 'Manifest files or directories [default: .], or one saved plan (plan --out FILE).'})}
   static flags = {
     'auto-approve': Flags.boolean({description: 'Send without asking for approval (required when the shell is not interactive).'}),
     parallelism: Flags.integer({description: 'How many requests may be in flight at once.', default: 4, min: 1, max: 16}),
     sandbox: Flags.boolean({description: 'Send to the built-in fake Marketing Cloud instead (no account needed).'}),
+    refresh: Flags.boolean({description: 'First ask Marketing Cloud about keys left pending by an interrupted run: accepted ones are not re-sent.'}),
     'allow-inactive': Flags.boolean({description: 'Send even if the send definition is Inactive (Marketing Cloud queues the messages for up to 3 days).'}),
     json: Flags.boolean({description: 'Print one JSON object per line: the plan summary, each batch, the final summary.'}),
     ...sendFlag,
@@ -60,24 +65,31 @@ ${EXIT_CODE_HELP}`
     process.on('SIGINT', onSigint)
     process.on('SIGTERM', onSigint)
 
+    const paths = argv as string[]
+    const planFile = (await isSavedPlanArgument(paths, process.cwd())) ? paths[0] : undefined
+    if (planFile === undefined && paths.some((p) => /\.json$/i.test(p)) && paths.length > 1) {
+      throw new UsageError('apply takes either manifests or one saved plan', 'pass the saved plan (plan --out FILE) on its own')
+    }
     const progress = makeProgress(process.stderr, json)
     try {
       const outcome = await runApply(
         {
-          paths: argv as string[],
+          paths,
+          planFile,
           state: flags.state,
           workspace: flags.workspace,
           targets: flags.send,
           sandbox: flags.sandbox,
           parallelism: flags.parallelism,
           allowInactive: flags['allow-inactive'],
+          refresh: flags.refresh,
           cwd: process.cwd(),
           env: process.env,
           signal: controller.signal,
         },
         {
           showPlan: (plan) => {
-            if (json) emit({type: 'plan', formatVersion: plan.formatVersion, state: plan.state, summary: plan.summary})
+            if (json) emit({type: 'plan', formatVersion: plan.formatVersion, state: plan.state, summary: plan.summary, ...(planFile === undefined ? {} : {savedPlan: planFile})})
             else process.stdout.write(renderPlanText(plan, {...mask, paint: this.paint(process.stdout)}))
           },
           approve: async (plan) => {

@@ -1,15 +1,24 @@
+import {appendFile} from 'node:fs/promises'
+
 import {Args, Flags} from '@oclif/core'
 
+import {refreshStatePending} from '../apply/refresh.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {sendFlag, showAddressesFlag, stateFlags} from '../cli/flags.js'
+import {SANDBOX_STATE} from '../core/apply.js'
 import {preparePlan} from '../core/plan.js'
 import {EXIT_CODE_HELP, ExitCode} from '../errors.js'
+import {toSavedPlan, writeSavedPlanFile} from '../plan/saved.js'
+import {OUTPUT_FORMATS, resolveFormat} from '../render/output-format.js'
 import {streamWriter, writePlanJson} from '../render/plan-json.js'
+import {renderPlanMarkdown} from '../render/plan-markdown.js'
 import {renderPlanText} from '../render/plan-text.js'
 
 export default class Plan extends BaseCommand<typeof Plan> {
   static summary = 'Show which messages would be sent, in which requests, and what was already sent.'
   static description = `Reads the manifests and the state and shows, per send, each message's action: create (never sent), retry (rejected before, or left pending by an interrupted run), noop (already accepted) or drift (accepted, but its address or attributes changed since; not re-sent). Nothing is sent. Email addresses are masked unless --show-addresses.
+
+--out FILE saves the plan (no email addresses; safe as a CI artifact) for \`mcsend apply FILE\`, which sends exactly it, or refuses with exit 5 if the state or any file it read changed since. --format markdown prints a pull-request comment; when GITHUB_STEP_SUMMARY is set, the Markdown is also appended to that file (unless --no-step-summary).
 
 EXIT CODES
 ${EXIT_CODE_HELP}`
@@ -17,15 +26,21 @@ ${EXIT_CODE_HELP}`
   static examples = [
     {description: 'Plan every manifest below the current directory', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Plan one send of a manifest', command: '<%= config.bin %> <%= command.id %> examples/release-notes.yaml --send release-4-2-notes'},
+    {description: 'Save the plan for review, then apply exactly it', command: '<%= config.bin %> <%= command.id %> sends/ --out plan.json && <%= config.bin %> apply plan.json'},
+    {description: 'In CI: a Markdown comment, and exit 2 when something would be sent', command: '<%= config.bin %> <%= command.id %> sends/ --out plan.json --format markdown --detailed-exitcode'},
     {description: 'Machine-readable plan (schemas/plan.schema.json)', command: '<%= config.bin %> <%= command.id %> examples --json > plan.json'},
-    {description: 'In CI: exit 2 when something would be sent', command: '<%= config.bin %> <%= command.id %> sends/ --detailed-exitcode'},
   ]
 
   static strict = false
   static args = {paths: Args.string({description: 'Manifest files or directories. [default: .]'})}
   static flags = {
-    json: Flags.boolean({description: 'Print the plan as one JSON document (schemas/plan.schema.json).'}),
-    'detailed-exitcode': Flags.boolean({description: 'Exit 0 when there is nothing to send, 2 when there is, other codes on errors.'}),
+    format: Flags.option({options: OUTPUT_FORMATS, description: 'Output: text (default), json (schemas/plan.schema.json) or markdown (a pull-request comment).'})(),
+    json: Flags.boolean({description: 'Short for --format json.'}),
+    out: Flags.file({description: 'Also save the plan to FILE (schemas/saved-plan.schema.json), for `mcsend apply FILE`.', helpValue: 'FILE'}),
+    'detailed-exitcode': Flags.boolean({description: 'Exit 0 when there is nothing to send, 2 when there is; any other code is an error.'}),
+    'no-step-summary': Flags.boolean({description: 'Do not append the Markdown plan to $GITHUB_STEP_SUMMARY (done by default when it is set).'}),
+    refresh: Flags.boolean({description: 'First ask Marketing Cloud about keys left pending by an interrupted run and record the answers (takes the state lock briefly).'}),
+    sandbox: Flags.boolean({description: `Plan against the sandbox's state (${SANDBOX_STATE}) unless --state is given, as \`apply --sandbox\` would.`}),
     ...sendFlag,
     ...showAddressesFlag,
     ...stateFlags,
@@ -33,21 +48,46 @@ ${EXIT_CODE_HELP}`
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(Plan)
+    const format = resolveFormat(flags)
+    if (flags.refresh) {
+      await refreshStatePending({sandbox: flags.sandbox, state: flags.state, defaultState: flags.sandbox ? SANDBOX_STATE : undefined, workspace: flags.workspace, sends: flags.send, cwd: process.cwd(), env: process.env, note: (m) => this.note(m)})
+    }
     const prepared = await preparePlan({
       paths: argv as string[],
       state: flags.state,
       workspace: flags.workspace,
       targets: flags.send,
+      sandbox: flags.sandbox,
       cwd: process.cwd(),
       env: process.env,
     })
     await prepared.store.close()
-    const {plan} = prepared
+    const {plan, state} = prepared
     const mask = {showAddresses: flags['show-addresses']}
-    if (flags.json) {
-      await writePlanJson(plan, streamWriter(process.stdout), mask)
-    } else {
-      process.stdout.write(renderPlanText(plan, {...mask, paint: this.paint(process.stdout)}))
+    if (flags.out !== undefined) {
+      const saved = toSavedPlan(plan, {
+        manifests: prepared.manifests,
+        toolVersion: this.config.version,
+        createdAt: new Date().toISOString(),
+        sandbox: flags.sandbox,
+        targets: flags.send ?? [],
+        previous: state.sends,
+      })
+      await writeSavedPlanFile(flags.out, process.cwd(), saved)
+      this.note(`Saved the plan to ${flags.out}; apply exactly it with \`mcsend apply ${flags.out}${flags.sandbox ? ' --sandbox' : ''}\`.`)
+    }
+    const markdown = () => renderPlanMarkdown(plan, {...mask, previous: state.sends, planFile: flags.out, sandbox: flags.sandbox, toolVersion: this.config.version})
+    if (format === 'json') await writePlanJson(plan, streamWriter(process.stdout), mask)
+    else if (format === 'markdown') process.stdout.write(markdown())
+    else process.stdout.write(renderPlanText(plan, {...mask, paint: this.paint(process.stdout)}))
+
+    const summaryFile = process.env.GITHUB_STEP_SUMMARY
+    if (summaryFile && !flags['no-step-summary']) {
+      try {
+        await appendFile(summaryFile, `${markdown()}\n`)
+      } catch (error) {
+        this.note(`warning: could not append the plan to GITHUB_STEP_SUMMARY: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+      }
     }
     if (flags['detailed-exitcode'] && plan.summary.toSend > 0) this.exit(ExitCode.changesPresent)
   }

@@ -3,13 +3,16 @@ import path from 'node:path'
 
 import {executePlan, type ApplyResult, type ExecuteEvent, type Progress} from '../apply/execute.js'
 import {CliError, ExitCode, InvalidInputError, UsageError} from '../errors.js'
+import {refreshPending} from '../apply/refresh.js'
 import {buildPlan} from '../plan/build.js'
+import {digestFiles, planMismatches, readSavedPlanFile, savedPlanInputs, selectSavedSends, stalePlanError, staleReasons, type SavedPlan} from '../plan/saved.js'
 import type {Plan} from '../plan/types.js'
 import {createSfmcClient, type ClientOptions} from '../sfmc/client.js'
 import {credentialsFromEnv} from '../sfmc/credentials.js'
 import type {Credentials, SfmcClient} from '../sfmc/types.js'
 import {openStateStore} from '../state/open.js'
 import type {StateData} from '../state/types.js'
+import type {Send} from '../manifest/types.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
 
 /** Where --sandbox keeps its outbox, dedupe memory and (unless --state is given) its own state. */
@@ -32,8 +35,15 @@ export interface ApplyOptions {
   env: NodeJS.ProcessEnv
   signal?: AbortSignal
   clock?: () => Date
+  /**
+   * A saved plan (`plan --out FILE`) to apply instead of `paths`: applied without approval (the review was the
+   * approval), and refused with StalePlanError (exit 5) unless the state and every file it read are unchanged.
+   */
+  planFile?: string
   /** Client tuning (tests shorten retry delays). */
   clientOptions?: ClientOptions
+  /** --refresh: settle pending keys through the status endpoint before planning (src/apply/refresh.ts). */
+  refresh?: boolean
 }
 
 export interface ApplyUi {
@@ -75,8 +85,16 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
       hint: 'set MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET and MCSEND_SUBDOMAIN (or MCSEND_AUTH_URL), optionally MCSEND_ACCOUNT_ID; or try it against the built-in fake with --sandbox',
     })
   }
-  const {sends} = await loadOrFail(options.paths, {cwd: options.cwd})
-  assertTargetsExist(sends, options.targets)
+  let saved: SavedPlan | undefined
+  let sends: Send[] = []
+  let digests: Map<string, string | undefined> | undefined
+  if (options.planFile === undefined) {
+    sends = (await loadOrFail(options.paths, {cwd: options.cwd})).sends
+    assertTargetsExist(sends, options.targets)
+  } else {
+    saved = selectSavedSends(await readSavedPlanFile(options.planFile, options.cwd), options.targets)
+    digests = await digestFiles(savedPlanInputs(saved).map((d) => d.file), options.cwd)
+  }
 
   const stateSpec = options.state ?? (options.sandbox ? SANDBOX_STATE : undefined)
   const store = await openStateStore({spec: stateSpec, cwd: options.cwd, env: options.env, workspace: options.workspace})
@@ -92,13 +110,19 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
     })
     try {
       const state = await store.load()
-      const plan = buildPlan(sends, state, {stateLocation: store.location, targets: options.targets})
+      if (options.refresh && saved === undefined) {
+        await refreshPending(store, state, {sandbox: options.sandbox, env: options.env, cwd: options.cwd, sends: options.targets, clock, signal: options.signal, clientOptions: options.clientOptions, note: (m) => ui.note(m)})
+      }
+      const plan =
+        saved === undefined
+          ? buildPlan(sends, state, {stateLocation: store.location, targets: options.targets})
+          : await replanSaved(saved, options, state, store.location, digests!)
       await ui.showPlan(plan)
       if (plan.summary.toSend === 0) {
         return {plan, cancelled: false, exitCode: ExitCode.ok, stateLocation: store.location}
       }
       refuseStalePending(plan, state, clock())
-      if (!(await ui.approve(plan))) {
+      if (saved === undefined && !(await ui.approve(plan))) {
         return {plan, cancelled: true, exitCode: ExitCode.ok, stateLocation: store.location}
       }
       connection = options.sandbox ? await startSandboxConnection(options.cwd) : {credentials: credentials!, close: async () => {}, label: 'Marketing Cloud'}
@@ -135,6 +159,28 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
     await connection?.close()
     await store.close()
   }
+}
+
+/**
+ * A saved plan is applied only if nothing it was computed from changed: the state (lineage and serial), each
+ * manifest and source file (by SHA-256, checked before loading and again on the bytes the loader read), and the
+ * plan recomputed from them must hold exactly the saved requests. Otherwise StalePlanError, one line per reason.
+ */
+async function replanSaved(saved: SavedPlan, options: ApplyOptions, state: StateData, location: string, digests: ReadonlyMap<string, string | undefined>): Promise<Plan> {
+  const file = options.planFile!
+  const current = {state: {lineage: state.lineage, serial: state.serial, location}, sandbox: options.sandbox}
+  const before = staleReasons(saved, {...current, files: digests})
+  if (before.length > 0) throw stalePlanError(file, before)
+  const {sends, result} = await loadOrFail(
+    saved.manifests.map((m) => m.file),
+    {cwd: options.cwd},
+  )
+  const read = new Map<string, string | undefined>([...result.manifests, ...sends.flatMap((s) => s.sources)].map((d) => [d.file, d.sha256]))
+  const targets = saved.targets.length > 0 ? saved.targets : undefined
+  const plan = buildPlan(sends, state, {stateLocation: location, targets})
+  const reasons = [...staleReasons(saved, {...current, files: read}), ...planMismatches(saved, plan)]
+  if (reasons.length > 0) throw stalePlanError(file, reasons)
+  return plan
 }
 
 export function exitCodeFor(result: ApplyResult): number {

@@ -1,8 +1,9 @@
-import type {Send} from '../manifest/types.js'
+import type {Send, SourceDigest} from '../manifest/types.js'
 import {buildPlan} from '../plan/build.js'
 import type {Plan} from '../plan/types.js'
 import {openStateStore} from '../state/open.js'
 import type {StateData, StateStore} from '../state/types.js'
+import {SANDBOX_STATE} from './apply.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
 
 export interface PreparePlanOptions {
@@ -10,6 +11,8 @@ export interface PreparePlanOptions {
   state?: string
   workspace?: string
   targets?: string[]
+  /** Plan against the sandbox's own state (.mcsend/sandbox/state.json) unless `state` is given. */
+  sandbox?: boolean
   cwd: string
   env: NodeJS.ProcessEnv
 }
@@ -17,19 +20,21 @@ export interface PreparePlanOptions {
 export interface PreparedPlan {
   plan: Plan
   sends: Send[]
+  /** Digests of every manifest file read (for a saved plan). */
+  manifests: SourceDigest[]
   state: StateData
   store: StateStore
 }
 
 /** Reads manifests and state, then plans. The caller owns `store` and must close it. */
 export async function preparePlan(options: PreparePlanOptions): Promise<PreparedPlan> {
-  const {sends} = await loadOrFail(options.paths, {cwd: options.cwd})
+  const {sends, result} = await loadOrFail(options.paths, {cwd: options.cwd})
   assertTargetsExist(sends, options.targets)
-  const store = await openStateStore({spec: options.state, cwd: options.cwd, env: options.env, workspace: options.workspace})
+  const store = await openStateStore({spec: options.state ?? (options.sandbox ? SANDBOX_STATE : undefined), cwd: options.cwd, env: options.env, workspace: options.workspace})
   try {
     const state = await store.load()
     const plan = buildPlan(sends, state, {stateLocation: store.location, targets: options.targets})
-    return {plan, sends, state, store}
+    return {plan, sends, manifests: result.manifests, state, store}
   } catch (error) {
     await store.close()
     throw error

@@ -3,14 +3,6 @@ import {maskAttributes, maskValue, type MaskOptions} from './mask.js'
 
 export type ChunkWriter = (chunk: string) => void | Promise<void>
 
-/** The JSON form of one message (schemas/plan.schema.json). `to` only with --show-addresses. */
-function messageJson(m: PlannedMessage, options: MaskOptions): Record<string, unknown> {
-  const o: Record<string, unknown> = {messageKey: m.messageKey, contactKey: maskValue(m.contactKey, options), action: m.action}
-  if (m.reason !== undefined) o.reason = m.reason
-  if (options.showAddresses) o.to = m.to
-  return o
-}
-
 function sendHeader(send: PlannedSend, options: MaskOptions): Record<string, unknown> {
   return {
     name: send.name,
@@ -73,7 +65,10 @@ async function emitMessages(messages: PlannedMessage[], emit: (s: string) => Pro
   }
 }
 
-/** Same as JSON.stringify(messageJson(m)), without the intermediate object: this runs once per message. */
+/**
+ * The JSON form of one message (schemas/plan.schema.json), `to` only with --show-addresses; written as text
+ * without an intermediate object, because this runs once per message.
+ */
 function messageJsonText(m: PlannedMessage, options: MaskOptions): string {
   let s = `{"messageKey":${JSON.stringify(m.messageKey)},"contactKey":${JSON.stringify(maskValue(m.contactKey, options))},"action":"${m.action}"`
   if (m.reason !== undefined) s += `,"reason":${JSON.stringify(m.reason)}`

@@ -89,7 +89,8 @@ function symbol(m: PlannedMessage, paint: Paint): string {
 }
 
 function describe(m: PlannedMessage, options: TextRenderOptions): string {
-  const who = `${maskValue(m.contactKey, options)} <${maskValue(m.to, options)}>`
+  // A saved plan holds no address: `to` is empty there.
+  const who = m.to === '' ? maskValue(m.contactKey, options) : `${maskValue(m.contactKey, options)} <${maskValue(m.to, options)}>`
   const reason = m.reason ? options.paint.dim(` (${m.reason})`) : ''
   return `${m.action.padEnd(6)} ${who}  ${options.paint.dim(m.messageKey)}${reason}`
 }
@@ -99,7 +100,7 @@ function renderWarnings(plan: Plan, options: TextRenderOptions): string[] {
   if (plan.summary.pending > 0) {
     lines.push(
       options.paint.yellow(
-        `warning: ${plural(plan.summary.pending, 'message')} left pending by an interrupted run will be sent again with the same key; Marketing Cloud rejects a key it already accepted within 72 h, so none is delivered twice.`,
+        `warning: ${plural(plan.summary.pending, 'message')} left pending by an interrupted run will be sent again with the same key; Marketing Cloud rejects a key it already accepted within 72 h, so none is delivered twice. Run with --refresh to ask Marketing Cloud which of them it accepted.`,
       ),
       '',
     )

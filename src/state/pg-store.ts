@@ -145,7 +145,8 @@ export class PgStateStore implements StateStore {
       connectionString: this.url,
       connectionTimeoutMillis: this.connectTimeoutMs,
       keepAlive: true,
-      application_name: 'mcsend',
+      // Names the workspace, so an operator (or a test) can tell which run a session belongs to.
+      application_name: `mcsend/${this.workspace}`.slice(0, 63),
     })
   }
 

@@ -11,6 +11,7 @@ import {openStateStore} from '../../src/state/open.js'
 import {loadOrFail} from '../../src/core/load.js'
 import {makeProject, runCli, startCli, waitFor, type Project} from '../helpers/project.js'
 import {stateBackends} from '../helpers/backends.js'
+import {adminClient} from '../helpers/pg.js'
 
 function sandboxEnv(sandbox: Sandbox, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {MCSEND_AUTH_URL: sandbox.authUrl, MCSEND_CLIENT_ID: sandbox.clientId, MCSEND_CLIENT_SECRET: sandbox.clientSecret, ...extra}
@@ -236,6 +237,36 @@ for (const backend of stateBackends) {
       const refused = ra.code === ExitCode.locked ? ra : rb
       expect(refused.stderr).toMatch(/locked by apply/)
       expectEachKeyOnce(2000)
+    })
+
+    it.skipIf(backend.name !== 'postgres')('the database going away mid-apply: a clear error, nothing lost, the next apply settles the rest', async () => {
+      await setup(3000, {batchSize: 200})
+      sandbox.inject({kind: 'delay', route: 'send', ms: 60, times: 1000})
+      const running = apply({parallelism: 2}).catch((e: Error) => e)
+      await waitFor(() => sandbox.outbox().length >= 600, 20_000)
+      const admin = await adminClient()
+      try {
+        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [`mcsend/${workspace}`])
+      } finally {
+        await admin.end()
+      }
+      const failed = await running
+      expect(failed).toBeInstanceOf(Error)
+      expect((failed as Error).message).toMatch(/state|database|connection/i)
+      expect((failed as {exitCode?: number}).exitCode).toBe(ExitCode.error)
+      const delivered = sandbox.outbox().length
+      expect(delivered).toBeLessThan(3000)
+      const mid = await loadState()
+      // Every delivered key is on record (accepted, or pending when its outcome could not be written).
+      const known = new Set([...mid.messages.keys()])
+      for (const e of sandbox.outbox()) expect(known.has(e.messageKey)).toBe(true)
+      sandbox.clearFaults()
+      const {outcome} = await apply()
+      expect(outcome.exitCode).toBe(ExitCode.ok)
+      expectEachKeyOnce(3000)
+      const state = await loadState()
+      expect(state.messages.size).toBe(3000)
+      expect([...state.messages.values()].every((r) => r.status === 'accepted')).toBe(true)
     })
 
     it('SIGINT: exits 130 with the state saved, and a re-run completes the rest', async () => {

@@ -1,0 +1,59 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../cli/base-command.js'
+import {stateFlags} from '../../cli/flags.js'
+import {EXIT_CODE_HELP, UsageError} from '../../errors.js'
+import {plural} from '../../render/format.js'
+import {maskEmail} from '../../render/mask.js'
+import {renderRecordSummary} from '../../render/state-text.js'
+import {confirmRemoval, needsConfirmation} from '../../status/confirm.js'
+import {removeRecords, selectByContact} from '../../status/state-admin.js'
+
+export default class StateForget extends BaseCommand<typeof StateForget> {
+  static summary = 'Erasure request: remove every record derived from one contact.'
+  static description = `Removes from the state every message record whose contactKey hash matches the given contactKey (the state stores only a hash of it, so the key itself is needed to find them), in every send and revision, and prints what it removed. The contactKey is never printed in clear when it is an email address.
+
+The state's git history and Marketing Cloud's own records are not touched: erase those separately. Asks for confirmation on a terminal unless --yes; in a non-interactive shell, --yes is required (exit 64 otherwise). Holds the state lock while it writes.
+
+EXIT CODES
+${EXIT_CODE_HELP}`
+
+  static examples = [
+    {description: 'Forget a contact, with a prompt', command: '<%= config.bin %> <%= command.id %> --contact-key cust-1001'},
+    {description: 'In a script', command: '<%= config.bin %> <%= command.id %> --contact-key ann@example.com --yes --json'},
+  ]
+
+  static flags = {
+    'contact-key': Flags.string({description: 'The contactKey whose records to remove.', required: true, helpValue: 'KEY'}),
+    yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation (required in a non-interactive shell).'}),
+    json: Flags.boolean({description: 'Print what was removed as one JSON document.'}),
+    ...stateFlags,
+  }
+
+  async run(): Promise<{state: string; removed: {messageKey: string; send: string; revision: number}[]; cancelled: boolean}> {
+    const {flags} = await this.parse(StateForget)
+    const contactKey = flags['contact-key']
+    if (contactKey.trim() === '') throw new UsageError('--contact-key must not be empty', 'pass the contactKey exactly as the manifests gave it')
+    if (needsConfirmation(flags.yes)) throw new UsageError('state forget needs confirmation, and this shell is not interactive', 'pass --yes to remove the records without a prompt')
+    const who = maskEmail(contactKey)
+    const result = await removeRecords(
+      {state: flags.state, workspace: flags.workspace, cwd: process.cwd(), env: process.env},
+      {
+        operation: 'state forget',
+        select: (data) => selectByContact(data, contactKey),
+        confirm: (selection, location) => {
+          if (flags.yes) return Promise.resolve(true)
+          process.stderr.write(`About to forget ${plural(selection.records.length, 'record')} of contact ${who} in ${location}:\n${renderRecordSummary(selection.records).join('\n')}\n`)
+          return confirmRemoval(`Forget ${plural(selection.records.length, 'record')}?`)
+        },
+      },
+    )
+    const removed = result.removed.map((r) => ({messageKey: r.messageKey, send: r.send, revision: r.revision}))
+    const doc = {state: result.location, removed, cancelled: result.cancelled}
+    if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
+    else if (result.cancelled) this.note('Cancelled; the state is unchanged.')
+    else if (removed.length === 0) process.stdout.write(`No records of contact ${who} in ${result.location}; nothing removed.\n`)
+    else process.stdout.write(`Removed ${plural(removed.length, 'record')} of contact ${who} from ${result.location}:\n${renderRecordSummary(result.removed).join('\n')}\n`)
+    return doc
+  }
+}

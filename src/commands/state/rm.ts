@@ -1,0 +1,66 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../cli/base-command.js'
+import {stateFlags} from '../../cli/flags.js'
+import {EXIT_CODE_HELP, InvalidInputError, UsageError} from '../../errors.js'
+import {plural} from '../../render/format.js'
+import {displayKey, renderRecordSummary} from '../../render/state-text.js'
+import {removeRecords, selectByKeys, selectBySends} from '../../status/state-admin.js'
+import {confirmRemoval, needsConfirmation} from '../../status/confirm.js'
+
+export default class StateRm extends BaseCommand<typeof StateRm> {
+  static summary = 'Forget message records, so those messages can be sent again.'
+  static description = `Removes the records of the given messageKeys, or of every message of a send (--send), from the state. The next plan shows them as create, and apply sends them again with the same messageKey: within Marketing Cloud's 2-3 day dedupe window it answers 109110 and nothing is delivered twice; after it, they are delivered again. To deliberately send everyone again, bumping \`revision\` in the manifest is usually the better tool.
+
+Asks for confirmation on a terminal unless --yes; in a non-interactive shell, --yes is required (exit 64 otherwise). Holds the state lock while it writes, so it is refused (exit 5) while an apply runs.
+
+EXIT CODES
+${EXIT_CODE_HELP}`
+
+  static examples = [
+    {description: 'Forget two messages', command: '<%= config.bin %> <%= command.id %> KEY1 KEY2'},
+    {description: 'Forget every message of a send, without a prompt', command: '<%= config.bin %> <%= command.id %> --send release-4-2-notes --yes'},
+  ]
+
+  static strict = false
+  static args = {messageKeys: Args.string({description: 'messageKeys to forget (see `mcsend state list`).'})}
+  static flags = {
+    send: Flags.string({description: 'Forget every record of this send; repeat for several.', multiple: true, helpValue: 'NAME'}),
+    yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation (required in a non-interactive shell).'}),
+    json: Flags.boolean({description: 'Print what was removed as one JSON document.'}),
+    ...stateFlags,
+  }
+
+  async run(): Promise<{state: string; removed: string[]; missing: string[]; cancelled: boolean}> {
+    const {argv, flags} = await this.parse(StateRm)
+    const keys = argv as string[]
+    const sends = flags.send ?? []
+    if (keys.length === 0 && sends.length === 0) throw new UsageError('name the messageKeys to forget, or a send with --send NAME', 'see `mcsend state rm --help`')
+    if (keys.length > 0 && sends.length > 0) throw new UsageError('give either messageKeys or --send, not both', 'run it twice if you need both')
+    if (needsConfirmation(flags.yes)) throw new UsageError('state rm needs confirmation, and this shell is not interactive', 'pass --yes to remove the records without a prompt')
+    const result = await removeRecords(
+      {state: flags.state, workspace: flags.workspace, cwd: process.cwd(), env: process.env},
+      {
+        operation: 'state rm',
+        select: (data) => (keys.length > 0 ? selectByKeys(data, keys) : selectBySends(data, sends)),
+        nothingMatches: (_selection, location) =>
+          new InvalidInputError(
+            keys.length > 0 ? `none of these messageKeys is in ${location}` : `no records of send ${sends.map((s) => `"${s}"`).join(', ')} in ${location}`,
+            [],
+            'list what the state holds with `mcsend state list`, and check --state / MCSEND_STATE',
+          ),
+        confirm: (selection, location) => {
+          if (flags.yes) return Promise.resolve(true)
+          process.stderr.write(`About to forget ${plural(selection.records.length, 'record')} in ${location}:\n${renderRecordSummary(selection.records).join('\n')}\n`)
+          return confirmRemoval(`Forget ${plural(selection.records.length, 'record')}? They can then be sent again.`)
+        },
+      },
+    )
+    for (const key of result.missing) this.note(`warning: ${sends.length > 0 ? `no records of send ${key}` : `no record for ${displayKey(key)}`} in ${result.location}`)
+    const doc = {state: result.location, removed: result.removed.map((r) => r.messageKey), missing: result.missing, cancelled: result.cancelled}
+    if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
+    else if (result.cancelled) this.note('Cancelled; the state is unchanged.')
+    else process.stdout.write(`Removed ${plural(result.removed.length, 'record')} from ${result.location}:\n${renderRecordSummary(result.removed).join('\n')}\nThe next \`mcsend plan\` shows them as create.\n`)
+    return doc
+  }
+}

@@ -1,0 +1,36 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../cli/base-command.js'
+import {stateFlags} from '../../cli/flags.js'
+import {EXIT_CODE_HELP} from '../../errors.js'
+import {describeHolder} from '../../render/state-text.js'
+import {unlockState} from '../../status/state-admin.js'
+
+export default class StateUnlock extends BaseCommand<typeof StateUnlock> {
+  static summary = 'Remove the state lock left by a run that no longer runs.'
+  static description = `Prints who holds the lock (operation, pid, host, user, since when) and removes it if the holder looks gone: a process that no longer runs on this host, or a lock not refreshed for a minute. A live holder is refused (exit 5) unless --force; with PostgreSQL state, --force ends the holder's database session. Removing the lock of a run that is still sending lets two runs write at once: be sure first.
+
+EXIT CODES
+${EXIT_CODE_HELP}`
+
+  static examples = [
+    {description: 'Remove a stale lock', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'Remove the lock of a hung run on another machine', command: '<%= config.bin %> <%= command.id %> --force'},
+  ]
+
+  static flags = {
+    force: Flags.boolean({description: 'Remove the lock even if its holder looks alive.'}),
+    json: Flags.boolean({description: 'Print the result as one JSON document.'}),
+    ...stateFlags,
+  }
+
+  async run(): Promise<{state: string; locked: boolean; removed: boolean; holder?: object; stale?: boolean}> {
+    const {flags} = await this.parse(StateUnlock)
+    const result = await unlockState({state: flags.state, workspace: flags.workspace, cwd: process.cwd(), env: process.env}, flags.force)
+    const doc = {state: result.location, locked: result.holder !== undefined, removed: result.removed, holder: result.holder, stale: result.stale}
+    if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
+    else if (!result.holder) process.stdout.write(`${result.location} is not locked; nothing to do.\n`)
+    else process.stdout.write(`Removed the lock on ${result.location} held by ${describeHolder(result.holder)}${result.stale ? ' (stale)' : ' (forced)'}.\n`)
+    return doc
+  }
+}

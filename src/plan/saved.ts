@@ -1,0 +1,381 @@
+import {createHash} from 'node:crypto'
+import {readFileSync} from 'node:fs'
+import {open, readFile} from 'node:fs/promises'
+import path from 'node:path'
+
+import type {ValidateFunction} from 'ajv'
+import Ajv2020Module from 'ajv/dist/2020.js'
+import writeFileAtomic from 'write-file-atomic'
+
+import {CliError, ExitCode, InvalidInputError, StalePlanError} from '../errors.js'
+import type {Attributes, SourceDigest} from '../manifest/types.js'
+import {maskAttributes, maskValue} from '../render/mask.js'
+import type {SendSnapshot} from '../state/types.js'
+import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary} from './types.js'
+
+/**
+ * The saved plan (`mcsend plan --out FILE`, applied with `mcsend apply FILE`): the plan's keys and batches, the
+ * digests of every file it read and the state it was computed against. It holds no email address and no
+ * per-recipient attribute value (contactKeys and shared attributes that are addresses are masked), so it can be
+ * uploaded as a CI artifact. Format: schemas/saved-plan.schema.json.
+ */
+export const SAVED_PLAN_KIND = 'mcsend/saved-plan'
+/** Bump when the saved-plan layout changes; apply refuses a plan of any other version (it is stale). */
+export const SAVED_PLAN_FORMAT_VERSION = 1
+
+export interface SavedMessage {
+  messageKey: string
+  /** Masked when it is an email address. */
+  contactKey: string
+  action: Action
+  reason?: string
+}
+
+export interface SavedSend {
+  name: string
+  definitionKey: string
+  revision: number
+  /** Shared attributes; values that are addresses are masked. */
+  attributes: Attributes
+  batchSize: number
+  file: string
+  line: number
+  sources: SourceDigest[]
+  counts: PlannedSend['counts']
+  pending: number
+  batches: {index: number; messages: SavedMessage[]}[]
+  unchanged: SavedMessage[]
+}
+
+export interface SavedPlan {
+  kind: typeof SAVED_PLAN_KIND
+  formatVersion: number
+  toolVersion: string
+  createdAt: string
+  /** Made against the sandbox's state (`plan --sandbox`); apply must then target the sandbox too. */
+  sandbox: boolean
+  /** `--send` names the plan was limited to (empty: every send of the manifests). */
+  targets: string[]
+  state: {location: string; lineage: string; serial: number}
+  /** Every manifest file read, in load order (paths relative to the directory plan ran in). */
+  manifests: SourceDigest[]
+  summary: PlanSummary
+  sends: SavedSend[]
+  /** Each planned send as last applied (null: never applied), for the diff in review output. Addresses masked. */
+  previous: Record<string, SendSnapshot | null>
+}
+
+export interface SaveContext {
+  manifests: SourceDigest[]
+  toolVersion: string
+  createdAt: string
+  sandbox: boolean
+  targets: readonly string[]
+  previous: Readonly<Record<string, SendSnapshot | undefined>>
+}
+
+const MASKED = {showAddresses: false}
+
+function savedMessage(m: PlannedMessage): SavedMessage {
+  const o: SavedMessage = {messageKey: m.messageKey, contactKey: maskValue(m.contactKey, MASKED), action: m.action}
+  if (m.reason !== undefined) o.reason = m.reason
+  return o
+}
+
+/** The saved form of a plan: addresses masked, `to` and per-recipient attributes dropped. Pure. */
+export function toSavedPlan(plan: Plan, context: SaveContext): SavedPlan {
+  const previous: Record<string, SendSnapshot | null> = {}
+  for (const send of plan.sends) {
+    const snap = context.previous[send.name]
+    previous[send.name] = snap === undefined ? null : {...snap, attributes: maskAttributes(snap.attributes, MASKED)}
+  }
+  return {
+    kind: SAVED_PLAN_KIND,
+    formatVersion: SAVED_PLAN_FORMAT_VERSION,
+    toolVersion: context.toolVersion,
+    createdAt: context.createdAt,
+    sandbox: context.sandbox,
+    targets: [...context.targets],
+    state: {...plan.state},
+    manifests: context.manifests.map((m) => ({file: m.file, sha256: m.sha256})),
+    summary: {...plan.summary},
+    sends: plan.sends.map((s) => ({
+      name: s.name,
+      definitionKey: s.definitionKey,
+      revision: s.revision,
+      attributes: maskAttributes(s.attributes, MASKED),
+      batchSize: s.batchSize,
+      file: s.file,
+      line: s.line,
+      sources: s.sources.map((d) => ({file: d.file, sha256: d.sha256})),
+      counts: {...s.counts},
+      pending: s.pending,
+      batches: s.batches.map((b) => ({index: b.index, messages: b.messages.map(savedMessage)})),
+      unchanged: s.unchanged.map(savedMessage),
+    })),
+    previous,
+  }
+}
+
+/** One JSON document; sends and messages one per line, so a large plan stays readable and diffable. */
+export function serializeSavedPlan(saved: SavedPlan): string {
+  const {sends, ...head} = saved
+  const headJson = JSON.stringify(head)
+  const parts: string[] = [`${headJson.slice(0, -1)},"sends":[`]
+  for (const [i, send] of sends.entries()) {
+    const {batches, unchanged, ...sendHead} = send
+    const batchJson = batches.map((b) => `{"index":${b.index},"messages":[\n${b.messages.map((m) => JSON.stringify(m)).join(',\n')}\n]}`)
+    parts.push(
+      `${i > 0 ? ',' : ''}\n${JSON.stringify(sendHead).slice(0, -1)},"batches":[${batchJson.join(',')}],"unchanged":[${unchanged.length > 0 ? `\n${unchanged.map((m) => JSON.stringify(m)).join(',\n')}\n` : ''}]}`,
+    )
+  }
+  parts.push('\n]}\n')
+  return parts.join('')
+}
+
+/** A cheap look at a file's content: does it claim to be a saved plan? (Used to tell `apply FILE` from manifests.) */
+export function looksLikeSavedPlan(text: string): boolean {
+  const head = text.slice(0, 400).trimStart()
+  return head.startsWith('{') && head.includes(`"kind":"${SAVED_PLAN_KIND}"`)
+}
+
+type AjvClass = typeof Ajv2020Module.default
+// ajv is CommonJS; depending on the loader its class is the module itself or its `default`.
+const Ajv2020 = ((Ajv2020Module as unknown as {default?: AjvClass}).default ?? Ajv2020Module) as AjvClass
+/** The schema ships with the package; both src/ and dist/ sit two levels below its root. */
+export const SAVED_PLAN_SCHEMA_URL = new URL('../../schemas/saved-plan.schema.json', import.meta.url)
+let validator: ValidateFunction | undefined
+
+function savedPlanValidator(): ValidateFunction {
+  validator ??= new Ajv2020({allErrors: false, strict: true, allowUnionTypes: true}).compile(JSON.parse(readFileSync(SAVED_PLAN_SCHEMA_URL, 'utf8')) as object)
+  return validator
+}
+
+/**
+ * Parses a saved plan. A plan of another format version is stale (StalePlanError, exit 5); anything that is not a
+ * well-formed saved plan is invalid input (exit 3).
+ */
+export function parseSavedPlan(text: string, file: string): SavedPlan {
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch (error) {
+    throw new InvalidInputError(`${file} is not valid JSON: ${(error as Error).message}`, [], 'pass a file written by `mcsend plan --out FILE`')
+  }
+  const obj = doc !== null && typeof doc === 'object' ? (doc as Record<string, unknown>) : {}
+  if (obj.kind !== SAVED_PLAN_KIND) {
+    throw new InvalidInputError(`${file} is not a saved plan (no "kind": "${SAVED_PLAN_KIND}")`, [], 'pass a file written by `mcsend plan --out FILE`, or manifests')
+  }
+  if (obj.formatVersion !== SAVED_PLAN_FORMAT_VERSION) {
+    const made = typeof obj.toolVersion === 'string' ? ` by mcsend ${obj.toolVersion}` : ''
+    throw new StalePlanError(`the saved plan ${file} is stale; nothing was sent`, [
+      `  format: the plan was written in format version ${JSON.stringify(obj.formatVersion)}${made}; this mcsend reads version ${SAVED_PLAN_FORMAT_VERSION}`,
+    ], 'run `mcsend plan --out FILE` again with this version of mcsend, review it, then apply the new file')
+  }
+  const validate = savedPlanValidator()
+  if (!validate(doc)) {
+    const e = validate.errors?.[0]
+    throw new InvalidInputError(`${file} is not a well-formed saved plan: ${e?.instancePath || '/'} ${e?.message ?? ''}`.trim(), [], 'write it again with `mcsend plan --out FILE`; do not edit saved plans by hand')
+  }
+  return doc as SavedPlan
+}
+
+export async function readSavedPlanFile(file: string, cwd: string): Promise<SavedPlan> {
+  let text: string
+  try {
+    text = await readFile(path.resolve(cwd, file), 'utf8')
+  } catch (error) {
+    throw new InvalidInputError(`cannot read the saved plan ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, [], 'check the path; `mcsend plan --out FILE` writes one')
+  }
+  return parseSavedPlan(text, file)
+}
+
+/** Writes atomically (temporary file, fsync, rename): a reader never sees half a plan. */
+export async function writeSavedPlanFile(file: string, cwd: string, saved: SavedPlan): Promise<void> {
+  try {
+    await writeFileAtomic(path.resolve(cwd, file), serializeSavedPlan(saved), {encoding: 'utf8', fsync: true})
+  } catch (error) {
+    throw new CliError(`cannot write the saved plan ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+      code: 'write_failed',
+      exitCode: ExitCode.error,
+      hint: 'check that the directory exists and is writable',
+    })
+  }
+}
+
+/** Every file a saved plan depends on: its manifests, then each send's source files (deduplicated). */
+export function savedPlanInputs(saved: SavedPlan): SourceDigest[] {
+  const seen = new Map<string, string>()
+  for (const d of [...saved.manifests, ...saved.sends.flatMap((s) => s.sources)]) if (!seen.has(d.file)) seen.set(d.file, d.sha256)
+  return [...seen].map(([file, sha256]) => ({file, sha256}))
+}
+
+/** SHA-256 of each file now (undefined: missing or unreadable). Paths are relative to cwd. */
+export async function digestFiles(files: readonly string[], cwd: string): Promise<Map<string, string | undefined>> {
+  const out = new Map<string, string | undefined>()
+  for (const file of files) {
+    try {
+      out.set(file, createHash('sha256').update(await readFile(path.resolve(cwd, file))).digest('hex'))
+    } catch {
+      out.set(file, undefined)
+    }
+  }
+  return out
+}
+
+export interface CurrentInputs {
+  /** The state apply is about to use. */
+  state: {lineage: string; serial: number; location: string}
+  /** Digest of each file now; undefined when it is missing. */
+  files: ReadonlyMap<string, string | undefined>
+  sandbox: boolean
+}
+
+/**
+ * Why a saved plan can no longer be applied as reviewed: one line per reason, empty when it is fresh. Pure.
+ * (The format version is checked when the plan is parsed.)
+ */
+export function staleReasons(saved: SavedPlan, now: CurrentInputs): string[] {
+  const reasons: string[] = []
+  if (saved.sandbox !== now.sandbox) {
+    reasons.push(
+      saved.sandbox
+        ? 'target: the plan was made for the sandbox (plan --sandbox), but this apply targets Marketing Cloud'
+        : 'target: the plan was made for Marketing Cloud, but this apply targets the sandbox (--sandbox)',
+    )
+  }
+  const was = saved.state
+  if (was.lineage !== '' && now.state.lineage !== '' && was.lineage !== now.state.lineage) {
+    reasons.push(`state: ${now.state.location} is not the state the plan was made against (lineage ${was.lineage}, now ${now.state.lineage})`)
+  } else if (was.lineage !== now.state.lineage || was.serial !== now.state.serial) {
+    reasons.push(`state: ${now.state.location} changed since the plan (serial ${was.serial} → ${now.state.serial}): another apply or a state command ran`)
+  }
+  for (const input of savedPlanInputs(saved)) {
+    const current = now.files.get(input.file)
+    if (current === undefined) reasons.push(`file: ${input.file} is missing (it was read by the plan; run apply from the directory plan ran in)`)
+    else if (current !== input.sha256) reasons.push(`file: ${input.file} changed since the plan (sha256 ${short(input.sha256)} → ${short(current)})`)
+  }
+  return reasons
+}
+
+function short(sha: string): string {
+  return sha.slice(0, 12)
+}
+
+/**
+ * Compares a freshly computed plan with the saved one: the same sends, in the same order, with the same requests
+ * holding the same keys. Any difference means the plan is not what was reviewed. Pure; empty when identical.
+ */
+export function planMismatches(saved: SavedPlan, plan: Plan): string[] {
+  const reasons: string[] = []
+  const names = (sends: readonly {name: string}[]) => sends.map((s) => s.name).join(', ')
+  if (names(saved.sends) !== names(plan.sends)) {
+    return [`plan: the sends differ (saved: ${names(saved.sends) || 'none'}; now: ${names(plan.sends) || 'none'})`]
+  }
+  for (const [i, now] of plan.sends.entries()) {
+    const was = saved.sends[i]!
+    const fields: string[] = []
+    if (was.definitionKey !== now.definitionKey) fields.push('definitionKey')
+    if (was.revision !== now.revision) fields.push('revision')
+    if (was.batchSize !== now.batchSize) fields.push('batch size')
+    if (JSON.stringify(was.attributes) !== JSON.stringify(maskAttributes(now.attributes, MASKED))) fields.push('shared attributes')
+    if (fields.length > 0) reasons.push(`plan: send ${now.name}: ${fields.join(', ')} differ from the saved plan`)
+    if (was.batches.length !== now.batches.length) {
+      reasons.push(`plan: send ${now.name} now needs ${now.batches.length} requests; the saved plan has ${was.batches.length}`)
+      continue
+    }
+    for (const [j, batch] of now.batches.entries()) {
+      const keys = batch.messages.map((m) => m.messageKey)
+      const savedKeys = was.batches[j]!.messages.map((m) => m.messageKey)
+      if (keys.length !== savedKeys.length || keys.some((k, n) => k !== savedKeys[n])) {
+        reasons.push(`plan: send ${now.name}, request ${batch.index}: its messages differ from the saved plan`)
+        break
+      }
+    }
+  }
+  return reasons
+}
+
+/** The refusal, one detail line per reason. */
+export function stalePlanError(file: string, reasons: readonly string[]): StalePlanError {
+  return new StalePlanError(
+    `the saved plan ${file} is stale; nothing was sent`,
+    reasons.map((r) => `  ${r}`),
+    'run `mcsend plan --out FILE` again, review the new plan, then apply it',
+  )
+}
+
+/** Keeps only the named sends (apply FILE --send NAME); names the plan does not hold are an error. */
+export function selectSavedSends(saved: SavedPlan, names: readonly string[] | undefined): SavedPlan {
+  if (!names || names.length === 0) return saved
+  const have = new Set(saved.sends.map((s) => s.name))
+  const missing = names.filter((n) => !have.has(n))
+  if (missing.length > 0) {
+    throw new InvalidInputError(
+      `the saved plan has no send named ${missing.map((m) => `"${m}"`).join(', ')}`,
+      [],
+      `it holds: ${[...have].join(', ') || '(none)'}`,
+    )
+  }
+  const sends = saved.sends.filter((s) => names.includes(s.name))
+  return {...saved, sends, targets: sends.map((s) => s.name)}
+}
+
+function plannedMessage(m: SavedMessage, send: SavedSend): PlannedMessage {
+  // `to` is not saved: renderers leave an empty address out.
+  return {messageKey: m.messageKey, contactKey: m.contactKey, to: '', action: m.action, file: send.file, line: send.line, ...(m.reason === undefined ? {} : {reason: m.reason})}
+}
+
+/** The plan as the renderers take it (for `mcsend show`). Addresses stay masked; `to` is empty. */
+export function planFromSaved(saved: SavedPlan): Plan {
+  return {
+    formatVersion: PLAN_FORMAT_VERSION,
+    state: {...saved.state},
+    summary: {...saved.summary},
+    sends: saved.sends.map((s) => ({
+      name: s.name,
+      definitionKey: s.definitionKey,
+      revision: s.revision,
+      attributes: s.attributes,
+      batchSize: s.batchSize,
+      file: s.file,
+      line: s.line,
+      sources: s.sources,
+      counts: s.counts,
+      pending: s.pending,
+      batches: s.batches.map((b) => ({index: b.index, messages: b.messages.map((m) => plannedMessage(m, s))})),
+      unchanged: s.unchanged.map((m) => plannedMessage(m, s)),
+    })),
+  }
+}
+
+/** The previous snapshots a saved plan carries, in the shape renderers take. */
+export function previousFromSaved(saved: SavedPlan): Record<string, SendSnapshot | undefined> {
+  const out: Record<string, SendSnapshot | undefined> = {}
+  for (const [name, snap] of Object.entries(saved.previous)) out[name] = snap ?? undefined
+  return out
+}
+
+/**
+ * Whether `apply`'s single argument is a saved plan rather than a manifest or directory: a file that is not YAML
+ * and whose content says it is one. A JSON file that is not a saved plan is reported by parseSavedPlan.
+ */
+export async function isSavedPlanArgument(args: readonly string[], cwd: string): Promise<boolean> {
+  if (args.length !== 1) return false
+  const file = args[0]!
+  if (/\.ya?ml$/i.test(file)) return false
+  let head: string
+  try {
+    const handle = await open(path.resolve(cwd, file), 'r')
+    try {
+      const buffer = Buffer.alloc(400)
+      const {bytesRead} = await handle.read(buffer, 0, buffer.length, 0)
+      head = buffer.subarray(0, bytesRead).toString('utf8')
+    } finally {
+      await handle.close()
+    }
+  } catch {
+    return false
+  }
+  return looksLikeSavedPlan(head) || (/\.json$/i.test(file) && head.trimStart().startsWith('{'))
+}

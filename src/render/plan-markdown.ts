@@ -1,0 +1,228 @@
+import {createTwoFilesPatch} from 'diff'
+
+import type {Plan, PlannedMessage, PlannedSend} from '../plan/types.js'
+import type {SendSnapshot} from '../state/types.js'
+import {formatAttributeValue, formatCount, plural} from './format.js'
+import {maskAttributes, maskValue, type MaskOptions} from './mask.js'
+
+/** Hidden first line of every Markdown plan, so a CI job can find and update its own pull-request comment. */
+export const MARKDOWN_MARKER = '<!-- mcsend-plan -->'
+/** GitHub rejects comments over 65,536 characters; stay well below it (the workflow may add a line or two). */
+export const MARKDOWN_BUDGET = 60_000
+
+export interface MarkdownOptions extends MaskOptions {
+  /** Each send as last applied (`state.sends`), for the diff; absent: never applied. */
+  previous: Readonly<Record<string, SendSnapshot | undefined>>
+  /** Maximum length in characters. Default MARKDOWN_BUDGET. */
+  budget?: number
+  /** A saved plan's file name, to print the command that applies it. */
+  planFile?: string
+  /** The saved plan was made for the sandbox (its apply command needs --sandbox). */
+  sandbox?: boolean
+  toolVersion?: string
+}
+
+/** How much detail each send gets; the renderer steps down until the whole comment fits the budget. */
+interface Detail {
+  /** Requests listed one per row (the rest are counted). */
+  batchRows: number
+  samples: number
+  diff: boolean
+}
+
+const LEVELS: Detail[] = [
+  {batchRows: Number.POSITIVE_INFINITY, samples: 5, diff: true},
+  {batchRows: 20, samples: 5, diff: true},
+  {batchRows: 0, samples: 3, diff: true},
+  {batchRows: 0, samples: 0, diff: true},
+]
+
+/**
+ * The plan as GitHub-flavoured Markdown for a pull-request comment or a job summary: a marker, a title with the
+ * totals, one summary row per send, then a collapsible block per send with its diff since it was last applied, its
+ * requests and sample recipients. Never longer than the budget: details shrink first, then whole blocks are left
+ * out with a note; the summary table is kept.
+ */
+export function renderPlanMarkdown(plan: Plan, options: MarkdownOptions): string {
+  const budget = options.budget ?? MARKDOWN_BUDGET
+  const head = renderHead(plan, options)
+  const foot = renderFoot(plan, options)
+  for (const [i, level] of LEVELS.entries()) {
+    const blocks = plan.sends.map((s) => renderSendDetails(s, level, options))
+    const notes = i === 0 ? [] : [leftOutNote(plan, level, 0)]
+    const doc = join(head, blocks, notes, foot)
+    if (doc.length <= budget) return doc
+  }
+  // Still too long: keep whole blocks (at the smallest level) while they fit, and count the rest.
+  const smallest = LEVELS.at(-1)!
+  const kept: string[] = []
+  let omitted = plan.sends.length
+  const reserve = leftOutNote(plan, smallest, plan.sends.length).length + 4
+  let used = join(head, [], [], foot).length + reserve
+  for (const send of plan.sends) {
+    const block = renderSendDetails(send, smallest, options)
+    if (used + block.length + 2 > budget) break
+    kept.push(block)
+    used += block.length + 2
+    omitted--
+  }
+  const doc = join(head, kept, [leftOutNote(plan, smallest, omitted)], foot)
+  if (doc.length <= budget) return doc
+  // The summary table alone is over budget (thousands of sends): keep as many rows as fit, and the totals.
+  return join(renderHead(plan, options, budget - foot.length - 400), [], [leftOutNote(plan, smallest, plan.sends.length)], foot).slice(0, budget)
+}
+
+function join(head: string, blocks: string[], notes: string[], foot: string): string {
+  return [head, ...blocks, ...notes, foot].filter((s) => s.length > 0).join('\n\n') + '\n'
+}
+
+function leftOutNote(plan: Plan, level: Detail, omittedBlocks: number): string {
+  const left: string[] = []
+  const requests = plan.sends.reduce((n, s) => n + Math.max(0, s.batches.length - (Number.isFinite(level.batchRows) ? level.batchRows : s.batches.length)), 0)
+  if (requests > 0) left.push(`the list of ${plural(requests, 'request')}`)
+  if (level.samples < LEVELS[0]!.samples) left.push(level.samples === 0 ? 'sample recipients' : 'some sample recipients')
+  if (omittedBlocks > 0) left.push(`the details of ${plural(omittedBlocks, 'send')}`)
+  if (left.length === 0) return ''
+  return `> [!NOTE]\n> Left out to stay under GitHub's comment size limit: ${left.join(', ')}. The summary above is complete; \`mcsend show\` on the saved plan, or \`mcsend plan\`, prints everything.`
+}
+
+function renderHead(plan: Plan, options: MarkdownOptions, maxLength = Number.POSITIVE_INFINITY): string {
+  const s = plan.summary
+  const lines = [MARKDOWN_MARKER, `### ${title(plan)}`, '']
+  lines.push('| send | definitionKey | revision | to send | already sent | retry | drift | requests |')
+  lines.push('|---|---|--:|--:|--:|--:|--:|--:|')
+  const total = `| **total** | | | **${formatCount(s.toSend)}** | **${formatCount(s.noop)}** | **${formatCount(s.retry)}** | **${formatCount(s.drift)}** | **${formatCount(s.requests)}** |`
+  let length = lines.join('\n').length + total.length + 200
+  let shown = 0
+  for (const send of plan.sends) {
+    const c = send.counts
+    const row = `| ${code(send.name)} | ${code(send.definitionKey)} | ${send.revision} | ${formatCount(c.toSend)} | ${formatCount(c.noop)} | ${formatCount(c.retry)} | ${formatCount(c.drift)} | ${formatCount(c.requests)} |`
+    if (length + row.length + 1 > maxLength) break
+    lines.push(row)
+    length += row.length + 1
+    shown++
+  }
+  if (shown < plan.sends.length) lines.push(`| … ${plural(plan.sends.length - shown, 'more send')} (counted in the total) | | | | | | | |`)
+  if (plan.sends.length !== 1) lines.push(total)
+  lines.push('')
+  const warnings: string[] = []
+  if (s.pending > 0) {
+    warnings.push(`> [!WARNING]\n> ${plural(s.pending, 'message')} left pending by an interrupted run will be sent again with the same key; Marketing Cloud rejects a key it already accepted, so none is delivered twice.`)
+  }
+  if (s.drift > 0) {
+    warnings.push(`> [!NOTE]\n> ${plural(s.drift, 'message')} drifted (address or attributes changed since they were sent); they are not re-sent. Bump \`revision\` to send again.`)
+  }
+  const masked = options.showAddresses ? '' : ' Email addresses are masked.'
+  lines.push(`State: ${code(plan.state.location)}${plan.state.lineage === '' ? ' (new)' : ` serial ${plan.state.serial}`}.${masked}`)
+  if (warnings.length > 0) lines.push('', warnings.join('\n\n'))
+  return lines.join('\n')
+}
+
+function title(plan: Plan): string {
+  const s = plan.summary
+  if (s.toSend === 0) return `mcsend plan: nothing to send across ${plural(s.sends, 'send')}${s.noop > 0 ? ` (${formatCount(s.noop)} already sent)` : ''}`
+  return `mcsend plan: ${plural(s.toSend, 'message')} to send in ${plural(s.requests, 'request')} across ${plural(s.sends, 'send')}`
+}
+
+function renderFoot(plan: Plan, options: MarkdownOptions): string {
+  const parts: string[] = []
+  if (options.planFile !== undefined && plan.summary.toSend > 0) parts.push(`Apply exactly this plan with \`mcsend apply ${options.planFile}${options.sandbox ? ' --sandbox' : ''}\`.`)
+  parts.push(`<sub>mcsend${options.toolVersion === undefined ? '' : ` ${escapeHtml(options.toolVersion)}`}</sub>`)
+  return parts.join(' ')
+}
+
+function renderSendDetails(send: PlannedSend, level: Detail, options: MarkdownOptions): string {
+  const c = send.counts
+  const what = c.toSend === 0 ? 'nothing to send' : `${formatCount(c.toSend)} to send in ${plural(c.requests, 'request')}`
+  const out = [`<details><summary><code>${escapeHtml(send.name)}</code>: ${what} (${escapeHtml(send.file)}:${send.line})</summary>`, '']
+  if (level.diff) out.push(...renderDiff(send, options), '')
+  out.push(...renderBatches(send, level))
+  if (level.samples > 0) {
+    const samples = sampleMessages(send, level.samples)
+    if (samples.length > 0) {
+      out.push('', '| action | contactKey | to | messageKey |', '|---|---|---|---|')
+      for (const m of samples) {
+        const to = m.to === '' ? '' : cell(maskValue(m.to, options))
+        const reason = m.reason === undefined ? '' : ` (${cell(m.reason)})`
+        out.push(`| ${m.action}${reason} | ${cell(maskValue(m.contactKey, options))} | ${to} | ${code(m.messageKey)} |`)
+      }
+      if (c.total > samples.length) out.push('', `… and ${plural(c.total - samples.length, 'more recipient')}.`)
+    }
+  }
+  out.push('', '</details>')
+  return out.join('\n')
+}
+
+function renderBatches(send: PlannedSend, level: Detail): string[] {
+  if (send.batches.length === 0) return ['No request: every recipient was already sent.']
+  const out = [`**Requests:** ${plural(send.batches.length, 'request')} of up to ${formatCount(send.batchSize)} messages.`]
+  const rows = Math.min(send.batches.length, level.batchRows)
+  if (rows > 0) {
+    out.push('', '| request | messages | first messageKey | last messageKey |', '|--:|--:|---|---|')
+    for (const b of send.batches.slice(0, rows)) {
+      out.push(`| ${b.index} | ${formatCount(b.messages.length)} | ${code(b.messages[0]?.messageKey ?? '')} | ${code(b.messages.at(-1)?.messageKey ?? '')} |`)
+    }
+    if (send.batches.length > rows) out.push('', `… and ${plural(send.batches.length - rows, 'more request')}.`)
+  }
+  return out
+}
+
+/** The non-personal description of a send, one fact per line, as compared between two applies. */
+export function describeSendForDiff(s: Pick<SendSnapshot, 'definitionKey' | 'revision' | 'attributes' | 'batchSize' | 'sources'>, options: MaskOptions): string {
+  const lines = [`definitionKey: ${s.definitionKey}`, `revision: ${s.revision}`, `batchSize: ${s.batchSize}`, 'attributes:']
+  const attrs = Object.entries(maskAttributes(s.attributes, options)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  if (attrs.length === 0) lines.push('  (none)')
+  for (const [k, v] of attrs) lines.push(`  ${k}: ${formatAttributeValue(v)}`)
+  lines.push('sources:')
+  if (s.sources.length === 0) lines.push('  (inline only)')
+  for (const d of s.sources) lines.push(`  ${d.file}  sha256:${d.sha256}`)
+  return `${lines.join('\n')}\n`
+}
+
+function renderDiff(send: PlannedSend, options: MarkdownOptions): string[] {
+  const before = options.previous[send.name]
+  if (before === undefined) return ['**Never applied:** this is the first apply of this send.']
+  const oldText = describeSendForDiff(before, options)
+  const newText = describeSendForDiff(send, options)
+  if (oldText === newText) return [`**No change** since it was last applied (${escapeHtml(before.appliedAt)}).`]
+  const patch = createTwoFilesPatch(`${send.name} (applied ${before.appliedAt})`, `${send.name} (this plan)`, oldText, newText, undefined, undefined, {context: 50})
+  // Drop the `====` separator line; keep the ---/+++ headers and hunks.
+  const body = patch.split('\n').filter((l) => !/^=+$/.test(l)).join('\n').trimEnd()
+  const fence = fenceFor(body)
+  return [`**Changes since last applied** (${escapeHtml(before.appliedAt)}):`, '', `${fence}diff`, body, fence]
+}
+
+/** A code fence longer than any run of backticks inside (attribute values are user text). */
+function fenceFor(text: string): string {
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length))
+  return '`'.repeat(Math.max(3, longest + 1))
+}
+
+function sampleMessages(send: PlannedSend, n: number): PlannedMessage[] {
+  const out: PlannedMessage[] = []
+  for (const b of send.batches) {
+    for (const m of b.messages) {
+      if (out.length >= n) return out
+      out.push(m)
+    }
+  }
+  for (const m of send.unchanged) {
+    if (out.length >= n) break
+    out.push(m)
+  }
+  return out
+}
+
+function escapeHtml(s: string): string {
+  return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
+}
+
+/** Text in a table cell: no HTML, no cell break, no line break. */
+function cell(s: string): string {
+  return escapeHtml(s).replaceAll('|', '\\|').replaceAll(/[\r\n]+/g, ' ')
+}
+
+/** Inline code in a table cell (backticks inside would end it, so those values go in plain). */
+function code(s: string): string {
+  return s.includes('`') ? cell(s) : `\`${s.replaceAll('|', '\\|')}\``
+}

@@ -1,0 +1,92 @@
+import type {Paint} from '../cli/colour-env.js'
+import {maskEmails} from '../sfmc/redact.js'
+import {subscriberStatusName} from '../sfmc/codes.js'
+import type {LockOwner, MessageRecord} from '../state/types.js'
+import {formatCount, plural} from './format.js'
+import {renderTable} from './state-table.js'
+
+/** Times without milliseconds: `2026-11-26T10:00:00Z`. */
+function shortTime(iso: string | undefined): string {
+  return iso === undefined ? '-' : iso.replace(/\.\d+Z$/, 'Z')
+}
+
+/** `sent`, `notSent 24 ListDetectiveExclusion`, `queued`, or `-`. */
+export function describeDelivery(record: MessageRecord): string {
+  const d = record.delivery
+  if (!d) return '-'
+  if (d.event !== 'notSent') return d.event
+  return d.statusCode === undefined ? `notSent ${d.statusMessage ?? ''}`.trimEnd() : `notSent ${subscriberStatusName(d.statusCode)}`
+}
+
+/**
+ * A messageKey as printed in listings: explicit keys come from manifests and may hold an address, so any address in
+ * one is masked unless addresses are shown.
+ */
+export function displayKey(key: string, showAddresses = false): string {
+  return showAddresses ? key : maskEmails(key)
+}
+
+export interface ListPage {
+  records: MessageRecord[]
+  total: number
+  offset: number
+  location: string
+}
+
+export function renderRecordList(page: ListPage, options: {paint: Paint; showAddresses?: boolean}): string {
+  if (page.total === 0) return `No records in ${page.location} match.\n`
+  const rows = page.records.map((r) => [
+    displayKey(r.messageKey, options.showAddresses),
+    r.send,
+    String(r.revision),
+    r.status,
+    shortTime(r.at),
+    r.errorCode === undefined ? '-' : String(r.errorCode),
+    describeDelivery(r),
+  ])
+  const lines = renderTable(['MESSAGEKEY', 'SEND', 'REV', 'STATUS', 'TIME (UTC)', 'ERROR', 'DELIVERY'], rows)
+  const first = page.offset + 1
+  const last = page.offset + page.records.length
+  if (page.records.length < page.total) {
+    const more = last < page.total ? `; next page: --offset ${last}` : ''
+    lines.push(options.paint.dim(`Showing ${formatCount(first)}-${formatCount(last)} of ${formatCount(page.total)} records${more} (--limit 0 shows all).`))
+  } else {
+    lines.push(options.paint.dim(`${plural(page.total, 'record')} in ${page.location}.`))
+  }
+  return `${lines.join('\n')}\n`
+}
+
+export function renderRecord(record: MessageRecord, options: {showAddresses?: boolean} = {}): string {
+  const rows: [string, string | undefined][] = [
+    ['messageKey', displayKey(record.messageKey, options.showAddresses)],
+    ['send', record.send],
+    ['revision', String(record.revision)],
+    ['status', record.status],
+    ['at', record.at],
+    ['requestId', record.requestId],
+    ['errorCode', record.errorCode === undefined ? undefined : String(record.errorCode)],
+    ['errorMessage', record.errorMessage === undefined ? undefined : maskEmails(record.errorMessage)],
+    ['delivery', record.delivery ? describeDelivery(record) : undefined],
+    ['delivery at', record.delivery?.at],
+    ['checked at', record.delivery?.checkedAt],
+    ['toHash', record.toHash],
+    ['attributesHash', record.attributesHash],
+    ['contactHash', record.contactHash],
+  ]
+  const present = rows.filter((r): r is [string, string] => r[1] !== undefined)
+  const width = Math.max(...present.map(([k]) => k.length))
+  return `${present.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`
+}
+
+/** The records about to be removed (or removed): a table capped at `cap` rows. */
+export function renderRecordSummary(records: readonly MessageRecord[], cap = 20, showAddresses = false): string[] {
+  const rows = records.slice(0, cap).map((r) => [displayKey(r.messageKey, showAddresses), r.send, String(r.revision), r.status])
+  const lines = renderTable(['MESSAGEKEY', 'SEND', 'REV', 'STATUS'], rows, '  ')
+  if (records.length > cap) lines.push(`  … and ${formatCount(records.length - cap)} more`)
+  return lines
+}
+
+/** `apply (pid 1234 on host ci-7, ann@ci-7) since 2026-11-26T10:00:00Z` */
+export function describeHolder(owner: LockOwner): string {
+  return `${owner.operation} (pid ${owner.pid} on host ${owner.host}, ${owner.who}) since ${shortTime(owner.since)}`
+}

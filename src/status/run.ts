@@ -1,0 +1,163 @@
+import {assertTargetsExist, loadOrFail} from '../core/load.js'
+import {StateLockedError, type CliError} from '../errors.js'
+import type {ClientOptions} from '../sfmc/client.js'
+import {makeLockOwner} from '../state/lock.js'
+import {openStateStore} from '../state/open.js'
+import type {MessageRecord, StateStore} from '../state/types.js'
+import {openStatusConnection, requireConnection, SANDBOX_STATE_FILE, type StatusConnection} from './connect.js'
+import {deliveryFromStatus, selectForStatus, summariseStatus, type StatusSummary} from './delivery.js'
+import {DEFAULT_STATUS_RATE, Pacer} from './pacer.js'
+import {pollStatuses, type PollResult, type StatusAnswer} from './poll.js'
+
+export interface StatusOptions {
+  /** Manifests: only their sends. Empty: every send in the state. */
+  paths: string[]
+  /** --send: only these sends. */
+  sends?: string[]
+  state?: string
+  workspace?: string
+  sandbox: boolean
+  /** Status requests per second (default 5). */
+  rate?: number
+  cwd: string
+  env: NodeJS.ProcessEnv
+  signal?: AbortSignal
+  clock?: () => Date
+  clientOptions?: ClientOptions
+  /** Write the answers gathered so far to the state after this many (default 1000), so a long run loses little. */
+  flushEvery?: number
+}
+
+export interface StatusUi {
+  note(message: string): void
+  onProgress?(done: number, total: number): void
+}
+
+export interface StatusReport extends StatusSummary {
+  state: string
+  checkedAt: string
+  /** Status requests answered in this run. */
+  asked: number
+  /** Already sent or not sent in the state: not asked again. */
+  alreadyKnown: number
+  interrupted: boolean
+  /** The error that stopped the run early; the answers received before it are saved. */
+  error?: CliError
+  /** Answers not written because another run held the state lock at the end (the next status run asks again). */
+  unsaved: number
+  /** Why they were not written: the lock error naming the holder. */
+  saveError?: CliError
+  /** Times a 429 made the run slow down. */
+  backoffs: number
+}
+
+/**
+ * `mcsend status`: asks the status endpoint about accepted messages without a final delivery event, paced, and
+ * records each event in the state. The state lock is taken only while writing (briefly, every `flushEvery` answers
+ * and at the end), so a long status run never blocks an apply; an answer is written only if its record is still the
+ * accepted record that was asked about.
+ */
+export async function runStatus(options: StatusOptions, ui: StatusUi): Promise<StatusReport> {
+  const clock = options.clock ?? (() => new Date())
+  requireConnection(options)
+  let only: Set<string> | undefined
+  if (options.paths.length > 0) {
+    const {sends} = await loadOrFail(options.paths, {cwd: options.cwd})
+    assertTargetsExist(sends, options.sends)
+    only = new Set(sends.map((s) => s.name))
+  }
+  if (options.sends && options.sends.length > 0) only = new Set(options.sends.filter((s) => only === undefined || only.has(s)))
+
+  const stateSpec = options.state ?? (options.sandbox ? SANDBOX_STATE_FILE : undefined)
+  const store = await openStateStore({spec: stateSpec, cwd: options.cwd, env: options.env, workspace: options.workspace})
+  let connection: StatusConnection | undefined
+  try {
+    const state = await store.load()
+    const records = new Map<string, MessageRecord>()
+    for (const r of state.messages.values()) if (only === undefined || only.has(r.send)) records.set(r.messageKey, r)
+    const now = clock()
+    const selection = selectForStatus(records.values(), {now})
+    const tooOld = new Set(selection.tooOld.map((r) => r.messageKey))
+    const notFound = new Set<string>()
+    const pacer = new Pacer(options.rate ?? DEFAULT_STATUS_RATE)
+    let buffer: MessageRecord[] = []
+    let unsaved = 0
+    let saveError: CliError | undefined
+    let poll: PollResult = {answered: 0, interrupted: false}
+
+    if (selection.ask.length > 0) {
+      if (selection.ask.length > 50) ui.note(`Asking Marketing Cloud about ${selection.ask.length} messages at up to ${pacer.rate}/s …`)
+      connection = await openStatusConnection({sandbox: options.sandbox, env: options.env, cwd: options.cwd, clientOptions: options.clientOptions}, pacer)
+      const flushEvery = Math.max(1, options.flushEvery ?? 1000)
+      let flushing: Promise<void> = Promise.resolve()
+      const onAnswer = async ({record, result}: StatusAnswer) => {
+        if (result === undefined) {
+          notFound.add(record.messageKey)
+          return
+        }
+        const delivery = deliveryFromStatus(result, clock().toISOString())
+        if (delivery === undefined) return
+        const updated = {...record, delivery}
+        records.set(record.messageKey, updated)
+        buffer.push(updated)
+        if (buffer.length >= flushEvery) {
+          const batch = buffer
+          buffer = []
+          // An intermediate write that finds the state locked keeps its answers for the next one.
+          flushing = flushing.then(() => saveDeliveries(store, batch).then(({left}) => void buffer.push(...left)))
+          await flushing
+        }
+      }
+      poll = await pollStatuses(selection.ask, connection.client, {pacer, signal: options.signal, onAnswer, onProgress: ui.onProgress})
+      await flushing
+      const saved = await saveDeliveries(store, buffer)
+      unsaved = saved.left.length
+      saveError = saved.lockError
+    }
+    const summary = summariseStatus(records.values(), {tooOld, notFound}, only)
+    return {
+      ...summary,
+      state: store.location,
+      checkedAt: now.toISOString(),
+      asked: poll.answered,
+      alreadyKnown: selection.known.length,
+      interrupted: poll.interrupted,
+      error: poll.error,
+      unsaved,
+      saveError,
+      backoffs: pacer.backoffs,
+    }
+  } finally {
+    await connection?.close()
+    await store.close()
+  }
+}
+
+/**
+ * Records delivery events under the lock: each only if the state still holds the same accepted record (a `state rm`
+ * or a re-send in between wins). When another run holds the lock, nothing is written and the updates come back.
+ */
+async function saveDeliveries(store: StateStore, updates: MessageRecord[]): Promise<{left: MessageRecord[]; lockError?: CliError}> {
+  if (updates.length === 0) return {left: []}
+  let lock
+  try {
+    lock = await store.lock(makeLockOwner('status'))
+  } catch (error) {
+    if (error instanceof StateLockedError) return {left: updates, lockError: error}
+    throw error
+  }
+  try {
+    const state = await store.load()
+    const writes: MessageRecord[] = []
+    for (const update of updates) {
+      const current = state.messages.get(update.messageKey)
+      if (current === undefined || current.status !== 'accepted' || current.at !== update.at) continue
+      writes.push({...current, delivery: update.delivery})
+    }
+    if (writes.length > 0) await store.append(writes)
+    await store.commit()
+    return {left: []}
+  } finally {
+    await lock.release()
+  }
+}

@@ -1,0 +1,143 @@
+import {InvalidInputError} from '../errors.js'
+import {hashContactKey} from '../plan/hash.js'
+import {makeLockOwner} from '../state/lock.js'
+import {openStateStore} from '../state/open.js'
+import type {LockOwner, MessageRecord, StateData} from '../state/types.js'
+
+/**
+ * The operations behind `mcsend state list|show|rm|forget|unlock`, on the StateStore interface (file or PostgreSQL).
+ * Readers load without the lock; writers hold it from before they read until they have committed.
+ */
+export interface StateTarget {
+  state?: string
+  workspace?: string
+  cwd: string
+  env: NodeJS.ProcessEnv
+}
+
+export const RECORD_FILTERS = ['pending', 'accepted', 'failed', 'queued', 'sent', 'notSent'] as const
+export type RecordFilter = (typeof RECORD_FILTERS)[number]
+
+export async function readState(target: StateTarget): Promise<{location: string; data: StateData}> {
+  const store = await openStateStore({spec: target.state, cwd: target.cwd, env: target.env, workspace: target.workspace})
+  try {
+    return {location: store.location, data: await store.load()}
+  } finally {
+    await store.close()
+  }
+}
+
+/** Records of the given sends with the given status (record status, or delivery event), by send then messageKey. */
+export function filterRecords(data: StateData, filter: {sends?: readonly string[]; status?: RecordFilter}): MessageRecord[] {
+  const sends = filter.sends && filter.sends.length > 0 ? new Set(filter.sends) : undefined
+  const out: MessageRecord[] = []
+  for (const r of data.messages.values()) {
+    if (sends && !sends.has(r.send)) continue
+    if (filter.status !== undefined && !matchesStatus(r, filter.status)) continue
+    out.push(r)
+  }
+  return out.sort((a, b) => compare(a.send, b.send) || compare(a.messageKey, b.messageKey))
+}
+
+function matchesStatus(r: MessageRecord, status: RecordFilter): boolean {
+  if (status === 'pending' || status === 'accepted' || status === 'failed') return r.status === status
+  return r.status === 'accepted' && r.delivery?.event === status
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+export interface Selection {
+  records: MessageRecord[]
+  /** Requested keys the state does not hold. */
+  missing: string[]
+}
+
+export function selectByKeys(data: StateData, keys: readonly string[]): Selection {
+  const records: MessageRecord[] = []
+  const missing: string[] = []
+  for (const key of new Set(keys)) {
+    const r = data.messages.get(key)
+    if (r) records.push(r)
+    else missing.push(key)
+  }
+  return {records, missing}
+}
+
+export function selectBySends(data: StateData, sends: readonly string[]): Selection {
+  const records = filterRecords(data, {sends})
+  const present = new Set(records.map((r) => r.send))
+  return {records, missing: sends.filter((s) => !present.has(s))}
+}
+
+/** Every record derived from this contactKey (matched by its hash: the state never holds the key itself). */
+export function selectByContact(data: StateData, contactKey: string): Selection {
+  const hash = hashContactKey(contactKey)
+  return {records: [...data.messages.values()].filter((r) => r.contactHash === hash).sort((a, b) => compare(a.send, b.send) || compare(a.messageKey, b.messageKey)), missing: []}
+}
+
+export interface RemoveOptions {
+  /** Lock owner operation, e.g. `state rm`. */
+  operation: string
+  select: (data: StateData) => Selection
+  /** Asked (holding the lock) once the records are known; false cancels. Not called when nothing matches. */
+  confirm: (selection: Selection, location: string) => Promise<boolean>
+  /** What to say when nothing matches (an InvalidInputError, exit 3); undefined: succeed with nothing removed. */
+  nothingMatches?: (selection: Selection, location: string) => InvalidInputError | undefined
+}
+
+export interface RemoveResult {
+  location: string
+  removed: MessageRecord[]
+  missing: string[]
+  cancelled: boolean
+}
+
+/** Forgets records under the lock and commits: the snapshot is rewritten atomically without them. */
+export async function removeRecords(target: StateTarget, options: RemoveOptions): Promise<RemoveResult> {
+  const store = await openStateStore({spec: target.state, cwd: target.cwd, env: target.env, workspace: target.workspace})
+  try {
+    const lock = await store.lock(makeLockOwner(options.operation))
+    try {
+      const data = await store.load()
+      const selection = options.select(data)
+      const base = {location: store.location, missing: selection.missing}
+      if (selection.records.length === 0) {
+        const error = options.nothingMatches?.(selection, store.location)
+        if (error) throw error
+        return {...base, removed: [], cancelled: false}
+      }
+      if (!(await options.confirm(selection, store.location))) return {...base, removed: [], cancelled: true}
+      await store.remove(selection.records.map((r) => r.messageKey))
+      await store.commit()
+      return {...base, removed: selection.records, cancelled: false}
+    } finally {
+      await lock.release()
+    }
+  } finally {
+    await store.close()
+  }
+}
+
+export interface UnlockResult {
+  location: string
+  /** Who held the lock (undefined: it was not locked). */
+  holder?: LockOwner
+  /** Whether the holder looked gone. */
+  stale?: boolean
+  removed: boolean
+}
+
+/** Removes a stale lock; a live one only with `force` (otherwise the store throws StateLockedError naming it). */
+export async function unlockState(target: StateTarget, force: boolean): Promise<UnlockResult> {
+  const store = await openStateStore({spec: target.state, cwd: target.cwd, env: target.env, workspace: target.workspace})
+  try {
+    const info = await store.lockInfo()
+    if (!info) return {location: store.location, removed: false}
+    const owner = await store.unlock(force)
+    return {location: store.location, holder: owner ?? info.owner, stale: info.stale, removed: true}
+  } finally {
+    await store.close()
+  }
+}

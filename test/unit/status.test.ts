@@ -1,0 +1,142 @@
+import {describe, expect, it} from 'vitest'
+
+import {
+  NEVER_ACCEPTED_MESSAGE,
+  STATUS_REACH_MS,
+  deliveryFromStatus,
+  selectForStatus,
+  settlePending,
+  summariseStatus,
+} from '../../src/status/delivery.js'
+import {MIN_STATUS_RATE, Pacer} from '../../src/status/pacer.js'
+import type {MessageRecord} from '../../src/state/types.js'
+
+const NOW = new Date('2026-03-10T12:00:00.000Z')
+const hoursAgo = (h: number) => new Date(NOW.getTime() - h * 3600_000).toISOString()
+
+function record(key: string, overrides: Partial<MessageRecord> = {}): MessageRecord {
+  return {messageKey: key, send: 'news', revision: 1, status: 'accepted', at: hoursAgo(1), toHash: 't', attributesHash: 'a', contactHash: 'c', ...overrides}
+}
+
+describe('deliveryFromStatus', () => {
+  it('maps each event category and keeps the code only for notSent', () => {
+    expect(deliveryFromStatus({eventCategoryType: 'TransactionalSendEvents.EmailQueued', timestamp: '2026-03-10T10:00:00.000Z'}, 'x')).toEqual({
+      event: 'queued',
+      at: '2026-03-10T10:00:00.000Z',
+      checkedAt: 'x',
+    })
+    expect(deliveryFromStatus({eventCategoryType: 'TransactionalSendEvents.EmailSent', statusCode: 3}, 'x')).toEqual({event: 'sent', checkedAt: 'x'})
+    expect(deliveryFromStatus({eventCategoryType: 'TransactionalSendEvents.EmailNotSent', statusCode: 24, statusMessage: 'ListDetectiveExclusion'}, 'x')).toEqual({
+      event: 'notSent',
+      statusCode: 24,
+      statusMessage: 'ListDetectiveExclusion',
+      checkedAt: 'x',
+    })
+    expect(deliveryFromStatus({eventCategoryType: 'Something.Else'}, 'x')).toBeUndefined()
+  })
+})
+
+describe('selectForStatus', () => {
+  it('asks only accepted, non-final, young records of the chosen sends', () => {
+    const records = [
+      record('ask-1'),
+      record('ask-queued', {delivery: {event: 'queued', checkedAt: hoursAgo(1)}}),
+      record('final-sent', {delivery: {event: 'sent', checkedAt: hoursAgo(1)}}),
+      record('final-not', {delivery: {event: 'notSent', statusCode: 24, checkedAt: hoursAgo(1)}}),
+      record('old', {at: new Date(NOW.getTime() - STATUS_REACH_MS - 60_000).toISOString()}),
+      record('pending', {status: 'pending'}),
+      record('other-send', {send: 'other'}),
+    ]
+    const s = selectForStatus(records, {now: NOW, sends: new Set(['news'])})
+    expect(s.ask.map((r) => r.messageKey)).toEqual(['ask-1', 'ask-queued'])
+    expect(s.known.map((r) => r.messageKey)).toEqual(['final-sent', 'final-not'])
+    expect(s.tooOld.map((r) => r.messageKey)).toEqual(['old'])
+    expect(s.notAccepted.map((r) => r.messageKey)).toEqual(['pending'])
+  })
+
+  it('dates a message by its queued event when that is earlier than the record', () => {
+    const r = record('k', {at: hoursAgo(1), delivery: {event: 'queued', at: hoursAgo(80), checkedAt: hoursAgo(1)}})
+    expect(selectForStatus([r], {now: NOW}).tooOld).toHaveLength(1)
+  })
+})
+
+describe('settlePending', () => {
+  const pending = record('p', {status: 'pending', errorMessage: 'x'})
+  it('found: accepted with the delivery event', () => {
+    const settled = settlePending(pending, {eventCategoryType: 'TransactionalSendEvents.EmailQueued'}, NOW)
+    expect(settled).toMatchObject({status: 'accepted', at: NOW.toISOString(), delivery: {event: 'queued'}})
+    expect(settled).not.toHaveProperty('errorMessage')
+  })
+  it('not found: failed, so the plan retries it', () => {
+    expect(settlePending(pending, undefined, NOW)).toMatchObject({status: 'failed', errorMessage: NEVER_ACCEPTED_MESSAGE})
+  })
+  it('leaves records that are not pending, and unknown categories, alone', () => {
+    expect(settlePending(record('a'), undefined, NOW)).toBeUndefined()
+    expect(settlePending(pending, {eventCategoryType: 'Nope'}, NOW)).toBeUndefined()
+  })
+})
+
+describe('summariseStatus', () => {
+  it('counts per send and groups not-sent reasons by code name', () => {
+    const records = [
+      record('s1', {delivery: {event: 'sent', checkedAt: 'x'}}),
+      record('n1', {delivery: {event: 'notSent', statusCode: 24, checkedAt: 'x'}}),
+      record('n2', {delivery: {event: 'notSent', statusCode: 24, checkedAt: 'x'}}),
+      record('n3', {delivery: {event: 'notSent', statusCode: 16, checkedAt: 'x'}}),
+      record('q1', {delivery: {event: 'queued', checkedAt: 'x'}}),
+      record('old'),
+      record('gone'),
+      record('unasked'),
+      record('p', {status: 'pending'}),
+      record('f', {status: 'failed', send: 'other'}),
+    ]
+    const summary = summariseStatus(records, {tooOld: new Set(['old']), notFound: new Set(['gone'])})
+    expect(summary.sends.map((s) => s.send)).toEqual(['news', 'other'])
+    expect(summary.sends[0]).toEqual({send: 'news', total: 9, accepted: 8, pending: 1, failed: 0, queued: 1, sent: 1, notSent: 3, tooOld: 1, notFound: 1, unchecked: 1})
+    expect(summary.totals.failed).toBe(1)
+    expect(summary.notSentReasons).toEqual([
+      {send: 'news', statusCode: 24, reason: '24 ListDetectiveExclusion', count: 2},
+      {send: 'news', statusCode: 16, reason: '16 InvalidAttributeValue', count: 1},
+    ])
+  })
+})
+
+describe('Pacer', () => {
+  function fakeTime() {
+    let t = 0
+    const sleeps: number[] = []
+    return {
+      deps: {now: () => t, sleep: async (ms: number) => void (sleeps.push(ms), (t += ms))},
+      sleeps,
+      advance: (ms: number) => void (t += ms),
+    }
+  }
+
+  it('spaces requests 1/rate apart without bursting', async () => {
+    const time = fakeTime()
+    const pacer = new Pacer(5, time.deps)
+    for (let i = 0; i < 4; i++) await pacer.take()
+    expect(time.sleeps).toEqual([200, 200, 200])
+  })
+
+  it('halves the rate and waits out Retry-After on a 429, then earns it back', async () => {
+    const time = fakeTime()
+    const pacer = new Pacer(4, time.deps)
+    await pacer.take()
+    pacer.backOff(1000)
+    expect(pacer.rate).toBe(2)
+    await pacer.take()
+    expect(time.sleeps).toEqual([1000])
+    await pacer.take()
+    expect(time.sleeps.at(-1)).toBe(500)
+    for (let i = 0; i < 10; i++) pacer.succeeded()
+    expect(pacer.rate).toBeCloseTo(2.4)
+    for (let i = 0; i < 10; i++) pacer.backOff(0)
+    expect(pacer.rate).toBe(MIN_STATUS_RATE)
+    expect(pacer.backoffs).toBe(11)
+  })
+
+  it('rejects a nonsensical rate', () => {
+    expect(() => new Pacer(0)).toThrow(RangeError)
+  })
+})

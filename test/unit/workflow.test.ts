@@ -1,0 +1,81 @@
+import {readFileSync} from 'node:fs'
+
+import {describe, expect, it} from 'vitest'
+import {parse} from 'yaml'
+
+import {MARKDOWN_MARKER} from '../../src/render/plan-markdown.js'
+
+interface Step {
+  name?: string
+  id?: string
+  uses?: string
+  run?: string
+  if?: string
+  env?: Record<string, string>
+  with?: Record<string, string>
+}
+interface Job {
+  if?: string
+  permissions?: Record<string, string>
+  concurrency?: {group: string; 'cancel-in-progress': boolean}
+  env?: Record<string, string>
+  steps: Step[]
+}
+interface Workflow {
+  on: Record<string, {branches?: string[]; paths?: string[]}>
+  jobs: Record<string, Job>
+}
+
+const text = readFileSync(new URL('../../examples/github-actions/mcsend.yml', import.meta.url), 'utf8')
+const workflow = parse(text, {uniqueKeys: true}) as Workflow
+const runs = (job: Job) => job.steps.map((s) => s.run ?? '').join('\n')
+
+describe('examples/github-actions/mcsend.yml', () => {
+  it('is triggered by pull requests and by pushes to main', () => {
+    expect(Object.keys(workflow.on).sort()).toEqual(['pull_request', 'push'])
+    expect(workflow.on.push?.branches).toEqual(['main'])
+  })
+
+  it('plans on pull requests: validate, then plan --out with Markdown and --detailed-exitcode, exit 2 counted as success', () => {
+    const plan = workflow.jobs.plan!
+    expect(plan.if).toContain("github.event_name == 'pull_request'")
+    const script = runs(plan)
+    expect(script).toMatch(/npx mcsend validate/)
+    expect(script).toMatch(/npx mcsend plan .*--out plan\.json --format markdown --detailed-exitcode/)
+    // 0 and 2 pass; any other code fails the step.
+    expect(script).toMatch(/if \[ "\$code" -ne 0 \] && \[ "\$code" -ne 2 \]; then exit "\$code"; fi/)
+    expect(plan.steps.find((s) => s.uses?.startsWith('actions/upload-artifact'))?.with?.path).toBe('plan.json')
+    expect(plan.permissions?.['pull-requests']).toBe('write')
+  })
+
+  it('updates one comment found by the marker instead of adding one per push', () => {
+    const step = workflow.jobs.plan!.steps.find((s) => s.uses?.startsWith('actions/github-script'))!
+    expect(step.env?.MARKER).toBe(MARKDOWN_MARKER)
+    const script = step.with?.script ?? ''
+    expect(script).toContain('body?.includes(marker)')
+    expect(script).toContain('updateComment')
+    expect(script.indexOf('updateComment')).toBeLessThan(script.indexOf('createComment'))
+  })
+
+  it('applies on main only, one run at a time, with credentials from repository secrets', () => {
+    const apply = workflow.jobs.apply!
+    expect(apply.if).toContain("github.ref == 'refs/heads/main'")
+    expect(apply.concurrency).toEqual({group: 'mcsend-apply', 'cancel-in-progress': false})
+    for (const name of ['MCSEND_CLIENT_ID', 'MCSEND_CLIENT_SECRET', 'MCSEND_SUBDOMAIN']) {
+      expect(apply.env?.[name]).toBe(`\${{ secrets.${name} }}`)
+    }
+    // No credential is written inline anywhere in the file.
+    for (const [key, value] of Object.entries(apply.env ?? {})) if (key.startsWith('MCSEND_')) expect(value).toMatch(/^\$\{\{ secrets\.[A-Z_]+ \}\}$/)
+    expect(runs(apply)).toMatch(/npx mcsend apply plan\.json/)
+    expect(runs(workflow.jobs.plan!)).not.toMatch(/mcsend apply/)
+  })
+
+  it('commits the state file back even when apply fails part-way, unless a shared state is configured', () => {
+    const step = workflow.jobs.apply!.steps.find((s) => s.run?.includes('git push'))!
+    expect(step.if).toContain('always()')
+    expect(step.if).toContain("env.MCSEND_STATE == ''")
+    expect(step.run).toContain('git add .mcsend/state.json')
+    expect(step.run).toContain('[skip ci]')
+    expect(workflow.jobs.apply!.permissions?.contents).toBe('write')
+  })
+})
