@@ -112,7 +112,7 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
     }
     const startedAt = deps.clock().toISOString()
     let t0 = performance.now()
-    await deps.store.append(job.base.map((b) => ({...b, status: 'pending', at: startedAt})))
+    await deps.store.append(job.base.map((b) => withStatus(b, 'pending', startedAt)))
     let stateMs = performance.now() - t0
     options.onEvent?.({type: 'batch_started', ...ref})
     let response: SendBatchResult
@@ -148,7 +148,9 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
       }
       if (o.accepted) {
         accepted++
-        records.push({...base, status: 'accepted', at, requestId: response.requestId})
+        const record = withStatus(base, 'accepted', at)
+        if (response.requestId !== undefined) record.requestId = response.requestId
+        records.push(record)
       } else if (o.errorCode === DUPLICATE_MESSAGE_KEY) {
         // The key was accepted by an earlier attempt whose answer we never saw (it was pending): do not resend.
         already++
@@ -213,6 +215,10 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
 
   await Promise.all(jobs.map((job) => limit(() => guarded(job))))
   return result
+}
+
+function withStatus(b: Omit<MessageRecord, 'status' | 'at'>, status: MessageRecord['status'], at: string): MessageRecord {
+  return {messageKey: b.messageKey, send: b.send, revision: b.revision, status, at, toHash: b.toHash, attributesHash: b.attributesHash, contactHash: b.contactHash}
 }
 
 function baseRecord(send: PlannedSend, m: PlannedMessage): Omit<MessageRecord, 'status' | 'at'> {

@@ -32,7 +32,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     // oclif flag/argument parse failures are usage errors (64), not generic failures.
     if (isParseError(error)) {
-      const message = error.message.split('\n')[0] ?? error.message
+      // oclif's parse errors put the useful line after a generic first one ("The following error occurred:").
+      const lines = error.message
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with/i.test(l))
+      const message = lines.join('; ') || error.message
       this.writeError(message, [], `see \`mcsend ${this.id ?? ''} --help\``.replace('  ', ' '), 'usage')
       return this.exit(ExitCode.usage)
     }

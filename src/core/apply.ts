@@ -204,7 +204,7 @@ function refuseStalePending(plan: Plan, state: StateData, now: Date): void {
     throw new CliError(`${old} message${old === 1 ? ' was' : 's were'} left pending more than 48 hours ago`, {
       code: 'stale_pending',
       exitCode: ExitCode.error,
-      hint: 'Marketing Cloud only de-duplicates a messageKey for 2-3 days, so re-sending them could deliver twice. Check their delivery status, then forget the ones that were delivered with `mcsend state rm`.',
+      hint: 'Marketing Cloud de-duplicates a messageKey for only 2-3 days, so re-sending them could deliver twice. Run again with --refresh to ask Marketing Cloud which of them it accepted; keys too old to check stay pending, and to send those anyway forget them first with `mcsend state rm KEY…` (they may then arrive twice).',
     })
   }
 }

@@ -1,10 +1,13 @@
-import {createHash} from 'node:crypto'
+import crypto, {createHash} from 'node:crypto'
 
 import type {Attributes} from '../manifest/types.js'
 
+// crypto.hash (Node >= 20.12) is a one-shot digest, about twice as fast as createHash for short inputs.
+const oneShot = (crypto as {hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer}).hash
+
 /** base64url SHA-256 of a UTF-8 string, optionally truncated to `bytes` bytes of digest. */
 export function sha256Base64url(input: string, bytes = 32): string {
-  const digest = createHash('sha256').update(input, 'utf8').digest()
+  const digest = oneShot ? oneShot('sha256', input, 'buffer') : createHash('sha256').update(input, 'utf8').digest()
   return (bytes >= 32 ? digest : digest.subarray(0, bytes)).toString('base64url')
 }
 
@@ -27,6 +30,21 @@ export function hashContactKey(contactKey: string): string {
 
 /** Hash of the effective attributes (shared merged with per-recipient), independent of key order. */
 export function hashAttributes(shared: Attributes, own: Attributes | undefined): string {
+  if (own === undefined) {
+    // Recipients without attributes of their own all share the send's hash: compute it once per send.
+    let cached = sharedOnly.get(shared)
+    if (cached === undefined) {
+      cached = computeAttributesHash(shared, undefined)
+      sharedOnly.set(shared, cached)
+    }
+    return cached
+  }
+  return computeAttributesHash(shared, own)
+}
+
+const sharedOnly = new WeakMap<Attributes, string>()
+
+function computeAttributesHash(shared: Attributes, own: Attributes | undefined): string {
   const merged: Attributes = own ? {...shared, ...own} : shared
   const keys = Object.keys(merged).sort()
   const canonical = JSON.stringify(keys.map((k) => [k, merged[k]]))

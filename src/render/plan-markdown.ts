@@ -1,9 +1,10 @@
 import {createTwoFilesPatch} from 'diff'
 
-import type {Plan, PlannedMessage, PlannedSend} from '../plan/types.js'
+import type {Plan, PlannedSend} from '../plan/types.js'
 import type {SendSnapshot} from '../state/types.js'
 import {formatAttributeValue, formatCount, plural} from './format.js'
 import {maskAttributes, maskValue, type MaskOptions} from './mask.js'
+import {sampleMessages} from './plan-text.js'
 
 /** Hidden first line of every Markdown plan, so a CI job can find and update its own pull-request comment. */
 export const MARKDOWN_MARKER = '<!-- mcsend-plan -->'
@@ -196,21 +197,6 @@ function renderDiff(send: PlannedSend, options: MarkdownOptions): string[] {
 function fenceFor(text: string): string {
   const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length))
   return '`'.repeat(Math.max(3, longest + 1))
-}
-
-function sampleMessages(send: PlannedSend, n: number): PlannedMessage[] {
-  const out: PlannedMessage[] = []
-  for (const b of send.batches) {
-    for (const m of b.messages) {
-      if (out.length >= n) return out
-      out.push(m)
-    }
-  }
-  for (const m of send.unchanged) {
-    if (out.length >= n) break
-    out.push(m)
-  }
-  return out
 }
 
 function escapeHtml(s: string): string {

@@ -66,7 +66,8 @@ function batchSizes(send: PlannedSend): string {
   return runs.join(', ')
 }
 
-function sampleMessages(send: PlannedSend, n: number): PlannedMessage[] {
+/** The first `n` messages of a send: those to send first, then unchanged ones. */
+export function sampleMessages(send: PlannedSend, n: number): PlannedMessage[] {
   const out: PlannedMessage[] = []
   for (const b of send.batches) {
     for (const m of b.messages) {

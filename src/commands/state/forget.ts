@@ -7,7 +7,7 @@ import {plural} from '../../render/format.js'
 import {maskEmail} from '../../render/mask.js'
 import {renderRecordSummary} from '../../render/state-text.js'
 import {confirmRemoval, needsConfirmation} from '../../status/confirm.js'
-import {removeRecords, selectByContact} from '../../status/state-admin.js'
+import {removeRecords, selectByContact} from '../../state/admin.js'
 
 export default class StateForget extends BaseCommand<typeof StateForget> {
   static summary = 'Erasure request: remove every record derived from one contact.'

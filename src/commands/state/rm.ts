@@ -5,7 +5,7 @@ import {stateFlags} from '../../cli/flags.js'
 import {EXIT_CODE_HELP, InvalidInputError, UsageError} from '../../errors.js'
 import {plural} from '../../render/format.js'
 import {displayKey, renderRecordSummary} from '../../render/state-text.js'
-import {removeRecords, selectByKeys, selectBySends} from '../../status/state-admin.js'
+import {removeRecords, selectByKeys, selectBySends} from '../../state/admin.js'
 import {confirmRemoval, needsConfirmation} from '../../status/confirm.js'
 
 export default class StateRm extends BaseCommand<typeof StateRm> {

@@ -4,7 +4,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {stateFlags} from '../../cli/flags.js'
 import {EXIT_CODE_HELP} from '../../errors.js'
 import {describeHolder} from '../../render/state-text.js'
-import {unlockState} from '../../status/state-admin.js'
+import {unlockState} from '../../state/admin.js'
 
 export default class StateUnlock extends BaseCommand<typeof StateUnlock> {
   static summary = 'Remove the state lock left by a run that no longer runs.'
