@@ -51,11 +51,14 @@ ${EXIT_CODE_HELP}`
     const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true
 
     const controller = new AbortController()
+    const progress = makeProgress(process.stderr, json)
     let interrupts = 0
     const onSigint = () => {
       interrupts++
+      // The bar redraws its line: finish it for good before printing anything else.
+      progress.stop(true)
       if (interrupts === 1) {
-        this.note('\nInterrupted: no new batch will start; waiting for the requests in flight (Ctrl-C again to stop waiting).')
+        this.note('Interrupted: no new batch will start; waiting for the requests in flight (Ctrl-C again to stop waiting).')
         controller.abort()
       } else {
         this.note('Stopping now; batches still in flight stay pending and the next apply settles them.')
@@ -70,7 +73,6 @@ ${EXIT_CODE_HELP}`
     if (planFile === undefined && paths.some((p) => /\.json$/i.test(p)) && paths.length > 1) {
       throw new UsageError('apply takes either manifests or one saved plan', 'pass the saved plan (plan --out FILE) on its own')
     }
-    const progress = makeProgress(process.stderr, json)
     try {
       const outcome = await runApply(
         {
@@ -146,7 +148,8 @@ ${EXIT_CODE_HELP}`
 
 interface ProgressView {
   update(p: Progress): void
-  stop(): void
+  /** Ends the display; with `final`, later updates are ignored (after Ctrl-C). */
+  stop(final?: boolean): void
 }
 
 /** A bar on a TTY; otherwise a plain line at most every 2 seconds (and at the end), so CI logs stay readable. */
@@ -157,17 +160,20 @@ function makeProgress(stream: NodeJS.WriteStream, quiet: boolean): ProgressView 
       cliProgress.Presets.shades_classic,
     )
     let started = false
+    let ended = false
     return {
       update(p) {
+        if (ended) return
         if (!started) {
           bar.start(p.messagesTotal, 0, {batches: '0/0', rejected: 0})
           started = true
         }
         bar.update(p.messagesDone, {batches: `${p.batchesDone}/${p.batchesTotal}`, rejected: p.rejected})
       },
-      stop() {
+      stop(final) {
         if (started) bar.stop()
         started = false
+        if (final) ended = true
       },
     }
   }
