@@ -9,8 +9,9 @@ import {readJsonSource, readNdjsonSource} from './json-source.js'
 import {ProblemSink, ScopedProblems} from './problems.js'
 import {RecipientCollector, recipientFromValue} from './recipients.js'
 import {describeSchemaErrors, formatPath, manifestValidators} from './schema.js'
-import type {Attributes, LoadResult, Send, SourceDigest} from './types.js'
+import type {Attributes, LoadResult, Recipient, Send, SourceDigest} from './types.js'
 import {locateYaml, type TextPosition} from './yaml-locate.js'
+import {messageKeyDeriver} from '../plan/keys.js'
 
 /**
  * The part of `node:fs` the loader uses. `node:fs` itself, memfs's `Volume` and `createFsFromVolume(volume)` all
@@ -322,6 +323,47 @@ function checkNames(ctx: Context): void {
 }
 
 /**
+ * Every message needs its own messageKey: Marketing Cloud answers 109110 for a reused one, which apply counts as
+ * "already accepted", so two recipients sharing a key would silently leave one of them without the email. Derived
+ * keys cannot collide (unique names and contactKeys, SHA-256); explicit ones can, with each other or with a derived
+ * key. Checked only when explicit keys exist, so the common case costs nothing.
+ */
+function checkMessageKeys(ctx: Context): void {
+  const explicit = new Map<string, Recipient>()
+  const report = (candidate: Candidate, r: Recipient, key: string, earlier: Recipient) => {
+    candidate.problems.add({
+      file: r.file,
+      line: r.line,
+      column: r.column,
+      path: 'messageKey',
+      message: `duplicate messageKey ${JSON.stringify(key)}: also used at ${earlier.file}:${earlier.line}${earlier.column === undefined ? '' : `:${earlier.column}`}`,
+      hint: 'every message needs its own key; remove the explicit messageKey to have one derived',
+    })
+    candidate.send = undefined
+  }
+  for (const candidate of ctx.candidates) {
+    for (const r of candidate.send?.recipients ?? []) {
+      if (r.messageKey === undefined) continue
+      const earlier = explicit.get(r.messageKey)
+      if (earlier === undefined) explicit.set(r.messageKey, r)
+      else report(candidate, r, r.messageKey, earlier)
+    }
+  }
+  if (explicit.size === 0) return
+  for (const candidate of ctx.candidates) {
+    const send = candidate.send
+    if (send === undefined) continue
+    const derive = messageKeyDeriver(send.name, send.revision)
+    for (const r of send.recipients) {
+      if (r.messageKey !== undefined) continue
+      const key = derive(r.contactKey)
+      const earlier = explicit.get(key)
+      if (earlier !== undefined) report(candidate, earlier, key, r)
+    }
+  }
+}
+
+/**
  * Loads manifests from files and directories (every *.yaml/*.yml below a directory; no paths means the working
  * directory), validates them against schemas/manifest.schema.json, reads every recipient source and checks the
  * recipients. Every problem is collected, located at file:line:column, up to `maxProblems`; `sends` holds only the
@@ -334,6 +376,7 @@ export async function loadManifests(paths: string[], deps: LoadDeps, options: Lo
   const ctx: Context = {fs: deps.fs, cwd, sink, manifests: [], candidates: [], display}
   for (const file of await expandPaths(paths, ctx)) await loadManifestFile(file, ctx)
   checkNames(ctx)
+  checkMessageKeys(ctx)
   const sends = ctx.candidates.flatMap((c) => (c.send !== undefined && c.problems.count === 0 ? [c.send] : []))
   return {sends, problems: ctx.sink.problems, omittedProblems: ctx.sink.omitted, manifests: ctx.manifests}
 }

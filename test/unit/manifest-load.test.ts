@@ -191,3 +191,36 @@ describe('the problem cap', () => {
     expect(result.omittedProblems).toBe(115)
   })
 })
+
+describe('messageKey uniqueness', () => {
+  it('reports an explicit messageKey used twice, within a send and across sends', async () => {
+    const files = {
+      '/w/a.yaml': manifest('one', '  - inline:\n      - {contactKey: a, to: a@example.com, messageKey: k1}\n      - {contactKey: b, to: b@example.com, messageKey: k1}\n'),
+      '/w/b.yaml': manifest('two', '  - inline:\n      - {contactKey: c, to: c@example.com, messageKey: k1}\n'),
+    }
+    const result = await loadManifests(['a.yaml', 'b.yaml'], {fs: memfs(files), cwd: '/w'})
+    expect(result.sends).toEqual([])
+    expect(result.problems.map((p) => `${p.file}:${p.line}:${p.column} ${p.message}`)).toEqual([
+      'a.yaml:8:9 duplicate messageKey "k1": also used at a.yaml:7:9',
+      'b.yaml:7:9 duplicate messageKey "k1": also used at a.yaml:7:9',
+    ])
+  })
+
+  it('reports an explicit messageKey equal to the key derived for another recipient', async () => {
+    const {deriveMessageKey} = await import('../../src/plan/keys.js')
+    const stolen = deriveMessageKey('one', 1, 'a')
+    const files = {
+      '/w/a.yaml': manifest('one', `  - inline:\n      - {contactKey: a, to: a@example.com}\n      - {contactKey: b, to: b@example.com, messageKey: "${stolen}"}\n`),
+    }
+    const result = await loadManifests(['a.yaml'], {fs: memfs(files), cwd: '/w'})
+    expect(result.sends).toEqual([])
+    expect(result.problems).toHaveLength(1)
+    expect(result.problems[0]).toMatchObject({file: 'a.yaml', line: 8, message: `duplicate messageKey "${stolen}": also used at a.yaml:7:9`})
+  })
+
+  it('costs nothing and reports nothing when every key is derived', async () => {
+    const result = await loadManifests(['a.yaml'], {fs: memfs({'/w/a.yaml': manifest('one', '  - inline:\n      - {contactKey: a, to: a@example.com}\n      - {contactKey: b, to: b@example.com}\n')}), cwd: '/w'})
+    expect(result.problems).toEqual([])
+    expect(result.sends[0]!.recipients).toHaveLength(2)
+  })
+})
