@@ -344,6 +344,19 @@ function checkMessageKeys(ctx: Context): void {
   for (const candidate of ctx.candidates) {
     for (const r of candidate.send?.recipients ?? []) {
       if (r.messageKey === undefined) continue
+      if (r.messageKey.includes('@')) {
+        // Keys are stored in the state and printed in plans, which must never hold an address.
+        candidate.problems.add({
+          file: r.file,
+          line: r.line,
+          column: r.column,
+          path: 'messageKey',
+          message: 'messageKey must not contain "@": keys are stored in the state and shown in plans, which never hold email addresses',
+          hint: 'remove the explicit messageKey to have one derived',
+        })
+        candidate.send = undefined
+        continue
+      }
       const earlier = explicit.get(r.messageKey)
       if (earlier === undefined) explicit.set(r.messageKey, r)
       else report(candidate, r, r.messageKey, earlier)

@@ -224,3 +224,14 @@ describe('messageKey uniqueness', () => {
     expect(result.sends[0]!.recipients).toHaveLength(2)
   })
 })
+
+describe('messageKey privacy', () => {
+  it('refuses an explicit messageKey holding an address, without printing it', async () => {
+    const files = {'/w/a.yaml': manifest('one', '  - inline:\n      - {contactKey: a, to: a@example.com, messageKey: "ann@example.com"}\n')}
+    const result = await loadManifests(['a.yaml'], {fs: memfs(files), cwd: '/w'})
+    expect(result.sends).toEqual([])
+    expect(result.problems).toHaveLength(1)
+    expect(result.problems[0]!.message).toContain('must not contain "@"')
+    expect(JSON.stringify(result.problems)).not.toContain('ann@example.com')
+  })
+})
