@@ -68,6 +68,18 @@ EXIT CODES
       .join(' ')}`
     const doc: SandboxDocument = {url: sandbox.url, authUrl: sandbox.authUrl, clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, dataDir, outbox: path.join(dataDir, OUTBOX_FILE), env, exports}
 
+    // Listen for Ctrl-C/SIGTERM before telling anyone where the server is: a signal sent as soon as the line
+    // is read must close the server cleanly, not kill the process.
+    const stopped = new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+        resolve()
+      }
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
+    })
+
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(doc)}\n`)
     } else {
@@ -87,15 +99,7 @@ EXIT CODES
     }
     this.note('sandbox running; press Ctrl-C to stop')
 
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        resolve()
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
+    await stopped
     await sandbox.close()
     this.note('sandbox stopped')
     return doc

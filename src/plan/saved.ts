@@ -94,7 +94,7 @@ export function toSavedPlan(plan: Plan, context: SaveContext): SavedPlan {
     formatVersion: SAVED_PLAN_FORMAT_VERSION,
     toolVersion: context.toolVersion,
     createdAt: context.createdAt,
-    sandbox: context.sandbox,
+    sandbox: context.sandbox === true,
     targets: [...context.targets],
     state: {...plan.state},
     manifests: context.manifests.map((m) => ({file: m.file, sha256: m.sha256})),

@@ -104,6 +104,18 @@ describe('mcsend plan', () => {
   })
 })
 
+describe('saved plans without --sandbox', () => {
+  it('plan --out writes a plan that show can read back', async () => {
+    const out = await run(['plan', 'examples/release-notes.yaml', '--out', 'real-plan.json', '--state', 'real-state.json'])
+    expect(out.code, out.stderr).toBe(0)
+    const saved = JSON.parse(await readFile(path.join(dir, 'real-plan.json'), 'utf8'))
+    expect(saved.sandbox).toBe(false)
+    const shown = await run(['show', 'real-plan.json'])
+    expect(shown.code, shown.stderr).toBe(0)
+    expect(shown.stdout).toContain('Plan: 13 messages to send in 1 request across 1 send.')
+  })
+})
+
 describe('usage and safety', () => {
   it('an unknown flag is a usage error (64) with a hint', async () => {
     const r = await run(['plan', '--frobnicate'])
