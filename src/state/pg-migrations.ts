@@ -60,6 +60,24 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'faster record writes',
+    // Keys compare bytewise (COLLATE "C"): cheaper index maintenance than a linguistic collation, and key order
+    // carries no meaning. Every workspace column changes together so that they still compare with one another.
+    // Half-empty pages (fillfactor 50; new pages only) leave room for the outcome that follows each pending
+    // record, so that update stays on its page (HOT) and adds no index entry. Rebuilds the indexes: a few
+    // seconds per million records, once.
+    sql: `
+      ALTER TABLE mcsend_messages
+        ALTER COLUMN workspace TYPE text COLLATE "C",
+        ALTER COLUMN message_key TYPE text COLLATE "C",
+        SET (fillfactor = 50);
+      ALTER TABLE mcsend_workspaces ALTER COLUMN workspace TYPE text COLLATE "C";
+      ALTER TABLE mcsend_sends ALTER COLUMN workspace TYPE text COLLATE "C";
+      ALTER TABLE mcsend_lock_holders ALTER COLUMN workspace TYPE text COLLATE "C";
+    `,
+  },
 ]
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0)

@@ -3,7 +3,7 @@ import {createHash, randomUUID} from 'node:crypto'
 import pg from 'pg'
 
 import {CliError, ExitCode, StateError, StateLockedError} from '../errors.js'
-import {checkPgUrl, describePgTarget, pgStateError, redactPgUrl} from './pg-errors.js'
+import {checkPgUrl, describePgTarget, isConnectionLoss, pgStateError, redactPgUrl} from './pg-errors.js'
 import {PG_LOCK_NAMESPACE_WORKSPACE, migratePgSchema} from './pg-migrations.js'
 import type {DeliveryRecord, LockOwner, MessageRecord, MessageStatus, SendSnapshot, StateData, StateLock, StateStore} from './types.js'
 
@@ -25,15 +25,113 @@ const MAX_WORKSPACE_LENGTH = 200
 const MESSAGE_COLUMNS =
   'message_key, send, revision, status, at, request_id, error_code, error_message, to_hash, attributes_hash, contact_hash, delivery'
 
-const UPSERT_MESSAGES = `
-  INSERT INTO mcsend_messages AS m (workspace, ${MESSAGE_COLUMNS})
-  SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int4[], $5::text[], $6::timestamptz[], $7::text[], $8::int4[],
-                           $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[])
-  ON CONFLICT (workspace, message_key) DO UPDATE SET
-    send = EXCLUDED.send, revision = EXCLUDED.revision, status = EXCLUDED.status, at = EXCLUDED.at,
+const UPSERT_SET = `send = EXCLUDED.send, revision = EXCLUDED.revision, status = EXCLUDED.status, at = EXCLUDED.at,
     request_id = EXCLUDED.request_id, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
     to_hash = EXCLUDED.to_hash, attributes_hash = EXCLUDED.attributes_hash, contact_hash = EXCLUDED.contact_hash,
     delivery = EXCLUDED.delivery`
+
+/**
+ * Upserts into workspace $1 the records given as twelve array parameters from `$first` on (one per column, see
+ * encodeChunks), in one statement. Keys must be unique within the arrays (one INSERT cannot update a row twice).
+ */
+function upsertRows(first: number): string {
+  const p = (i: number, type: string) => `$${first + i}::${type}[]`
+  return `
+  INSERT INTO mcsend_messages AS m (workspace, ${MESSAGE_COLUMNS})
+  SELECT $1, * FROM unnest(${p(0, 'text')}, ${p(1, 'text')}, ${p(2, 'int4')}, ${p(3, 'text')}, ${p(4, 'timestamptz')}, ${p(5, 'text')},
+                           ${p(6, 'int4')}, ${p(7, 'text')}, ${p(8, 'text')}, ${p(9, 'text')}, ${p(10, 'text')}, ${p(11, 'jsonb')})
+  ON CONFLICT (workspace, message_key) DO UPDATE SET ${UPSERT_SET}`
+}
+
+/** Upserts records ($2 to $13) without touching the workspace row (state import). */
+const IMPORT_ROWS = upsertRows(2)
+
+/**
+ * An append in one statement (so one round trip, and in autocommit one transaction): marks the workspace
+ * changed (creating it with the fresh lineage $2 on its first write; a workspace already marked is not written
+ * again) and upserts the records ($3 to $14).
+ */
+const APPEND = `
+  WITH touched AS (
+    INSERT INTO mcsend_workspaces (workspace, lineage, serial, dirty) VALUES ($1, $2, 0, true)
+    ON CONFLICT (workspace) DO UPDATE SET dirty = true WHERE NOT mcsend_workspaces.dirty
+  )
+  ${upsertRows(3).trim()}`
+
+/** Name of APPEND as a prepared statement: parsed and planned once per connection. */
+const APPEND_STATEMENT = 'mcsend_append'
+
+const NEEDS_ESCAPE = /["\\]/
+const ESCAPED = /["\\]/g
+
+/** One array element as it appears in a PostgreSQL array literal: always quoted (NULL for null). */
+function arrayElement(value: string | number | undefined): string {
+  if (value === undefined) return 'NULL'
+  const text = String(value)
+  return NEEDS_ESCAPE.test(text) ? `"${text.replace(ESCAPED, '\\$&')}"` : `"${text}"`
+}
+
+/** A column of values as a PostgreSQL array literal. */
+function arrayLiteral<T>(records: readonly T[], get: (record: T) => string | number | undefined): string {
+  let out = '{'
+  for (let i = 0; i < records.length; i++) {
+    if (i > 0) out += ','
+    out += arrayElement(get(records[i] as T))
+  }
+  return `${out}}`
+}
+
+/**
+ * Records, in column order of MESSAGE_COLUMNS, as twelve PostgreSQL array literals, built here rather than by
+ * the driver (whose generic array encoding costs several times more) and sent as text parameters.
+ */
+function encodeColumns(records: readonly MessageRecord[]): string[] {
+  return [
+    arrayLiteral(records, (r) => r.messageKey),
+    arrayLiteral(records, (r) => r.send),
+    arrayLiteral(records, (r) => r.revision),
+    arrayLiteral(records, (r) => r.status),
+    arrayLiteral(records, (r) => r.at),
+    arrayLiteral(records, (r) => r.requestId),
+    arrayLiteral(records, (r) => r.errorCode),
+    arrayLiteral(records, (r) => r.errorMessage),
+    arrayLiteral(records, (r) => r.toHash),
+    arrayLiteral(records, (r) => r.attributesHash),
+    arrayLiteral(records, (r) => r.contactHash),
+    arrayLiteral(records, (r) => (r.delivery === undefined ? undefined : JSON.stringify(r.delivery))),
+  ]
+}
+
+/** Encoded records (unique keys) of one statement at most. */
+interface Chunk {
+  keys: string[]
+  columns: string[]
+}
+
+/** Records (unique keys) as chunks of at most WRITE_CHUNK rows each. */
+function encodeChunks(records: MessageRecord[]): Chunk[] {
+  const chunks: Chunk[] = []
+  for (let start = 0; start < records.length; start += WRITE_CHUNK) {
+    const slice = records.slice(start, start + WRITE_CHUNK)
+    chunks.push({keys: slice.map((r) => r.messageKey), columns: encodeColumns(slice)})
+  }
+  return chunks
+}
+
+/** The columns of several chunks as one set of array literals (joined without parsing them again). */
+function joinColumns(chunks: Chunk[]): string[] {
+  const first = chunks[0] as Chunk
+  if (chunks.length === 1) return first.columns
+  return first.columns.map((_, c) => `{${chunks.map((chunk) => (chunk.columns[c] as string).slice(1, -1)).join(',')}}`)
+}
+
+/** One append() call waiting to be written: its records already encoded, and how to settle its promise. */
+interface PendingAppend {
+  chunks: Chunk[]
+  count: number
+  resolve: () => void
+  reject: (error: unknown) => void
+}
 
 /** The lock's advisory key: a stable 32-bit hash of the workspace (a collision only makes two workspaces share a lock). */
 export function workspaceLockKey(workspace: string): number {
@@ -99,6 +197,8 @@ export class PgStateStore implements StateStore {
   private readonly client: pg.Client
   private readonly lockKey: number
   private queue: Promise<unknown> = Promise.resolve()
+  /** Appends queued behind the call in progress: they are written together, in one transaction (group commit). */
+  private appendGroup?: PendingAppend[]
   private changed = false
   private held?: HeldLock
   private closed = false
@@ -150,14 +250,18 @@ export class PgStateStore implements StateStore {
     })
   }
 
-  /** Runs fn after every earlier call has finished; maps driver failures to StateError. */
-  private exclusive<T>(action: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs fn after every earlier call has finished; maps driver failures to StateError. Appends called after
+   * this call no longer join an earlier group of appends: they run after fn, in call order.
+   */
+  private exclusive<T>(action: string | (() => string), fn: () => Promise<T>): Promise<T> {
+    this.appendGroup = undefined
     const run = this.queue.then(async () => {
       if (this.closed) throw new StateError(`the state ${this.location} is already closed`, 'this is a bug in mcsend; please report it')
       try {
         return await fn()
       } catch (error) {
-        throw pgStateError(error, this.url, action)
+        throw pgStateError(error, this.url, typeof action === 'string' ? action : action())
       }
     })
     this.queue = run.catch(() => undefined)
@@ -255,40 +359,97 @@ export class PgStateStore implements StateStore {
     })
   }
 
+  /**
+   * Appends that queue up while the connection is busy (apply records up to four batches at once) are written
+   * together in one transaction, in call order: one commit instead of several. Each call resolves only once the
+   * transaction holding its records has committed; if that transaction fails for a reason other than a lost
+   * connection, each call of the group is retried on its own, so one call's bad records cannot fail another's.
+   */
   async append(records: MessageRecord[]): Promise<void> {
     if (records.length === 0) return
     // Last one wins within a call, as in a journal replay; one INSERT cannot update the same row twice.
     const unique = new Map<string, MessageRecord>()
     for (const record of records) unique.set(record.messageKey, record)
-    const all = [...unique.values()]
-    await this.exclusive(`recording ${all.length} record${all.length === 1 ? '' : 's'}`, async () => {
-      this.assertLockIntact()
-      await this.transaction(async () => {
-        await this.touchWorkspace()
-        for (let start = 0; start < all.length; start += WRITE_CHUNK) await this.upsertMessages(all.slice(start, start + WRITE_CHUNK))
-      })
+    // Encoded now, while the connection may still be busy with earlier writes.
+    const chunks = encodeChunks([...unique.values()])
+    return new Promise<void>((resolve, reject) => {
+      const pending: PendingAppend = {chunks, count: unique.size, resolve, reject}
+      if (this.appendGroup) {
+        this.appendGroup.push(pending)
+        return
+      }
+      const group: PendingAppend[] = [pending]
+      const count = () => group.reduce((n, p) => n + p.count, 0)
+      this.exclusive(
+        () => `recording ${count()} record${count() === 1 ? '' : 's'}`,
+        async () => {
+          // From here on, later appends form the next group.
+          if (this.appendGroup === group) this.appendGroup = undefined
+          await this.writeAppends(group)
+        },
+      ).then(
+        () => {
+          for (const p of group) p.resolve()
+        },
+        (error: unknown) => {
+          for (const p of group) p.reject(error)
+        },
+      )
+      this.appendGroup = group
     })
   }
 
-  private async upsertMessages(records: MessageRecord[]): Promise<void> {
-    const n = records.length
-    const cols = Array.from({length: 12}, () => new Array<unknown>(n))
-    for (let i = 0; i < n; i++) {
-      const r = records[i] as MessageRecord
-      ;(cols[0] as unknown[])[i] = r.messageKey
-      ;(cols[1] as unknown[])[i] = r.send
-      ;(cols[2] as unknown[])[i] = r.revision
-      ;(cols[3] as unknown[])[i] = r.status
-      ;(cols[4] as unknown[])[i] = r.at
-      ;(cols[5] as unknown[])[i] = r.requestId ?? null
-      ;(cols[6] as unknown[])[i] = r.errorCode ?? null
-      ;(cols[7] as unknown[])[i] = r.errorMessage ?? null
-      ;(cols[8] as unknown[])[i] = r.toHash
-      ;(cols[9] as unknown[])[i] = r.attributesHash
-      ;(cols[10] as unknown[])[i] = r.contactHash
-      ;(cols[11] as unknown[])[i] = r.delivery === undefined ? null : JSON.stringify(r.delivery)
+  /** Writes a group of appends in one transaction, falling back to one transaction per call on a statement error. */
+  private async writeAppends(group: PendingAppend[]): Promise<void> {
+    this.assertLockIntact()
+    try {
+      await this.writeChunks(group.flatMap((p) => p.chunks))
+      this.changed = true
+    } catch (error) {
+      if (group.length === 1 || isConnectionLoss(error)) throw error
+      for (const p of group.splice(0)) {
+        try {
+          await this.writeChunks(p.chunks)
+          this.changed = true
+          p.resolve()
+        } catch (own) {
+          p.reject(pgStateError(own, this.url, `recording ${p.count} record${p.count === 1 ? '' : 's'}`))
+        }
+      }
     }
-    await this.client.query(UPSERT_MESSAGES, [this.workspace, ...cols])
+  }
+
+  /**
+   * Writes encoded chunks in call order as one transaction: a single statement (autocommit) when they fit in
+   * one, else BEGIN, one statement per WRITE_CHUNK rows, COMMIT. A statement never holds a key twice.
+   */
+  private async writeChunks(chunks: Chunk[]): Promise<void> {
+    const statements: Chunk[][] = []
+    let current: Chunk[] = []
+    let rows = 0
+    const keys = new Set<string>()
+    for (const chunk of chunks) {
+      const clash = rows + chunk.keys.length > WRITE_CHUNK || (rows > 0 && chunk.keys.some((k) => keys.has(k)))
+      if (clash && current.length > 0) {
+        statements.push(current)
+        current = []
+        rows = 0
+        keys.clear()
+      }
+      current.push(chunk)
+      rows += chunk.keys.length
+      if (chunks.length > 1) for (const k of chunk.keys) keys.add(k)
+    }
+    if (current.length > 0) statements.push(current)
+    const run = (statement: Chunk[]) =>
+      this.client.query({name: APPEND_STATEMENT, text: APPEND, values: [this.workspace, randomUUID(), ...joinColumns(statement)]})
+    if (statements.length === 1) {
+      await run(statements[0] as Chunk[])
+      return
+    }
+    await this.transaction(async () => {
+      for (const statement of statements) await run(statement)
+    })
   }
 
   async putSend(snapshot: SendSnapshot): Promise<void> {
@@ -357,8 +518,9 @@ export class PgStateStore implements StateStore {
            ON CONFLICT (workspace) DO UPDATE SET lineage = EXCLUDED.lineage, serial = EXCLUDED.serial, dirty = false, updated_at = now()`,
           [this.workspace, data.lineage || randomUUID(), Math.max(data.serial, 1)],
         )
-        const all = [...data.messages.values()]
-        for (let start = 0; start < all.length; start += WRITE_CHUNK) await this.upsertMessages(all.slice(start, start + WRITE_CHUNK))
+        for (const chunk of encodeChunks([...data.messages.values()])) {
+          await this.client.query(IMPORT_ROWS, [this.workspace, ...chunk.columns])
+        }
         const sends = Object.values(data.sends)
         if (sends.length > 0) {
           await this.client.query(
