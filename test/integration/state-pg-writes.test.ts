@@ -5,21 +5,12 @@ import {PG_MIGRATIONS, migratePgSchema} from '../../src/state/pg-migrations.js'
 import {PgStateStore} from '../../src/state/pg-store.js'
 import type {MessageRecord, MessageStatus} from '../../src/state/types.js'
 import {PG_TEST_URL, adminClient, dropWorkspace, isolatedSchemaUrl, probePg, uniqueName} from '../helpers/pg.js'
+import {testRecord} from '../helpers/records.js'
 
 const noPg = await probePg()
 
 function record(i: number, overrides: Partial<MessageRecord> = {}): MessageRecord {
-  return {
-    messageKey: `release-r1-${i}`,
-    send: 'release',
-    revision: 1,
-    status: 'pending',
-    at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
-    toHash: `to-${i}`,
-    attributesHash: `attr-${i}`,
-    contactHash: `contact-${i}`,
-    ...overrides,
-  }
+  return testRecord(i, {status: 'pending', ...overrides})
 }
 
 describe.skipIf(noPg)('PostgreSQL state store writes', () => {

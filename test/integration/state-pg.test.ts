@@ -5,22 +5,12 @@ import {PG_LOCK_NAMESPACE_WORKSPACE, PG_MIGRATIONS, migratePgSchema} from '../..
 import {PgStateStore, workspaceLockKey} from '../../src/state/pg-store.js'
 import type {LockOwner, MessageRecord, SendSnapshot} from '../../src/state/types.js'
 import {PG_TEST_URL, adminClient, dropWorkspace, isolatedSchemaUrl, lockHolderPids, probePg, uniqueName} from '../helpers/pg.js'
+import {testRecord} from '../helpers/records.js'
 
 const noPg = await probePg()
 
 function record(i: number, overrides: Partial<MessageRecord> = {}): MessageRecord {
-  return {
-    messageKey: `release-r1-${i}`,
-    send: 'release',
-    revision: 1,
-    status: 'accepted',
-    at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
-    requestId: `req-${i}`,
-    toHash: `to-${i}`,
-    attributesHash: `attr-${i}`,
-    contactHash: `contact-${i}`,
-    ...overrides,
-  }
+  return testRecord(i, {requestId: `req-${i}`, ...overrides})
 }
 
 function owner(operation: string, pid: number): LockOwner {
