@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {GITIGNORE_LINES, schemaReference} from '../../src/commands/init.js'
+import {GITIGNORE_LINES, schemaReference} from '../../src/core/init.js'
 import {runCli} from '../helpers/project.js'
 
 describe('mcsend init', () => {
