@@ -20,6 +20,10 @@ async function probe(): Promise<string | undefined> {
 }
 
 const unreachable = await probe()
+if (unreachable !== undefined && process.env.MCSEND_REQUIRE_PG === '1') {
+  // .ci/run sets this: in CI the PostgreSQL tests must run, never skip.
+  throw new Error(`MCSEND_REQUIRE_PG=1 but PostgreSQL is unreachable at ${PG_TEST_URL.replace(/:[^:@/]*@/, ':***@')}: ${unreachable}`)
+}
 if (unreachable !== undefined) {
   process.stderr.write(`skipped: no PostgreSQL (${PG_TEST_URL.replace(/:[^:@/]*@/, ':***@')}: ${unreachable})\n`)
 }
