@@ -172,6 +172,21 @@ async function tryAcquire(settings: LockSettings, onCompromised: (error: Error) 
 }
 
 /**
+ * The holder writes its owner file right after creating the lock directory; a run that arrives in between would see
+ * "an unknown process". Wait briefly for the owner so the refusal can name it.
+ */
+async function statusWithOwner(settings: LockSettings, fallback: LockStatus | undefined): Promise<LockStatus | undefined> {
+  let status = (await readLockStatus(settings)) ?? fallback
+  for (let waited = 0; status !== undefined && !status.ownerKnown && waited < OWNER_WAIT_MS; waited += 25) {
+    await new Promise((resolve) => setTimeout(resolve, 25))
+    status = (await readLockStatus(settings)) ?? status
+  }
+  return status
+}
+
+const OWNER_WAIT_MS = 1000
+
+/**
  * Takes the lock for `owner`, or throws StateLockedError naming the holder. A lock left by a process that no longer
  * runs on this host (a SIGKILLed apply) is taken over; other hosts' locks go stale when their mtime stops moving.
  */
@@ -187,7 +202,7 @@ export async function acquireLock(settings: LockSettings, owner: LockOwner, onCo
       if (status) await fsp.rm(lockDir, {recursive: true, force: true})
       release = await tryAcquire(settings, onCompromised)
     }
-    if (!release) throw lockedError(settings, (await readLockStatus(settings)) ?? status)
+    if (!release) throw lockedError(settings, await statusWithOwner(settings, status))
   }
   heldHere.add(lockDir)
   try {

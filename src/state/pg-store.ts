@@ -569,7 +569,12 @@ export class PgStateStore implements StateStore {
     if (!acquired) {
       held.released = true
       await client.end().catch(() => undefined)
-      const info = await this.lockInfo()
+      // The holder writes its row right after taking the advisory lock: wait briefly so the refusal can name it.
+      let info = await this.lockInfo()
+      for (let waited = 0; info !== undefined && info.owner.operation === 'unknown' && waited < 1000; waited += 25) {
+        await new Promise((resolve) => setTimeout(resolve, 25))
+        info = (await this.lockInfo()) ?? info
+      }
       throw this.lockedError(info?.owner, 'is locked by')
     }
     this.held = held
