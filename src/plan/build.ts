@@ -3,7 +3,7 @@ import type {MessageRecord, StateData} from '../state/types.js'
 import {chooseBatchSize, chunk} from './batch.js'
 import {hashAttributes, hashTo} from './hash.js'
 import {messageKeyDeriver} from './keys.js'
-import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary} from './types.js'
+import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary, type RenamedSendWarning} from './types.js'
 
 export interface BuildPlanOptions {
   /** Human description of the state (file path or URL without secrets). */
@@ -19,12 +19,33 @@ export interface BuildPlanOptions {
 export function buildPlan(sends: readonly Send[], state: StateData, options: BuildPlanOptions): Plan {
   const selected = options.targets && options.targets.length > 0 ? sends.filter((s) => options.targets!.includes(s.name)) : sends
   const planned = selected.map((send) => planSend(send, state.messages))
-  return {
+  const plan: Plan = {
     formatVersion: PLAN_FORMAT_VERSION,
     state: {location: options.stateLocation, lineage: state.lineage, serial: state.serial},
     sends: planned,
     summary: summarise(planned),
   }
+  const renamed = findRenamedSends(planned, state)
+  if (renamed.length > 0) plan.renamed = renamed
+  return plan
+}
+
+/**
+ * Renaming a send changes every messageKey, so all its recipients would get the email again. Flag a send that was
+ * never applied under its name but matches one applied under another name: same definitionKey and at least one
+ * recipient file with the same digest.
+ */
+export function findRenamedSends(sends: readonly PlannedSend[], state: StateData): RenamedSendWarning[] {
+  const out: RenamedSendWarning[] = []
+  const applied = Object.values(state.sends)
+  for (const send of sends) {
+    if (send.counts.create === 0 || state.sends[send.name] !== undefined) continue
+    const digests = new Set(send.sources.map((s) => s.sha256))
+    if (digests.size === 0) continue
+    const like = applied.find((a) => a.name !== send.name && a.definitionKey === send.definitionKey && a.sources.some((s) => digests.has(s.sha256)))
+    if (like) out.push({send: send.name, appliedAs: like.name, appliedAt: like.appliedAt})
+  }
+  return out
 }
 
 function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>): PlannedSend {

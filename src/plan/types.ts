@@ -63,12 +63,24 @@ export interface PlanSummary extends ActionCounts {
   pending: number
 }
 
+/**
+ * A send never applied under its name that looks like one applied under another name (same definitionKey and a
+ * recipient file with the same digest): if it was renamed, every recipient would get the email again.
+ */
+export interface RenamedSendWarning {
+  send: string
+  appliedAs: string
+  appliedAt: string
+}
+
 export interface Plan {
   formatVersion: 1
   /** The state the plan was computed against. */
   state: {location: string; lineage: string; serial: number}
   sends: PlannedSend[]
   summary: PlanSummary
+  /** Possible renames (see RenamedSendWarning); absent or empty when there are none. */
+  renamed?: RenamedSendWarning[]
 }
 
 export const PLAN_FORMAT_VERSION = 1 as const

@@ -36,7 +36,7 @@ export async function writePlanJson(plan: Plan, write: ChunkWriter, options: Mas
       await write(out)
     }
   }
-  const head = {formatVersion: plan.formatVersion, state: plan.state, summary: plan.summary}
+  const head = {formatVersion: plan.formatVersion, state: plan.state, summary: plan.summary, renamed: plan.renamed ?? []}
   await emit(`${JSON.stringify(head).slice(0, -1)},"sends":[`)
   for (const [si, send] of plan.sends.entries()) {
     if (si > 0) await emit(',')

@@ -4,7 +4,7 @@ import type {Plan, PlannedSend} from '../plan/types.js'
 import type {SendSnapshot} from '../state/types.js'
 import {formatAttributeValue, formatCount, plural} from './format.js'
 import {maskAttributes, maskValue, type MaskOptions} from './mask.js'
-import {sampleMessages} from './plan-text.js'
+import {renamedWarning, sampleMessages} from './plan-text.js'
 
 /** Hidden first line of every Markdown plan, so a CI job can find and update its own pull-request comment. */
 export const MARKDOWN_MARKER = '<!-- mcsend-plan -->'
@@ -109,6 +109,9 @@ function renderHead(plan: Plan, options: MarkdownOptions, maxLength = Number.POS
   const warnings: string[] = []
   if (s.pending > 0) {
     warnings.push(`> [!WARNING]\n> ${plural(s.pending, 'message')} left pending by an interrupted run will be sent again with the same key; Marketing Cloud rejects a key it already accepted, so none is delivered twice.`)
+  }
+  for (const r of plan.renamed ?? []) {
+    warnings.push(`> [!WARNING]\n> ${renamedWarning(r).replace(/^warning: /, '')}`)
   }
   if (s.drift > 0) {
     warnings.push(`> [!NOTE]\n> ${plural(s.drift, 'message')} drifted (address or attributes changed since they were sent); they are not re-sent. Bump \`revision\` to send again.`)

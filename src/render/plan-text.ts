@@ -1,5 +1,5 @@
 import type {Paint} from '../cli/colour-env.js'
-import type {Plan, PlannedMessage, PlannedSend} from '../plan/types.js'
+import type {Plan, PlannedMessage, PlannedSend, RenamedSendWarning} from '../plan/types.js'
 import {formatAttributeValue, formatCount, plural} from './format.js'
 import {maskAttributes, maskValue, type MaskOptions} from './mask.js'
 
@@ -106,10 +106,17 @@ function renderWarnings(plan: Plan, options: TextRenderOptions): string[] {
       '',
     )
   }
+  for (const r of plan.renamed ?? []) {
+    lines.push(options.paint.yellow(renamedWarning(r)), '')
+  }
   if (plan.summary.drift > 0) {
     lines.push(options.paint.yellow(`note: ${plural(plan.summary.drift, 'message')} drifted since they were sent; they are not re-sent (bump revision to send again).`), '')
   }
   return lines
+}
+
+export function renamedWarning(r: RenamedSendWarning): string {
+  return `warning: send ${r.send} was never applied, but ${r.appliedAs} (applied ${r.appliedAt}) has the same definitionKey and recipient file. If ${r.send} is ${r.appliedAs} renamed, every recipient would get the email again: keep the old name to send only to new recipients.`
 }
 
 export function closingLine(plan: Plan, paint: Paint): string {

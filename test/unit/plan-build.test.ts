@@ -109,3 +109,32 @@ describe('buildPlan', () => {
     expect(plan.state).toEqual({location: '.mcsend/state.json', lineage: 'test-lineage', serial: 3})
   })
 })
+
+describe('renamed sends', () => {
+  const sources = [{file: 'people.csv', sha256: 'a'.repeat(64)}]
+  const applied = {
+    name: 'old-name',
+    definitionKey: 'test-def',
+    revision: 1,
+    attributes: {},
+    batchSize: 2000,
+    sources,
+    appliedAt: '2026-11-20T10:00:00.000Z',
+  }
+
+  it('flags a never-applied send that matches one applied under another name', () => {
+    const state = stateWith([])
+    state.sends['old-name'] = applied
+    const plan = buildPlan([makeSend({name: 'new-name', sources, recipients: manyRecipients(3)})], state, opts)
+    expect(plan.renamed).toEqual([{send: 'new-name', appliedAs: 'old-name', appliedAt: '2026-11-20T10:00:00.000Z'}])
+  })
+
+  it('does not flag a send applied under its own name, another definition, or other recipient files', () => {
+    const state = stateWith([])
+    state.sends['old-name'] = applied
+    state.sends['same-name'] = {...applied, name: 'same-name'}
+    expect(buildPlan([makeSend({name: 'same-name', sources, recipients: manyRecipients(3)})], state, opts).renamed).toBeUndefined()
+    expect(buildPlan([makeSend({name: 'x', definitionKey: 'other', sources, recipients: manyRecipients(3)})], state, opts).renamed).toBeUndefined()
+    expect(buildPlan([makeSend({name: 'x', sources: [{file: 'people.csv', sha256: 'b'.repeat(64)}], recipients: manyRecipients(3)})], state, opts).renamed).toBeUndefined()
+  })
+})

@@ -104,3 +104,18 @@ describe('writePlanJson message encoding', () => {
     expect(messages[1].contactKey).toBe('plain')
   })
 })
+
+describe('renamed-send warning', () => {
+  it('is shown in text, Markdown and JSON', async () => {
+    const {renderPlanMarkdown} = await import('../../src/render/plan-markdown.js')
+    const state = emptyState()
+    const sources = [{file: 'people.csv', sha256: 'c'.repeat(64)}]
+    state.sends.old = {name: 'old', definitionKey: 'test-def', revision: 1, attributes: {}, batchSize: 2000, sources, appliedAt: '2026-11-20T10:00:00Z'}
+    const plan = buildPlan([makeSend({name: 'new', sources, recipients: manyRecipients(2)})], state, opts)
+    expect(renderPlanText(plan, {paint, showAddresses: false})).toContain('warning: send new was never applied, but old (applied 2026-11-20T10:00:00Z)')
+    expect(renderPlanMarkdown(plan, {showAddresses: false, previous: state.sends})).toContain('> [!WARNING]\n> send new was never applied, but old')
+    const doc = JSON.parse(await planJson(plan))
+    expect(doc.renamed).toEqual([{send: 'new', appliedAs: 'old', appliedAt: '2026-11-20T10:00:00Z'}])
+    expect(compileSchema('plan')(doc)).toBe(true)
+  })
+})
