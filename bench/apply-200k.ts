@@ -8,13 +8,12 @@
  *
  *   npx tsx bench/apply-200k.ts [--rows N] [--state SPEC] [--workspace W]
  */
-import {spawn} from 'node:child_process'
 import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
 import {startSandbox} from '../src/sandbox/server.js'
-import {fmt, ROOT} from './lib.js'
+import {fmt, measureNode, ROOT} from './lib.js'
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name)
@@ -42,20 +41,10 @@ export async function benchApply(rows: number, stateSpec: ((dir: string) => stri
       ['apiVersion: mcsend/v1', 'kind: Send', 'name: bench-apply', 'definitionKey: bench', 'recipients:', '  - csv: ./people.csv', '    columns: {contactKey: id, to: email}', ''].join('\n'),
     )
     const sandbox = await startSandbox({dataDir: path.join(dir, 'fake')})
-    const args = ['--import', path.join(ROOT, 'bench', 'max-rss.mjs'), path.join(ROOT, 'bin', 'run.js'), 'apply', 'bench.yaml', '--auto-approve', '--json']
-    args.push('--state', stateSpec ? stateSpec(dir) : path.join(dir, 'state.json'))
+    const args = [path.join(ROOT, 'bin', 'run.js'), 'apply', 'bench.yaml', '--auto-approve', '--json', '--state', stateSpec ? stateSpec(dir) : path.join(dir, 'state.json')]
     if (workspace) args.push('--workspace', workspace)
-    const start = process.hrtime.bigint()
-    const {code, stdout, stderr} = await new Promise<{code: number | null; stdout: string; stderr: string}>((resolve) => {
-      const env = {...process.env, NO_COLOR: '1', MCSEND_AUTH_URL: sandbox.authUrl, MCSEND_CLIENT_ID: sandbox.clientId, MCSEND_CLIENT_SECRET: sandbox.clientSecret}
-      const child = spawn(process.execPath, args, {cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe']})
-      let out = ''
-      let err = ''
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-      child.on('close', (c) => resolve({code: c, stdout: out, stderr: err}))
-    })
-    const wallMs = Number(process.hrtime.bigint() - start) / 1e6
+    const env = {MCSEND_AUTH_URL: sandbox.authUrl, MCSEND_CLIENT_ID: sandbox.clientId, MCSEND_CLIENT_SECRET: sandbox.clientSecret}
+    const {code, stdout, stderr, wallMs, maxRssMb} = await measureNode(args, {cwd: dir, env, captureStdout: true})
     const delivered = sandbox.outbox().length
     await sandbox.close()
     if (delivered !== rows) throw new Error(`the fake accepted ${delivered} messages, expected ${rows}`)
@@ -66,12 +55,11 @@ export async function benchApply(rows: number, stateSpec: ((dir: string) => stri
     if (summary?.accepted !== rows) throw new Error(`expected ${rows} accepted, got ${summary?.accepted}`)
     const tenth = Math.max(1, Math.floor(finished.length / 10))
     const mean = (xs: typeof finished) => xs.reduce((n, e) => n + (e.stateMs ?? 0), 0) / xs.length
-    const m = /BENCH_MAX_RSS_KB=(\d+)/.exec(stderr)
     return {
       rows,
       wallMs,
       perSecond: rows / (wallMs / 1000),
-      maxRssMb: m ? Number(m[1]) / 1024 : Number.NaN,
+      maxRssMb,
       firstTenthMs: mean(finished.slice(0, tenth)),
       lastTenthMs: mean(finished.slice(-tenth)),
       batches: finished.length,

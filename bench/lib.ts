@@ -16,24 +16,28 @@ export interface Measured {
   wallMs: number
   maxRssMb: number
   code: number | null
+  /** Empty unless `captureStdout`. */
+  stdout: string
   stderr: string
 }
 
-/** Runs `node <args>` as a whole process with stdout discarded; returns wall time and peak RSS. */
-export function measureNode(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv} = {}): Promise<Measured> {
+/** Runs `node <args>` as a whole process (stdout discarded unless asked for); returns wall time and peak RSS. */
+export function measureNode(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv; captureStdout?: boolean} = {}): Promise<Measured> {
   return new Promise((resolve) => {
     const start = process.hrtime.bigint()
     const child = spawn(process.execPath, ['--import', RSS_HOOK, ...args], {
       cwd: options.cwd ?? ROOT,
       env: {...process.env, NO_COLOR: '1', ...options.env},
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', options.captureStdout ? 'pipe' : 'ignore', 'pipe'],
     })
+    let stdout = ''
     let stderr = ''
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('close', (code) => {
       const wallMs = Number(process.hrtime.bigint() - start) / 1e6
       const m = /BENCH_MAX_RSS_KB=(\d+)/.exec(stderr)
-      resolve({wallMs, maxRssMb: m ? Number(m[1]) / 1024 : Number.NaN, code, stderr: stderr.replace(/\nBENCH_MAX_RSS_KB=\d+\n/, '')})
+      resolve({wallMs, maxRssMb: m ? Number(m[1]) / 1024 : Number.NaN, code, stdout, stderr: stderr.replace(/\nBENCH_MAX_RSS_KB=\d+\n/, '')})
     })
   })
 }

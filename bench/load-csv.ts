@@ -8,14 +8,13 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import {fileURLToPath} from 'node:url'
 
 import {parse} from 'csv-parse'
 
 import {loadManifests} from '../src/manifest/load.js'
+import {DATA as dataDir} from './lib.js'
 
 const rows = Number(process.argv[2] ?? 1_000_000)
-const dataDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '.data')
 const csvFile = path.join(dataDir, `customers-${rows}.csv`)
 const manifestFile = path.join(dataDir, `load-csv-${rows}.yaml`)
 

@@ -6,36 +6,34 @@
  *   npx tsx bench/state-commit.ts --load 1000000  # also time load() of a state with that many records
  *   MCSEND_BENCH_DIR=/dev/shm npx tsx bench/state-commit.ts   # on tmpfs: the CPU cost without the fsync
  */
-import {createHash} from 'node:crypto'
 import {promises as fs} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 
+import {hashAttributes, hashContactKey, hashTo} from '../src/plan/hash.js'
+import {messageKeyDeriver} from '../src/plan/keys.js'
 import {FileStateStore} from '../src/state/file-store.js'
 import type {MessageRecord} from '../src/state/types.js'
 
 const BATCHES = 100
 const BATCH_SIZE = 2000
-
-function hash(value: string): string {
-  return createHash('sha256').update(value).digest().subarray(0, 16).toString('base64url')
-}
+const messageKey = messageKeyDeriver('bench', 1)
 
 function batch(index: number, size: number, status: MessageRecord['status'] = 'accepted'): MessageRecord[] {
   const at = new Date().toISOString()
   return Array.from({length: size}, (_, i) => {
     const contact = `contact-${index}-${i}`
     return {
-      messageKey: `bench.r1.${createHash('sha256').update(contact).digest('base64url')}`,
+      messageKey: messageKey(contact),
       send: 'bench',
       revision: 1,
       status,
       at,
       requestId: `req-${index}`,
-      toHash: hash(`to ${contact}`),
-      attributesHash: hash(`attrs ${contact}`),
-      contactHash: hash(`contact ${contact}`),
+      toHash: hashTo(`${contact}@example.com`),
+      attributesHash: hashAttributes({}, {Name: contact}),
+      contactHash: hashContactKey(contact),
     }
   })
 }

@@ -116,6 +116,11 @@ export class StateError extends CliError {
   }
 }
 
+/** The `code` of a Node system error (`ENOENT`, `ELOCKED`, …), if it has one. */
+export function errorCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined
+}
+
 /** Formats problems as `file:line:column  path  message`, capped, with a count of the rest. */
 export function formatProblems(problems: Problem[], cap = 50): string[] {
   const lines = problems.slice(0, cap).map((p) => {

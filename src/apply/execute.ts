@@ -26,7 +26,7 @@ export interface BatchRef {
 
 export type ExecuteEvent =
   | ({type: 'batch_started'} & BatchRef)
-  | ({type: 'batch_finished'; accepted: number; alreadyAccepted: number; rejected: number; unknown: number; requestId?: string; /** Time spent recording this batch in the state (pending + outcomes), ms. */ stateMs: number} & BatchRef)
+  | ({type: 'batch_finished'; accepted: number; alreadyAccepted: number; rejected: number; requestId?: string; /** Time spent recording this batch in the state (pending + outcomes), ms. */ stateMs: number} & BatchRef)
   | ({type: 'batch_errored'; error: string; outcomeUnknown: boolean} & BatchRef)
 
 export interface Progress {
@@ -73,9 +73,9 @@ export interface ApplyResult {
 interface Job {
   send: PlannedSend
   batch: PlannedBatch
-  /** Hashes computed once, for the pending and the outcome records. */
-  base: Omit<MessageRecord, 'status' | 'at'>[]
 }
+
+type BaseRecord = Omit<MessageRecord, 'status' | 'at'>
 
 /**
  * Sends the plan's batches with bounded concurrency and a write-ahead state: each batch's keys are recorded
@@ -84,10 +84,7 @@ interface Job {
  * Marketing Cloud de-duplicates (109110). Never throws for per-recipient rejections; collects them.
  */
 export async function executePlan(plan: Plan, deps: ExecuteDeps, options: ExecuteOptions = {}): Promise<ApplyResult> {
-  const jobs: Job[] = []
-  for (const send of plan.sends) {
-    for (const batch of send.batches) jobs.push({send, batch, base: batch.messages.map((m) => baseRecord(send, m))})
-  }
+  const jobs: Job[] = plan.sends.flatMap((send) => send.batches.map((batch) => ({send, batch})))
   const result: ApplyResult = {
     accepted: 0,
     alreadyAccepted: 0,
@@ -110,54 +107,40 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
       result.notAttempted += ref.size
       return
     }
+    // Hashes are computed once per batch, when it starts, for both its pending and its outcome records.
+    const base = job.batch.messages.map((m) => baseRecord(job.send, m))
     const startedAt = deps.clock().toISOString()
     let t0 = performance.now()
-    await deps.store.append(job.base.map((b) => withStatus(b, 'pending', startedAt)))
+    await deps.store.append(base.map((b) => record(b, 'pending', startedAt)))
     let stateMs = performance.now() - t0
     options.onEvent?.({type: 'batch_started', ...ref})
     let response: SendBatchResult
     try {
-      response = await deps.client.sendBatch({
-        definitionKey: job.send.definitionKey,
-        attributes: Object.keys(job.send.attributes).length > 0 ? job.send.attributes : undefined,
-        recipients: job.batch.messages.map((m) => ({
-          contactKey: m.contactKey,
-          to: m.to,
-          messageKey: m.messageKey,
-          ...(m.attributes === undefined ? {} : {attributes: m.attributes}),
-        })),
-      })
+      // Planned messages carry contactKey, to, messageKey and attributes: the client builds the wire body from them.
+      response = await deps.client.sendBatch({definitionKey: job.send.definitionKey, attributes: job.send.attributes, recipients: job.batch.messages})
     } catch (error) {
-      await onBatchError(job, ref, error)
+      await onBatchError(base, ref, error)
       return
     }
     const at = deps.clock().toISOString()
-    const outcomes = new Map(response.outcomes.map((o) => [o.messageKey, o]))
     const records: MessageRecord[] = []
     let accepted = 0
     let already = 0
     let rejected = 0
-    let unknown = 0
     for (const [i, m] of job.batch.messages.entries()) {
-      const base = job.base[i]!
-      const o = outcomes.get(m.messageKey)
-      if (o === undefined) {
-        // No answer for this key: the outcome is unknown, so it stays pending and the next run re-sends it safely.
-        unknown++
-        continue
-      }
+      const b = base[i]!
+      // One outcome per recipient, in request order (a key missing from the answer comes back as not accepted).
+      const o = response.outcomes[i]!
       if (o.accepted) {
         accepted++
-        const record = withStatus(base, 'accepted', at)
-        if (response.requestId !== undefined) record.requestId = response.requestId
-        records.push(record)
+        records.push(record(b, 'accepted', at, {requestId: response.requestId}))
       } else if (o.errorCode === DUPLICATE_MESSAGE_KEY) {
         // The key was accepted by an earlier attempt whose answer we never saw (it was pending): do not resend.
         already++
-        records.push({...base, status: 'accepted', at, requestId: response.requestId, errorCode: o.errorCode, errorMessage: o.errorMessage})
+        records.push(record(b, 'accepted', at, {requestId: response.requestId, errorCode: o.errorCode, errorMessage: o.errorMessage}))
       } else {
         rejected++
-        records.push({...base, status: 'failed', at, requestId: response.requestId, errorCode: o.errorCode, errorMessage: o.errorMessage})
+        records.push(record(b, 'failed', at, {requestId: response.requestId, errorCode: o.errorCode, errorMessage: o.errorMessage}))
         result.rejections.push({send: job.send.name, messageKey: m.messageKey, contactKey: m.contactKey, errorCode: o.errorCode, errorMessage: o.errorMessage})
       }
     }
@@ -167,12 +150,11 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
     result.accepted += accepted
     result.alreadyAccepted += already
     result.rejected += rejected
-    result.unknown += unknown
     finishBatch(ref)
-    options.onEvent?.({type: 'batch_finished', ...ref, accepted, alreadyAccepted: already, rejected, unknown, requestId: response.requestId, stateMs: Math.round(stateMs * 100) / 100})
+    options.onEvent?.({type: 'batch_finished', ...ref, accepted, alreadyAccepted: already, rejected, requestId: response.requestId, stateMs: Math.round(stateMs * 100) / 100})
   }
 
-  const onBatchError = async (job: Job, ref: BatchRef, error: unknown): Promise<void> => {
+  const onBatchError = async (base: BaseRecord[], ref: BatchRef, error: unknown): Promise<void> => {
     stopped = true
     const cliError = error instanceof CliError ? error : new ApiError(`sending failed: ${error instanceof Error ? error.message : String(error)}`, {outcomeUnknown: true, cause: error})
     result.fatal ??= cliError
@@ -184,7 +166,7 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
       // A definite refusal of the whole request (4xx): nothing was queued.
       const at = deps.clock().toISOString()
       const code = (error as ApiError).apiErrorCode
-      await deps.store.append(job.base.map((b) => ({...b, status: 'failed', at, errorCode: code, errorMessage: cliError.message})))
+      await deps.store.append(base.map((b) => record(b, 'failed', at, {errorCode: code, errorMessage: cliError.message})))
       result.rejected += ref.size
     }
     finishBatch(ref)
@@ -217,11 +199,18 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
   return result
 }
 
-function withStatus(b: Omit<MessageRecord, 'status' | 'at'>, status: MessageRecord['status'], at: string): MessageRecord {
-  return {messageKey: b.messageKey, send: b.send, revision: b.revision, status, at, toHash: b.toHash, attributesHash: b.attributesHash, contactHash: b.contactHash}
+type Outcome = Pick<MessageRecord, 'requestId' | 'errorCode' | 'errorMessage'>
+
+/** One state record: the batch's hashes, a status and time, and the fields of the answer that are set. */
+function record(b: BaseRecord, status: MessageRecord['status'], at: string, outcome: Outcome = {}): MessageRecord {
+  const r: MessageRecord = {messageKey: b.messageKey, send: b.send, revision: b.revision, status, at, toHash: b.toHash, attributesHash: b.attributesHash, contactHash: b.contactHash}
+  if (outcome.requestId !== undefined) r.requestId = outcome.requestId
+  if (outcome.errorCode !== undefined) r.errorCode = outcome.errorCode
+  if (outcome.errorMessage !== undefined) r.errorMessage = outcome.errorMessage
+  return r
 }
 
-function baseRecord(send: PlannedSend, m: PlannedMessage): Omit<MessageRecord, 'status' | 'at'> {
+function baseRecord(send: PlannedSend, m: PlannedMessage): BaseRecord {
   return {
     messageKey: m.messageKey,
     send: send.name,

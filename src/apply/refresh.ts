@@ -1,9 +1,9 @@
-import {StateError} from '../errors.js'
+import {plural} from '../render/format.js'
 import type {ClientOptions} from '../sfmc/client.js'
 import {makeLockOwner} from '../state/lock.js'
 import {openStateStore} from '../state/open.js'
 import type {MessageRecord, StateData, StateStore} from '../state/types.js'
-import {openStatusConnection, requireConnection, type StatusConnection} from '../status/connect.js'
+import {openConnection, requireConnection, type Connection} from '../core/connection.js'
 import {beyondReach, settlePending} from '../status/delivery.js'
 import {DEFAULT_STATUS_RATE, Pacer} from '../status/pacer.js'
 import {pollStatuses} from '../status/poll.js'
@@ -58,15 +58,15 @@ export async function refreshPending(store: StateStore, state: StateData, option
   }
   const result: RefreshResult = {asked: 0, accepted: 0, notFound: 0, tooOld, unasked: 0}
   if (tooOld > 0) {
-    options.note?.(`refresh: ${tooOld} pending key${tooOld === 1 ? ' is' : 's are'} older than the 3 days the status endpoint can see; left pending`)
+    options.note?.(`refresh: ${plural(tooOld, 'pending key')} ${tooOld === 1 ? 'is' : 'are'} older than the 3 days the status endpoint can see; left pending`)
   }
   if (pending.length === 0) return result
 
   const pacer = new Pacer(options.rate ?? DEFAULT_STATUS_RATE)
-  let connection: StatusConnection | undefined
+  let connection: Connection | undefined
   const settled: MessageRecord[] = []
   try {
-    connection = await openStatusConnection({sandbox: options.sandbox, env: options.env, cwd: options.cwd, clientOptions: options.clientOptions}, pacer)
+    connection = await openConnection({sandbox: options.sandbox, env: options.env, cwd: options.cwd, clientOptions: options.clientOptions}, pacer)
     const poll = await pollStatuses(pending, connection.client, {
       pacer,
       signal: options.signal,
@@ -94,7 +94,7 @@ export async function refreshPending(store: StateStore, state: StateData, option
     await connection?.close()
   }
   options.note?.(
-    `refresh: asked about ${result.asked} pending key${result.asked === 1 ? '' : 's'}: ${result.accepted} accepted by Marketing Cloud (not re-sent), ${result.notFound} never arrived (to send again)` +
+    `refresh: asked about ${plural(result.asked, 'pending key')}: ${result.accepted} accepted by Marketing Cloud (not re-sent), ${result.notFound} never arrived (to send again)` +
       (result.unasked > 0 ? `, ${result.unasked} not asked (still pending)` : ''),
   )
   return result
@@ -117,15 +117,8 @@ export async function refreshStatePending(options: RefreshStateOptions): Promise
   try {
     const lock = await store.lock(makeLockOwner('plan --refresh', (options.clock ?? (() => new Date()))()))
     try {
-      const state = await store.load()
-      const result = await refreshPending(store, state, options)
-      await store.commit()
-      return result
-    } catch (error) {
-      // The settled records already appended are durable (journal); the next run folds them in.
-      if (error instanceof StateError) throw error
-      await store.commit().catch(() => undefined)
-      throw error
+      // refreshPending commits what it settled, before it rethrows an error that stopped the polling.
+      return await refreshPending(store, await store.load(), options)
     } finally {
       await lock.release()
     }

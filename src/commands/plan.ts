@@ -5,7 +5,7 @@ import {Args, Flags} from '@oclif/core'
 import {refreshStatePending} from '../apply/refresh.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {sendFlag, showAddressesFlag, stateFlags} from '../cli/flags.js'
-import {SANDBOX_STATE} from '../core/apply.js'
+import {SANDBOX_STATE} from '../core/connection.js'
 import {preparePlan} from '../core/plan.js'
 import {EXIT_CODE_HELP, ExitCode} from '../errors.js'
 import {toSavedPlan, writeSavedPlanFile} from '../plan/saved.js'
@@ -61,7 +61,6 @@ ${EXIT_CODE_HELP}`
       cwd: process.cwd(),
       env: process.env,
     })
-    await prepared.store.close()
     const {plan, state} = prepared
     const mask = {showAddresses: flags['show-addresses']}
     if (flags.out !== undefined) {
@@ -76,7 +75,8 @@ ${EXIT_CODE_HELP}`
       await writeSavedPlanFile(flags.out, process.cwd(), saved)
       this.note(`Saved the plan to ${flags.out}; apply exactly it with \`mcsend apply ${flags.out}${flags.sandbox ? ' --sandbox' : ''}\`.`)
     }
-    const markdown = () => renderPlanMarkdown(plan, {...mask, previous: state.sends, planFile: flags.out, sandbox: flags.sandbox, toolVersion: this.config.version})
+    let rendered: string | undefined
+    const markdown = () => (rendered ??= renderPlanMarkdown(plan, {...mask, previous: state.sends, planFile: flags.out, sandbox: flags.sandbox, toolVersion: this.config.version}))
     if (format === 'json') await writePlanJson(plan, streamWriter(process.stdout), mask)
     else if (format === 'markdown') process.stdout.write(markdown())
     else process.stdout.write(renderPlanText(plan, {...mask, paint: this.paint(process.stdout)}))

@@ -4,7 +4,7 @@ import path from 'node:path'
 import {BaseCommand} from '../cli/base-command.js'
 import {CliError, ExitCode} from '../errors.js'
 import {startSandbox, type RequestLogEvent} from '../sandbox/server.js'
-import {OUTBOX_FILE} from '../sandbox/outbox-file.js'
+import {OUTBOX_FILE, SANDBOX_DIR} from '../sandbox/outbox-file.js'
 
 export interface SandboxDocument {
   url: string
@@ -38,7 +38,7 @@ EXIT CODES
 
   static flags = {
     port: Flags.integer({description: 'TCP port on 127.0.0.1 (0 picks a free port).', default: 0}),
-    'data-dir': Flags.string({description: 'Directory for outbox.ndjson, kept across runs.', default: '.mcsend/sandbox'}),
+    'data-dir': Flags.string({description: 'Directory for outbox.ndjson, kept across runs.', default: SANDBOX_DIR}),
     'token-lifetime': Flags.integer({description: 'Seconds an access token really lives (Marketing Cloud: 1200; expires_in still says 1080).'}),
     json: Flags.boolean({description: 'Print the connection details as one JSON object.'}),
   }

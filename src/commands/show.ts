@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {EXIT_CODE_HELP, UsageError} from '../errors.js'
-import {planFromSaved, previousFromSaved, readSavedPlanFile} from '../plan/saved.js'
+import {applyCommand, planFromSaved, previousFromSaved, readSavedPlanFile} from '../plan/saved.js'
 import {renderPlanText} from '../render/plan-text.js'
 import {OUTPUT_FORMATS, resolveFormat} from '../render/output-format.js'
 import {streamWriter, writePlanJson} from '../render/plan-json.js'
@@ -42,7 +42,7 @@ ${EXIT_CODE_HELP}`
       const paint = this.paint(process.stdout)
       const head = paint.dim(`Saved plan ${args.file}: made ${saved.createdAt} by mcsend ${saved.toolVersion} against ${saved.state.location} (${saved.state.lineage === '' ? 'new state' : `serial ${saved.state.serial}`})${saved.sandbox ? ', for the sandbox' : ''}.`)
       process.stdout.write(`${head}\n\n${renderPlanText(plan, {...mask, paint})}`)
-      if (plan.summary.toSend > 0) this.note(`Apply exactly this plan with \`mcsend apply ${args.file}${saved.sandbox ? ' --sandbox' : ''}\`.`)
+      if (plan.summary.toSend > 0) this.note(`Apply exactly this plan with \`${applyCommand(args.file, saved.sandbox)}\`.`)
     }
   }
 }

@@ -4,8 +4,8 @@ import fs from 'node:fs'
 import {BaseCommand} from '../cli/base-command.js'
 import {EXIT_CODE_HELP, ExitCode} from '../errors.js'
 import {loadManifests} from '../manifest/load.js'
-import {formatCount, plural} from '../render/format.js'
-import {formatProblems} from '../errors.js'
+import {plural} from '../render/format.js'
+import {throwIfProblems} from '../core/load.js'
 
 export interface ValidateDocument {
   valid: boolean
@@ -37,7 +37,7 @@ ${EXIT_CODE_HELP}`
     const {argv, flags} = await this.parse(Validate)
     const paths = argv as string[]
     const result = await loadManifests(paths, {fs, cwd: process.cwd()})
-    const omitted = (result as {omittedProblems?: number}).omittedProblems ?? 0
+    const omitted = result.omittedProblems ?? 0
     const doc: ValidateDocument = {
       valid: result.problems.length === 0,
       errors: result.problems.map((p) => ({
@@ -55,18 +55,13 @@ ${EXIT_CODE_HELP}`
     }
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(doc)}\n`)
-    } else if (doc.valid) {
-      const paint = this.paint(process.stdout)
-      this.log(`${paint.green('ok')}: ${plural(doc.manifests, 'manifest file')} valid: ${plural(doc.sends, 'send')}, ${plural(doc.recipients, 'recipient')}`)
-    } else {
-      const paint = this.paint(process.stderr)
-      const total = result.problems.length + omitted
-      const lines = [`${paint.red('error')}: ${plural(total, 'problem')} found`, ...formatProblems(result.problems)]
-      if (omitted > 0) lines.push(`  … and ${formatCount(omitted)} more`)
-      lines.push(`${paint.dim('hint')}: fix each location above and run \`mcsend validate\` again`)
-      process.stderr.write(`${lines.join('\n')}\n`)
+      if (!doc.valid) this.exit(ExitCode.invalidInput)
+      return doc
     }
-    if (!doc.valid) this.exit(ExitCode.invalidInput)
+    // The located list, the count of the rest and exit 3 are the shared invalid-input error's.
+    throwIfProblems(result, 'fix each location above and run `mcsend validate` again')
+    const paint = this.paint(process.stdout)
+    this.log(`${paint.green('ok')}: ${plural(doc.manifests, 'manifest file')} valid: ${plural(doc.sends, 'send')}, ${plural(doc.recipients, 'recipient')}`)
     return doc
   }
 }

@@ -1,23 +1,17 @@
-import os from 'node:os'
-import path from 'node:path'
-
 import {executePlan, type ApplyResult, type ExecuteEvent, type Progress} from '../apply/execute.js'
 import {CliError, ExitCode, InvalidInputError, UsageError} from '../errors.js'
 import {refreshPending} from '../apply/refresh.js'
 import {buildPlan} from '../plan/build.js'
 import {digestFiles, planMismatches, readSavedPlanFile, savedPlanInputs, selectSavedSends, stalePlanError, staleReasons, type SavedPlan} from '../plan/saved.js'
 import type {Plan} from '../plan/types.js'
-import {createSfmcClient, type ClientOptions} from '../sfmc/client.js'
-import {credentialsFromEnv} from '../sfmc/credentials.js'
-import type {Credentials, SfmcClient} from '../sfmc/types.js'
+import type {ClientOptions} from '../sfmc/client.js'
+import type {SfmcClient} from '../sfmc/types.js'
+import {makeLockOwner} from '../state/lock.js'
 import {openStateStore} from '../state/open.js'
 import type {StateData} from '../state/types.js'
 import type {Send} from '../manifest/types.js'
+import {openConnection, requireConnection, SANDBOX_STATE, type Connection} from './connection.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
-
-/** Where --sandbox keeps its outbox, dedupe memory and (unless --state is given) its own state. */
-export const SANDBOX_DIR = '.mcsend/sandbox'
-export const SANDBOX_STATE = `${SANDBOX_DIR}/state.json`
 
 // Marketing Cloud's messageKey reuse window is documented as 72 h in places and "2 days" in others
 // (sfmc-api.md §2); a pending key older than the shorter one can no longer be re-sent safely.
@@ -64,12 +58,6 @@ export interface ApplyOutcome {
   stateLocation: string
 }
 
-interface Connection {
-  credentials: Credentials
-  close(): Promise<void>
-  label: string
-}
-
 /**
  * apply: credentials first (fail before anything else), then manifests, lock, state, plan, approval,
  * definition preflight, and the write-ahead execution. The lock is held from before the state is read until
@@ -77,14 +65,7 @@ interface Connection {
  */
 export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<ApplyOutcome> {
   const clock = options.clock ?? (() => new Date())
-  const credentials = options.sandbox ? undefined : credentialsFromEnv(options.env)
-  if (!options.sandbox && credentials === undefined) {
-    throw new CliError('no Marketing Cloud credentials', {
-      code: 'missing_credentials',
-      exitCode: ExitCode.error,
-      hint: 'set MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET and MCSEND_SUBDOMAIN (or MCSEND_AUTH_URL), optionally MCSEND_ACCOUNT_ID; or try it against the built-in fake with --sandbox',
-    })
-  }
+  requireConnection(options)
   let saved: SavedPlan | undefined
   let sends: Send[] = []
   let digests: Map<string, string | undefined> | undefined
@@ -99,18 +80,12 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
   const stateSpec = options.state ?? (options.sandbox ? SANDBOX_STATE : undefined)
   const store = await openStateStore({spec: stateSpec, cwd: options.cwd, env: options.env, workspace: options.workspace})
   let connection: Connection | undefined
-  let client: SfmcClient | undefined
   try {
-    const lock = await store.lock({
-      operation: 'apply',
-      who: `${safeUser()}@${os.hostname()}`,
-      pid: process.pid,
-      host: os.hostname(),
-      since: clock().toISOString(),
-    })
+    const lock = await store.lock(makeLockOwner('apply', clock(), options.env))
     try {
       const state = await store.load()
       if (options.refresh && saved === undefined) {
+        // Refresh opens its own connection: its status requests are paced, and a 429 slows the pacer down.
         await refreshPending(store, state, {sandbox: options.sandbox, env: options.env, cwd: options.cwd, sends: options.targets, clock, signal: options.signal, clientOptions: options.clientOptions, note: (m) => ui.note(m)})
       }
       const plan =
@@ -125,9 +100,8 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
       if (saved === undefined && !(await ui.approve(plan))) {
         return {plan, cancelled: true, exitCode: ExitCode.ok, stateLocation: store.location}
       }
-      connection = options.sandbox ? await startSandboxConnection(options.cwd) : {credentials: credentials!, close: async () => {}, label: 'Marketing Cloud'}
-      const sfmc = createSfmcClient(connection.credentials, options.clientOptions)
-      client = sfmc
+      connection = await openConnection({sandbox: options.sandbox, env: options.env, cwd: options.cwd, clientOptions: options.clientOptions})
+      const sfmc = connection.client
       await preflightDefinitions(plan, sfmc, options.allowInactive)
       const result = await executePlan(plan, {client: sfmc, store, clock}, {
         parallelism: options.parallelism,
@@ -155,7 +129,6 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
       await lock.release()
     }
   } finally {
-    await client?.close()
     await connection?.close()
     await store.close()
   }
@@ -226,24 +199,6 @@ async function preflightDefinitions(plan: Plan, client: SfmcClient, allowInactiv
         'activate the definition, or pass --allow-inactive to queue them anyway',
       )
     }
-  }
-}
-
-async function startSandboxConnection(cwd: string): Promise<Connection> {
-  const {startSandbox} = await import('../sandbox/server.js')
-  const sandbox = await startSandbox({dataDir: path.join(cwd, SANDBOX_DIR)})
-  return {
-    credentials: {clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, authUrl: sandbox.authUrl},
-    close: () => sandbox.close(),
-    label: `the sandbox (${SANDBOX_DIR}/outbox.ndjson)`,
-  }
-}
-
-function safeUser(): string {
-  try {
-    return os.userInfo().username
-  } catch {
-    return 'unknown'
   }
 }
 

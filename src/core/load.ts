@@ -15,17 +15,13 @@ export async function loadOrFail(paths: string[], deps: LoadDeps): Promise<{send
   return {sends: result.sends, result}
 }
 
-export function throwIfProblems(result: LoadResult): void {
-  const omitted = (result as {omittedProblems?: number}).omittedProblems ?? 0
+export function throwIfProblems(result: LoadResult, hint = 'fix the locations above; `mcsend validate` checks manifests without contacting Marketing Cloud'): void {
+  const omitted = result.omittedProblems ?? 0
   if (result.problems.length === 0) return
   const total = result.problems.length + omitted
   const files = new Set(result.problems.map((p) => p.file))
   const where = files.size === 1 ? ` in ${[...files][0]}` : ` in ${files.size} files`
-  const error = new InvalidInputError(
-    `${total} problem${total === 1 ? '' : 's'}${where}`,
-    result.problems,
-    'fix the locations above; `mcsend validate` checks manifests without contacting Marketing Cloud',
-  )
+  const error = new InvalidInputError(`${total} problem${total === 1 ? '' : 's'}${where}`, result.problems, hint)
   if (omitted > 0) error.details.push(`  … and ${omitted} more`)
   throw error
 }

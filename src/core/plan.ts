@@ -2,8 +2,8 @@ import type {Send, SourceDigest} from '../manifest/types.js'
 import {buildPlan} from '../plan/build.js'
 import type {Plan} from '../plan/types.js'
 import {openStateStore} from '../state/open.js'
-import type {StateData, StateStore} from '../state/types.js'
-import {SANDBOX_STATE} from './apply.js'
+import type {StateData} from '../state/types.js'
+import {SANDBOX_STATE} from './connection.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
 
 export interface PreparePlanOptions {
@@ -23,10 +23,9 @@ export interface PreparedPlan {
   /** Digests of every manifest file read (for a saved plan). */
   manifests: SourceDigest[]
   state: StateData
-  store: StateStore
 }
 
-/** Reads manifests and state, then plans. The caller owns `store` and must close it. */
+/** Reads manifests and state, then plans. Plan only reads the state: the store is closed before returning. */
 export async function preparePlan(options: PreparePlanOptions): Promise<PreparedPlan> {
   const {sends, result} = await loadOrFail(options.paths, {cwd: options.cwd})
   assertTargetsExist(sends, options.targets)
@@ -34,9 +33,8 @@ export async function preparePlan(options: PreparePlanOptions): Promise<Prepared
   try {
     const state = await store.load()
     const plan = buildPlan(sends, state, {stateLocation: store.location, targets: options.targets})
-    return {plan, sends, manifests: result.manifests, state, store}
-  } catch (error) {
+    return {plan, sends, manifests: result.manifests, state}
+  } finally {
     await store.close()
-    throw error
   }
 }

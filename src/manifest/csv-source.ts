@@ -5,9 +5,10 @@ import {finished} from 'node:stream/promises'
 import {Parser, type CsvError} from 'csv-parse'
 
 import type {ScopedProblems} from './problems.js'
-import {MAX_MESSAGE_KEY_LENGTH, type RecipientCollector} from './recipients.js'
+import type {RecipientCollector} from './recipients.js'
 import {isEmailAddress, manifestValidators, notAnEmailMessage} from './schema.js'
 import type {Attributes, Recipient} from './types.js'
+import {MAX_MESSAGE_KEY_LENGTH} from '../plan/keys.js'
 
 /** Column names for the recipient fields, from the manifest's `columns:`. */
 export interface CsvColumns {
@@ -16,7 +17,7 @@ export interface CsvColumns {
   messageKey?: string
 }
 
-export const DEFAULT_CSV_COLUMNS = {contactKey: 'contactKey', to: 'to', messageKey: 'messageKey'} as const
+const DEFAULT_CSV_COLUMNS = {contactKey: 'contactKey', to: 'to', messageKey: 'messageKey'} as const
 
 /**
  * csv-parse hands each record to `push` synchronously while `info.lines` still holds the record's last line, so

@@ -5,6 +5,7 @@ import type {ScopedProblems} from './problems.js'
 import {recipientFromValue, type RecipientCollector} from './recipients.js'
 import {describeSchemaErrors, formatPath, manifestValidators} from './schema.js'
 import {describeJsonStart, JsonSyntaxError, locateJson, parseJson, parseJsonArray, type JsonPosition} from './strict-json.js'
+import {sha256Hex} from '../plan/hash.js'
 
 const BOM = '\uFEFF'
 
@@ -38,7 +39,7 @@ function acceptRecipient(
  * parsed strictly with positions. Returns the hex SHA-256 of the file's bytes.
  */
 export function readJsonSource(bytes: Buffer, file: string, collector: RecipientCollector, problems: ScopedProblems): string {
-  const sha256 = createHash('sha256').update(bytes).digest('hex')
+  const sha256 = sha256Hex(bytes)
   let text = bytes.toString('utf8')
   if (text.startsWith(BOM)) text = text.slice(1)
   const start = describeJsonStart(text)

@@ -1,16 +1,16 @@
-import {createHash} from 'node:crypto'
 import path from 'node:path'
 
 import {isScalar, LineCounter, parseAllDocuments, type Document} from 'yaml'
 
-import type {Problem} from '../errors.js'
+import {errorCode, type Problem} from '../errors.js'
 import {readCsvSource, type CsvColumns} from './csv-source.js'
 import {readJsonSource, readNdjsonSource} from './json-source.js'
 import {ProblemSink, ScopedProblems} from './problems.js'
-import {RecipientCollector, recipientFromValue} from './recipients.js'
+import {RecipientCollector, recipientFromValue, recipientPlace} from './recipients.js'
 import {describeSchemaErrors, formatPath, manifestValidators} from './schema.js'
 import type {Attributes, LoadResult, Recipient, Send, SourceDigest} from './types.js'
 import {locateYaml, type TextPosition} from './yaml-locate.js'
+import {sha256Hex} from '../plan/hash.js'
 import {messageKeyDeriver} from '../plan/keys.js'
 
 /**
@@ -37,7 +37,7 @@ export interface LoadOptions {
   maxProblems?: number
 }
 
-export const DEFAULT_MAX_PROBLEMS = 50
+const DEFAULT_MAX_PROBLEMS = 50
 
 const MANIFEST_EXTENSIONS = ['.yaml', '.yml']
 const SKIPPED_DIRECTORIES = new Set(['node_modules'])
@@ -60,15 +60,6 @@ interface Candidate {
   name: string | undefined
   nameAt: {file: string; line: number; column: number}
   problems: ScopedProblems
-}
-
-function sha256(bytes: Buffer | string): string {
-  return createHash('sha256').update(bytes).digest('hex')
-}
-
-function errorCode(error: unknown): string | undefined {
-  const code = (error as {code?: unknown} | null)?.code
-  return typeof code === 'string' ? code : undefined
 }
 
 function describeIoError(error: unknown): string {
@@ -95,8 +86,11 @@ function isManifestFile(name: string): boolean {
   return MANIFEST_EXTENSIONS.includes(path.extname(name).toLowerCase())
 }
 
+/** Manifest files to load, in order, each with its bytes when the directory scan already read them. */
+type ManifestFiles = Map<string, Buffer | string | undefined>
+
 /** Every manifest file below a directory, depth-first in name order, skipping node_modules and dot-directories. */
-async function walk(fs: ManifestFs, directory: string, out: string[]): Promise<void> {
+async function walk(fs: ManifestFs, directory: string, out: ManifestFiles): Promise<void> {
   const names = (await fs.promises.readdir(directory)).map(entryName).sort()
   for (const name of names) {
     const full = path.join(directory, name)
@@ -108,7 +102,11 @@ async function walk(fs: ManifestFs, directory: string, out: string[]): Promise<v
     }
     if (stats.isDirectory()) {
       if (!name.startsWith('.') && !SKIPPED_DIRECTORIES.has(name)) await walk(fs, full, out)
-    } else if (stats.isFile() && isManifestFile(name) && (await looksLikeManifest(fs, full))) out.push(full)
+    } else if (stats.isFile() && isManifestFile(name)) {
+      const bytes = await fs.promises.readFile(full).catch(() => undefined)
+      // An unreadable file is kept: the loader reports the read error at its place.
+      if (bytes === undefined || looksLikeManifest(bytes)) out.set(full, bytes)
+    }
   }
 }
 
@@ -116,18 +114,14 @@ async function walk(fs: ManifestFs, directory: string, out: string[]): Promise<v
  * A directory in a repository holds other YAML too (CI workflows, compose files): a directory scan takes only
  * files with an `apiVersion: mcsend/…` or `kind: Send` line. A file named explicitly is always validated.
  */
-async function looksLikeManifest(fs: ManifestFs, file: string): Promise<boolean> {
-  try {
-    const text = String(await fs.promises.readFile(file))
-    return /^\s*apiVersion:\s*["']?mcsend\//m.test(text) || /^\s*kind:\s*["']?Send\b/m.test(text)
-  } catch {
-    return true // let the loader report the read error at its place
-  }
+function looksLikeManifest(bytes: Buffer | string): boolean {
+  const text = String(bytes)
+  return /^\s*apiVersion:\s*["']?mcsend\//m.test(text) || /^\s*kind:\s*["']?Send\b/m.test(text)
 }
 
-async function expandPaths(inputs: readonly string[], ctx: Context): Promise<string[]> {
+async function expandPaths(inputs: readonly string[], ctx: Context): Promise<ManifestFiles> {
   const display = ctx.display
-  const files: string[] = []
+  const files: ManifestFiles = new Map()
   for (const input of inputs.length === 0 ? [ctx.cwd] : inputs) {
     const abs = path.resolve(ctx.cwd, input)
     let stats: {isFile(): boolean; isDirectory(): boolean}
@@ -138,13 +132,13 @@ async function expandPaths(inputs: readonly string[], ctx: Context): Promise<str
       continue
     }
     if (stats.isDirectory()) {
-      const found: string[] = []
+      const found: ManifestFiles = new Map()
       await walk(ctx.fs, abs, found)
-      if (found.length === 0) ctx.sink.add({file: display(abs), message: 'no manifest files in this directory (*.yaml or *.yml with apiVersion: mcsend/v1)'})
-      files.push(...found)
-    } else files.push(abs)
+      if (found.size === 0) ctx.sink.add({file: display(abs), message: 'no manifest files in this directory (*.yaml or *.yml with apiVersion: mcsend/v1)'})
+      for (const [file, bytes] of found) if (!files.has(file)) files.set(file, bytes)
+    } else if (!files.has(abs)) files.set(abs, undefined)
   }
-  return [...new Set(files)]
+  return files
 }
 
 function pointer(segments: readonly (string | number)[]): string {
@@ -168,17 +162,17 @@ interface SourceItem {
   ndjson?: string
 }
 
-/** Reads one manifest file: every document is a send. */
-async function loadManifestFile(abs: string, ctx: Context): Promise<void> {
+/** Reads one manifest file (unless the directory scan already did): every document is a send. */
+async function loadManifestFile(abs: string, scanned: Buffer | string | undefined, ctx: Context): Promise<void> {
   const file = ctx.display(abs)
   let bytes: Buffer | string
   try {
-    bytes = await ctx.fs.promises.readFile(abs)
+    bytes = scanned ?? (await ctx.fs.promises.readFile(abs))
   } catch (error) {
     ctx.sink.add({file, message: describeIoError(error)})
     return
   }
-  ctx.manifests.push({file, sha256: sha256(bytes)})
+  ctx.manifests.push({file, sha256: sha256Hex(bytes)})
   let text = typeof bytes === 'string' ? bytes : bytes.toString('utf8')
   if (text.startsWith('\uFEFF')) text = text.slice(1)
   const counter = new LineCounter()
@@ -316,7 +310,6 @@ function checkNames(ctx: Context): void {
       message: `duplicate send name ${JSON.stringify(candidate.name)}: also in ${e.file}:${e.line}:${e.column}`,
       hint: 'send names are unique across all manifests (they are part of every messageKey)',
     })
-    earlier.problems.count++
     earlier.send = undefined
     candidate.send = undefined
   }
@@ -336,7 +329,7 @@ function checkMessageKeys(ctx: Context): void {
       line: r.line,
       column: r.column,
       path: 'messageKey',
-      message: `duplicate messageKey ${JSON.stringify(key)}: also used at ${earlier.file}:${earlier.line}${earlier.column === undefined ? '' : `:${earlier.column}`}`,
+      message: `duplicate messageKey ${JSON.stringify(key)}: also used at ${recipientPlace(earlier)}`,
       hint: 'every message needs its own key; remove the explicit messageKey to have one derived',
     })
     candidate.send = undefined
@@ -387,7 +380,7 @@ export async function loadManifests(paths: string[], deps: LoadDeps, options: Lo
   const display = (abs: string): string => path.relative(cwd, abs).split(path.sep).join('/') || '.'
   const sink = new ProblemSink(options.maxProblems ?? DEFAULT_MAX_PROBLEMS)
   const ctx: Context = {fs: deps.fs, cwd, sink, manifests: [], candidates: [], display}
-  for (const file of await expandPaths(paths, ctx)) await loadManifestFile(file, ctx)
+  for (const [file, bytes] of await expandPaths(paths, ctx)) await loadManifestFile(file, bytes, ctx)
   checkNames(ctx)
   checkMessageKeys(ctx)
   const sends = ctx.candidates.flatMap((c) => (c.send !== undefined && c.problems.count === 0 ? [c.send] : []))

@@ -2,15 +2,13 @@ import type {Attributes, Recipient} from './types.js'
 import type {ScopedProblems} from './problems.js'
 import {isEmailAddress, showRejectedAddress} from './schema.js'
 
-/** Marketing Cloud accepts messageKeys of at most 100 characters (sfmc-api.md, messageKey rules). */
-export const MAX_MESSAGE_KEY_LENGTH = 100
-
 /** A contactKey may be an email address: mask it like the renderers do before it goes into a message. */
 export function showContactKey(contactKey: string): string {
   return JSON.stringify(isEmailAddress(contactKey) ? showRejectedAddress(contactKey) : contactKey)
 }
 
-function where(r: Recipient): string {
+/** `file:line` or `file:line:column`, for messages that name where a recipient was read. */
+export function recipientPlace(r: Recipient): string {
   return r.column === undefined ? `${r.file}:${r.line}` : `${r.file}:${r.line}:${r.column}`
 }
 
@@ -36,7 +34,7 @@ export class RecipientCollector {
         line: recipient.line,
         column: recipient.column,
         path,
-        message: `duplicate contactKey ${showContactKey(recipient.contactKey)}: also at ${where(earlier)}`,
+        message: `duplicate contactKey ${showContactKey(recipient.contactKey)}: also at ${recipientPlace(earlier)}`,
         hint: 'each recipient of a send needs its own contactKey',
       })
       return

@@ -1,7 +1,7 @@
 import {readFileSync} from 'node:fs'
 
 import type {ErrorObject, ValidateFunction} from 'ajv'
-import Ajv2020Module from 'ajv/dist/2020.js'
+import {Ajv2020} from 'ajv/dist/2020.js'
 
 import {didYouMean} from './suggest.js'
 
@@ -26,9 +26,6 @@ export interface ManifestValidators {
 
 let validators: ManifestValidators | undefined
 
-// ajv is CommonJS; depending on the loader its class is the module itself or its `default`.
-type AjvClass = typeof Ajv2020Module.default
-const Ajv2020 = ((Ajv2020Module as unknown as {default?: AjvClass}).default ?? Ajv2020Module) as AjvClass
 
 /** Compiles the schema once, on first use. */
 export function manifestValidators(): ManifestValidators {

@@ -1,5 +1,7 @@
 /** Shapes produced by the manifest loader. Plain data: no classes, no I/O. */
 
+import type {Problem} from '../errors.js'
+
 export type AttributeValue = string | number | boolean
 export type Attributes = Record<string, AttributeValue>
 
@@ -15,8 +17,6 @@ export interface Recipient {
   line: number
   column?: number
 }
-
-export type SourceKind = 'inline' | 'csv' | 'json' | 'ndjson'
 
 export interface SourceDigest {
   /** Display path of the file (relative to the working directory, forward slashes). */
@@ -49,9 +49,9 @@ export interface Send {
 export interface LoadResult {
   /** Sends that loaded without problems; empty when there are problems anywhere, unless partial results are requested. */
   sends: Send[]
-  problems: import('../errors.js').Problem[]
-  /** Problems beyond the cap (`maxProblems`) that were counted but not kept. The loader always sets it. */
-  omittedProblems?: number
+  problems: Problem[]
+  /** Problems beyond the cap (`maxProblems`) that were counted but not kept. */
+  omittedProblems: number
   /** Digests of every manifest file read. */
   manifests: SourceDigest[]
 }

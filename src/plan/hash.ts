@@ -3,12 +3,16 @@ import crypto, {createHash} from 'node:crypto'
 import type {Attributes} from '../manifest/types.js'
 
 // crypto.hash (Node >= 20.12) is a one-shot digest, about twice as fast as createHash for short inputs.
-const oneShot = (crypto as {hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer}).hash
+const oneShot = (crypto as {hash?: (algorithm: string, data: string, encoding: 'base64url' | 'buffer') => string | Buffer}).hash
 
 /** base64url SHA-256 of a UTF-8 string, optionally truncated to `bytes` bytes of digest. */
 export function sha256Base64url(input: string, bytes = 32): string {
-  const digest = oneShot ? oneShot('sha256', input, 'buffer') : createHash('sha256').update(input, 'utf8').digest()
-  return (bytes >= 32 ? digest : digest.subarray(0, bytes)).toString('base64url')
+  if (bytes >= 32) {
+    // The full digest straight to base64url: no intermediate buffer (this runs once per recipient in plans).
+    return oneShot ? (oneShot('sha256', input, 'base64url') as string) : createHash('sha256').update(input, 'utf8').digest('base64url')
+  }
+  const digest = oneShot ? (oneShot('sha256', input, 'buffer') as Buffer) : createHash('sha256').update(input, 'utf8').digest()
+  return digest.subarray(0, bytes).toString('base64url')
 }
 
 export function sha256Hex(input: string | Uint8Array): string {

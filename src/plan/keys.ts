@@ -1,4 +1,4 @@
-import crypto from 'node:crypto'
+import {sha256Base64url} from './hash.js'
 
 /** Marketing Cloud accepts messageKeys of up to 100 characters (sfmc-api.md §2). */
 export const MAX_MESSAGE_KEY_LENGTH = 100
@@ -35,9 +35,3 @@ export function messageKeyDeriver(name: string, revision: number): (contactKey: 
 /** base64url of a 32-byte digest, without padding. */
 const DIGEST_LENGTH = 43
 
-// crypto.hash (Node >= 20.12) is a one-shot digest about twice as fast as createHash for short inputs.
-const oneShot = (crypto as {hash?: (algorithm: string, data: string, encoding: 'base64url') => string}).hash
-
-function sha256Base64url(input: string): string {
-  return oneShot ? oneShot('sha256', input, 'base64url') : crypto.createHash('sha256').update(input, 'utf8').digest('base64url')
-}

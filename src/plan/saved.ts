@@ -1,16 +1,16 @@
-import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import {open, readFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import type {ValidateFunction} from 'ajv'
-import Ajv2020Module from 'ajv/dist/2020.js'
+import {Ajv2020} from 'ajv/dist/2020.js'
 import writeFileAtomic from 'write-file-atomic'
 
 import {CliError, ExitCode, InvalidInputError, StalePlanError} from '../errors.js'
-import type {Attributes, SourceDigest} from '../manifest/types.js'
+import type {SourceDigest} from '../manifest/types.js'
 import {maskAttributes, maskValue} from '../render/mask.js'
 import type {SendSnapshot} from '../state/types.js'
+import {sha256Hex} from './hash.js'
 import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary} from './types.js'
 
 /**
@@ -31,18 +31,8 @@ export interface SavedMessage {
   reason?: string
 }
 
-export interface SavedSend {
-  name: string
-  definitionKey: string
-  revision: number
-  /** Shared attributes; values that are addresses are masked. */
-  attributes: Attributes
-  batchSize: number
-  file: string
-  line: number
-  sources: SourceDigest[]
-  counts: PlannedSend['counts']
-  pending: number
+/** A planned send as saved: its shared attributes with addresses masked, its messages as SavedMessage. */
+export interface SavedSend extends Omit<PlannedSend, 'batches' | 'unchanged'> {
   batches: {index: number; messages: SavedMessage[]}[]
   unchanged: SavedMessage[]
 }
@@ -134,16 +124,13 @@ export function serializeSavedPlan(saved: SavedPlan): string {
 }
 
 /** A cheap look at a file's content: does it claim to be a saved plan? (Used to tell `apply FILE` from manifests.) */
-export function looksLikeSavedPlan(text: string): boolean {
+function looksLikeSavedPlan(text: string): boolean {
   const head = text.slice(0, 400).trimStart()
   return head.startsWith('{') && head.includes(`"kind":"${SAVED_PLAN_KIND}"`)
 }
 
-type AjvClass = typeof Ajv2020Module.default
-// ajv is CommonJS; depending on the loader its class is the module itself or its `default`.
-const Ajv2020 = ((Ajv2020Module as unknown as {default?: AjvClass}).default ?? Ajv2020Module) as AjvClass
 /** The schema ships with the package; both src/ and dist/ sit two levels below its root. */
-export const SAVED_PLAN_SCHEMA_URL = new URL('../../schemas/saved-plan.schema.json', import.meta.url)
+const SAVED_PLAN_SCHEMA_URL = new URL('../../schemas/saved-plan.schema.json', import.meta.url)
 let validator: ValidateFunction | undefined
 
 function savedPlanValidator(): ValidateFunction {
@@ -215,7 +202,7 @@ export async function digestFiles(files: readonly string[], cwd: string): Promis
   const out = new Map<string, string | undefined>()
   for (const file of files) {
     try {
-      out.set(file, createHash('sha256').update(await readFile(path.resolve(cwd, file))).digest('hex'))
+      out.set(file, sha256Hex(await readFile(path.resolve(cwd, file))))
     } catch {
       out.set(file, undefined)
     }
@@ -296,6 +283,11 @@ export function planMismatches(saved: SavedPlan, plan: Plan): string[] {
   return reasons
 }
 
+/** The command that applies a saved plan, for the hints of plan --out, show and the Markdown. */
+export function applyCommand(file: string, sandbox: boolean | undefined): string {
+  return `mcsend apply ${file}${sandbox ? ' --sandbox' : ''}`
+}
+
 /** The refusal, one detail line per reason. */
 export function stalePlanError(file: string, reasons: readonly string[]): StalePlanError {
   return new StalePlanError(
@@ -333,16 +325,7 @@ export function planFromSaved(saved: SavedPlan): Plan {
     state: {...saved.state},
     summary: {...saved.summary},
     sends: saved.sends.map((s) => ({
-      name: s.name,
-      definitionKey: s.definitionKey,
-      revision: s.revision,
-      attributes: s.attributes,
-      batchSize: s.batchSize,
-      file: s.file,
-      line: s.line,
-      sources: s.sources,
-      counts: s.counts,
-      pending: s.pending,
+      ...s,
       batches: s.batches.map((b) => ({index: b.index, messages: b.messages.map((m) => plannedMessage(m, s))})),
       unchanged: s.unchanged.map((m) => plannedMessage(m, s)),
     })),

@@ -1,5 +1,6 @@
 import type {Paint} from '../cli/colour-env.js'
 import type {ApplyResult, Progress} from '../apply/execute.js'
+import {codeName} from '../sfmc/codes.js'
 import {formatCount, plural} from './format.js'
 import {maskValue, type MaskOptions} from './mask.js'
 
@@ -26,8 +27,7 @@ export function renderApplySummary(result: ApplyResult, options: ApplySummaryOpt
   if (result.rejections.length > 0) {
     const byCode = new Map<string, number>()
     for (const r of result.rejections) {
-      const label = r.errorMessage ?? `error ${r.errorCode ?? 'unknown'}`
-      const key = `${r.errorCode ?? '?'} ${label.split(':')[0]}`
+      const key = r.errorCode === undefined ? 'no error code' : codeName(r.errorCode)
       byCode.set(key, (byCode.get(key) ?? 0) + 1)
     }
     lines.push('', `Rejected by Marketing Cloud (${formatCount(result.rejections.length)}):`)

@@ -1,5 +1,6 @@
 import {createTwoFilesPatch} from 'diff'
 
+import {applyCommand} from '../plan/saved.js'
 import type {Plan, PlannedSend} from '../plan/types.js'
 import type {SendSnapshot} from '../state/types.js'
 import {formatAttributeValue, formatCount, plural} from './format.js'
@@ -23,19 +24,21 @@ export interface MarkdownOptions extends MaskOptions {
   toolVersion?: string
 }
 
-/** How much detail each send gets; the renderer steps down until the whole comment fits the budget. */
+/**
+ * How much detail each send gets; the renderer steps down until the whole comment fits the budget. The diff since
+ * the last apply is kept at every level (it is short: one line per shared attribute and source file).
+ */
 interface Detail {
   /** Requests listed one per row (the rest are counted). */
   batchRows: number
   samples: number
-  diff: boolean
 }
 
 const LEVELS: Detail[] = [
-  {batchRows: Number.POSITIVE_INFINITY, samples: 5, diff: true},
-  {batchRows: 20, samples: 5, diff: true},
-  {batchRows: 0, samples: 3, diff: true},
-  {batchRows: 0, samples: 0, diff: true},
+  {batchRows: Number.POSITIVE_INFINITY, samples: 5},
+  {batchRows: 20, samples: 5},
+  {batchRows: 0, samples: 3},
+  {batchRows: 0, samples: 0},
 ]
 
 /**
@@ -48,8 +51,10 @@ export function renderPlanMarkdown(plan: Plan, options: MarkdownOptions): string
   const budget = options.budget ?? MARKDOWN_BUDGET
   const head = renderHead(plan, options)
   const foot = renderFoot(plan, options)
+  // The same at every level: computed once.
+  const diffs = plan.sends.map((s) => renderDiff(s, options))
   for (const [i, level] of LEVELS.entries()) {
-    const blocks = plan.sends.map((s) => renderSendDetails(s, level, options))
+    const blocks = plan.sends.map((s, n) => renderSendDetails(s, level, diffs[n]!, options))
     const notes = i === 0 ? [] : [leftOutNote(plan, level, 0)]
     const doc = join(head, blocks, notes, foot)
     if (doc.length <= budget) return doc
@@ -60,8 +65,8 @@ export function renderPlanMarkdown(plan: Plan, options: MarkdownOptions): string
   let omitted = plan.sends.length
   const reserve = leftOutNote(plan, smallest, plan.sends.length).length + 4
   let used = join(head, [], [], foot).length + reserve
-  for (const send of plan.sends) {
-    const block = renderSendDetails(send, smallest, options)
+  for (const [n, send] of plan.sends.entries()) {
+    const block = renderSendDetails(send, smallest, diffs[n]!, options)
     if (used + block.length + 2 > budget) break
     kept.push(block)
     used += block.length + 2
@@ -79,7 +84,7 @@ function join(head: string, blocks: string[], notes: string[], foot: string): st
 
 function leftOutNote(plan: Plan, level: Detail, omittedBlocks: number): string {
   const left: string[] = []
-  const requests = plan.sends.reduce((n, s) => n + Math.max(0, s.batches.length - (Number.isFinite(level.batchRows) ? level.batchRows : s.batches.length)), 0)
+  const requests = plan.sends.reduce((n, s) => n + Math.max(0, s.batches.length - level.batchRows), 0)
   if (requests > 0) left.push(`the list of ${plural(requests, 'request')}`)
   if (level.samples < LEVELS[0]!.samples) left.push(level.samples === 0 ? 'sample recipients' : 'some sample recipients')
   if (omittedBlocks > 0) left.push(`the details of ${plural(omittedBlocks, 'send')}`)
@@ -130,16 +135,16 @@ function title(plan: Plan): string {
 
 function renderFoot(plan: Plan, options: MarkdownOptions): string {
   const parts: string[] = []
-  if (options.planFile !== undefined && plan.summary.toSend > 0) parts.push(`Apply exactly this plan with \`mcsend apply ${options.planFile}${options.sandbox ? ' --sandbox' : ''}\`.`)
+  if (options.planFile !== undefined && plan.summary.toSend > 0) parts.push(`Apply exactly this plan with \`${applyCommand(options.planFile, options.sandbox)}\`.`)
   parts.push(`<sub>mcsend${options.toolVersion === undefined ? '' : ` ${escapeHtml(options.toolVersion)}`}</sub>`)
   return parts.join(' ')
 }
 
-function renderSendDetails(send: PlannedSend, level: Detail, options: MarkdownOptions): string {
+function renderSendDetails(send: PlannedSend, level: Detail, diff: string[], options: MaskOptions): string {
   const c = send.counts
   const what = c.toSend === 0 ? 'nothing to send' : `${formatCount(c.toSend)} to send in ${plural(c.requests, 'request')}`
   const out = [`<details><summary><code>${escapeHtml(send.name)}</code>: ${what} (${escapeHtml(send.file)}:${send.line})</summary>`, '']
-  if (level.diff) out.push(...renderDiff(send, options), '')
+  out.push(...diff, '')
   out.push(...renderBatches(send, level))
   if (level.samples > 0) {
     const samples = sampleMessages(send, level.samples)
@@ -172,7 +177,7 @@ function renderBatches(send: PlannedSend, level: Detail): string[] {
 }
 
 /** The non-personal description of a send, one fact per line, as compared between two applies. */
-export function describeSendForDiff(s: Pick<SendSnapshot, 'definitionKey' | 'revision' | 'attributes' | 'batchSize' | 'sources'>, options: MaskOptions): string {
+function describeSendForDiff(s: Pick<SendSnapshot, 'definitionKey' | 'revision' | 'attributes' | 'batchSize' | 'sources'>, options: MaskOptions): string {
   const lines = [`definitionKey: ${s.definitionKey}`, `revision: ${s.revision}`, `batchSize: ${s.batchSize}`, 'attributes:']
   const attrs = Object.entries(maskAttributes(s.attributes, options)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   if (attrs.length === 0) lines.push('  (none)')

@@ -1,7 +1,7 @@
 import type {Paint} from '../cli/colour-env.js'
 import {maskEmails} from '../sfmc/redact.js'
 import {subscriberStatusName} from '../sfmc/codes.js'
-import type {LockOwner, MessageRecord} from '../state/types.js'
+import type {MessageRecord} from '../state/types.js'
 import {formatCount, plural} from './format.js'
 import {renderTable} from './state-table.js'
 
@@ -18,12 +18,9 @@ export function describeDelivery(record: MessageRecord): string {
   return d.statusCode === undefined ? `notSent ${d.statusMessage ?? ''}`.trimEnd() : `notSent ${subscriberStatusName(d.statusCode)}`
 }
 
-/**
- * A messageKey as printed in listings: explicit keys come from manifests and may hold an address, so any address in
- * one is masked unless addresses are shown.
- */
-export function displayKey(key: string, showAddresses = false): string {
-  return showAddresses ? key : maskEmails(key)
+/** A messageKey as printed in listings: explicit keys come from manifests and may hold an address, so any address in one is masked. */
+export function displayKey(key: string): string {
+  return maskEmails(key)
 }
 
 export interface ListPage {
@@ -33,10 +30,10 @@ export interface ListPage {
   location: string
 }
 
-export function renderRecordList(page: ListPage, options: {paint: Paint; showAddresses?: boolean}): string {
+export function renderRecordList(page: ListPage, options: {paint: Paint}): string {
   if (page.total === 0) return `No records in ${page.location} match.\n`
   const rows = page.records.map((r) => [
-    displayKey(r.messageKey, options.showAddresses),
+    displayKey(r.messageKey),
     r.send,
     String(r.revision),
     r.status,
@@ -56,9 +53,9 @@ export function renderRecordList(page: ListPage, options: {paint: Paint; showAdd
   return `${lines.join('\n')}\n`
 }
 
-export function renderRecord(record: MessageRecord, options: {showAddresses?: boolean} = {}): string {
+export function renderRecord(record: MessageRecord): string {
   const rows: [string, string | undefined][] = [
-    ['messageKey', displayKey(record.messageKey, options.showAddresses)],
+    ['messageKey', displayKey(record.messageKey)],
     ['send', record.send],
     ['revision', String(record.revision)],
     ['status', record.status],
@@ -79,14 +76,9 @@ export function renderRecord(record: MessageRecord, options: {showAddresses?: bo
 }
 
 /** The records about to be removed (or removed): a table capped at `cap` rows. */
-export function renderRecordSummary(records: readonly MessageRecord[], cap = 20, showAddresses = false): string[] {
-  const rows = records.slice(0, cap).map((r) => [displayKey(r.messageKey, showAddresses), r.send, String(r.revision), r.status])
+export function renderRecordSummary(records: readonly MessageRecord[], cap = 20): string[] {
+  const rows = records.slice(0, cap).map((r) => [displayKey(r.messageKey), r.send, String(r.revision), r.status])
   const lines = renderTable(['MESSAGEKEY', 'SEND', 'REV', 'STATUS'], rows, '  ')
   if (records.length > cap) lines.push(`  … and ${formatCount(records.length - cap)} more`)
   return lines
-}
-
-/** `apply (pid 1234 on host ci-7, ann@ci-7) since 2026-11-26T10:00:00Z` */
-export function describeHolder(owner: LockOwner): string {
-  return `${owner.operation} (pid ${owner.pid} on host ${owner.host}, ${owner.who}) since ${shortTime(owner.since)}`
 }

@@ -1,3 +1,4 @@
+import type {DefinitionState} from './definitions.js'
 import {Code, STATUS_RETENTION_MS} from './wire.js'
 
 export interface OutboxEntry {
@@ -12,7 +13,6 @@ export interface OutboxEntry {
 }
 
 export type Outcome = {event: 'sent'} | {event: 'notSent'; statusCode: number; statusMessage: string}
-export type DefinitionLookup = (definitionKey: string) => 'Active' | 'Inactive' | 'Deleted' | 'missing'
 
 /** Shared by every entry without attributes (frozen: one object instead of one per message). */
 const NO_ATTRIBUTES: Record<string, unknown> = Object.freeze({})
@@ -45,18 +45,22 @@ export interface CheckedRecipient {
   attributes?: Record<string, unknown>
 }
 
-export interface BatchToCommit {
-  mid: string
+/** A send request that passed request-level validation (send.ts); per-recipient problems are in `codes`. */
+export interface CheckedSend {
   definitionKey: string
-  requestId: string
   attributes: Record<string, unknown> | undefined
   recipients: CheckedRecipient[]
-  /** messageKey per recipient (given or generated). */
+  /** Echoed messageKey per recipient (given, or generated when absent). */
   keys: string[]
-  /** 0 for a recipient that passed validation; set here to 109110 for a reused key. */
+  /** 0 for a recipient that passed validation; commit() sets 109110 for a reused key or a scripted rejection's code. */
   codes: number[]
   /** Per-recipient message overrides (set by a scripted rejection); sparse. */
   messages: (string | undefined)[]
+}
+
+export interface BatchToCommit extends CheckedSend {
+  mid: string
+  requestId: string
 }
 
 /** What a scripted rejection sees: the recipient as the fake is about to queue it. */
@@ -74,7 +78,7 @@ export interface StoreOptions {
   dedupeWindowMs: number
   queuedMs: number
   outcome: (messageKey: string) => Outcome
-  definitionState: DefinitionLookup
+  definitionState: (definitionKey: string) => DefinitionState | 'missing'
   rejectRecipient?: RejectRecipient
 }
 
@@ -168,10 +172,6 @@ export class MessageStore {
 
   outbox(): OutboxEntry[] {
     return this.outboxEntries.slice()
-  }
-
-  get size(): number {
-    return this.outboxEntries.length
   }
 
   deliveries(messageKey: string): number {

@@ -4,12 +4,12 @@ import path from 'node:path'
 
 import type {OutboxEntry} from './messages.js'
 
+/** Where `--sandbox` keeps the sandbox's outbox (and its own state), relative to the project directory. */
+export const SANDBOX_DIR = '.mcsend/sandbox'
 export const OUTBOX_FILE = 'outbox.ndjson'
 
 export interface LoadedOutbox {
   entries: OutboxEntry[]
-  /** Lines that could not be read (a torn last line is repaired, not counted). */
-  skippedLines: number
   file: OutboxFile
 }
 
@@ -20,10 +20,7 @@ export interface LoadedOutbox {
 export class OutboxFile {
   private failed: Error | undefined
 
-  private constructor(
-    readonly path: string,
-    private readonly stream: WriteStream,
-  ) {
+  private constructor(private readonly stream: WriteStream) {
     stream.on('error', (error) => {
       this.failed = error
     })
@@ -32,13 +29,13 @@ export class OutboxFile {
   static async open(dataDir: string): Promise<LoadedOutbox> {
     await mkdir(dataDir, {recursive: true})
     const file = path.join(dataDir, OUTBOX_FILE)
-    const {entries, skippedLines} = await loadAndRepair(file)
+    const entries = await loadAndRepair(file)
     const stream = createWriteStream(file, {flags: 'a'})
     await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve())
       stream.once('error', reject)
     })
-    return {entries, skippedLines, file: new OutboxFile(file, stream)}
+    return {entries, file: new OutboxFile(stream)}
   }
 
   /** Appends one chunk (whole lines); resolves once the bytes are handed to the OS. */
@@ -57,23 +54,22 @@ export class OutboxFile {
   }
 }
 
-async function loadAndRepair(file: string): Promise<{entries: OutboxEntry[]; skippedLines: number}> {
+/** The entries of the outbox file; lines that cannot be read are skipped. */
+async function loadAndRepair(file: string): Promise<OutboxEntry[]> {
   let buf: Buffer
   try {
     buf = await readFile(file)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {entries: [], skippedLines: 0}
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw error
   }
   const entries: OutboxEntry[] = []
-  let skippedLines = 0
   let start = 0
   while (start < buf.length) {
     const end = buf.indexOf(10, start)
     if (end === -1) break
     const entry = parseEntry(buf.toString('utf8', start, end))
     if (entry) entries.push(entry)
-    else if (end > start) skippedLines++
     start = end + 1
   }
   if (start < buf.length) {
@@ -92,7 +88,7 @@ async function loadAndRepair(file: string): Promise<{entries: OutboxEntry[]; ski
       await handle.close()
     }
   }
-  return {entries, skippedLines}
+  return entries
 }
 
 function parseEntry(line: string): OutboxEntry | undefined {

@@ -1,19 +1,7 @@
 import {randomUUID} from 'node:crypto'
 
-import type {CheckedRecipient} from './messages.js'
+import type {CheckedRecipient, CheckedSend} from './messages.js'
 import {Code, MAX_CONTACT_KEY_LENGTH, MAX_MESSAGE_KEY_LENGTH, MAX_RECIPIENTS, RECIPIENT_MESSAGES, apiError, json, type WireResponse} from './wire.js'
-
-/** A send request that passed request-level validation; per-recipient problems are in `codes`. */
-export interface CheckedSend {
-  definitionKey: string
-  attributes: Record<string, unknown> | undefined
-  recipients: CheckedRecipient[]
-  /** Echoed messageKey per recipient (given, or generated when absent). */
-  keys: string[]
-  codes: number[]
-  /** Per-recipient message overrides; sparse. */
-  messages: (string | undefined)[]
-}
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 const MAX_EMAIL_LENGTH = 254

@@ -9,9 +9,9 @@ import type {Socket} from 'node:net'
 
 import {DefinitionRegistry, parseListQuery, positiveInt, type DefinitionState} from './definitions.js'
 import {FaultPlan, rateLimited, type Fault, type RouteFamily} from './faults.js'
-import {MessageStore, NOT_SENT, QUEUED, type MessageRecord, type Outcome, type OutboxEntry, type RejectRecipient} from './messages.js'
+import {MessageStore, NOT_SENT, QUEUED, type CheckedSend, type MessageRecord, type Outcome, type OutboxEntry, type RejectRecipient} from './messages.js'
 import {OutboxFile} from './outbox-file.js'
-import {checkBatch, checkSingle, sendResponse, type CheckedSend} from './send.js'
+import {checkBatch, checkSingle, sendResponse} from './send.js'
 import {TokenIssuer} from './tokens.js'
 import {Code, apiError, cstTimestamp, json, notAuthorized, oauthError, type WireResponse} from './wire.js'
 
@@ -352,7 +352,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
     const requestId = randomUUID()
     // Dedupe and recording happen synchronously here, so concurrent duplicates are decided one request at a time.
-    const accepted = store.commit({mid, definitionKey: checked.definitionKey, requestId, attributes: checked.attributes, recipients: checked.recipients, keys: checked.keys, codes: checked.codes, messages: checked.messages}, now, new Date(now).toISOString())
+    // commit() writes each recipient's verdict into the shared `codes`/`messages` arrays that sendResponse reads.
+    const accepted = store.commit({...checked, mid, requestId}, now, new Date(now).toISOString())
     const response = sendResponse(requestId, checked, lenient)
     if (outboxFile && accepted.length > 0) {
       let chunk = ''

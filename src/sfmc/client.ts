@@ -1,9 +1,9 @@
 import {ApiError} from '../errors.js'
 import {codeName, parseCode, RESPONSES_HAVE_ERRORS} from './codes.js'
 import {CREDENTIAL_VARIABLES} from './credentials.js'
-import {isRecord, RequestFailure, requestJson, type HttpRequest, type HttpResponse, type HttpSettings, type Route} from './http.js'
+import {hostNotFound, isRecord, RequestFailure, requestJson, type HttpRequest, type HttpResponse, type HttpSettings, type Route} from './http.js'
 import {maskEmails} from './redact.js'
-import {DEFAULT_RETRY_POLICY} from './retry.js'
+import {DEFAULT_RETRY_POLICY, type RetryPolicy} from './retry.js'
 import {cstToUtcIso} from './timestamps.js'
 import {createTokenProvider, type TokenProvider} from './token.js'
 import type {
@@ -19,7 +19,7 @@ import type {
 } from './types.js'
 
 export interface ClientOptions {
-  retry?: {limit?: number; baseDelayMs?: number; maxDelayMs?: number; maxRetryAfterMs?: number}
+  retry?: Partial<RetryPolicy>
   /** Per attempt, until the response headers arrive; default 30 s. */
   timeoutMs?: number
   /** Retries and token refreshes, for --verbose and progress. Events never carry secrets. */
@@ -32,7 +32,7 @@ export interface ClientOptions {
   tokenProvider?: TokenProvider
 }
 
-export const DEFAULT_TIMEOUT_MS = 30_000
+const DEFAULT_TIMEOUT_MS = 30_000
 
 const SEND_PATH = 'messaging/v1/email/messages/'
 const DOCS_RESPONSE_CODES = 'https://developer.salesforce.com/docs/marketing/marketing-cloud/guide/transactional-send-response'
@@ -64,19 +64,15 @@ export function createSfmcClient(credentials: Credentials, options: ClientOption
 
   return {
     async sendBatch(request: SendBatchRequest, signal?: AbortSignal): Promise<SendBatchResult> {
-      for (const recipient of request.recipients) {
-        if (!recipient.messageKey) throw new Error('sendBatch: every recipient needs a messageKey (retries are safe only with client keys)')
-      }
-      const body: Record<string, unknown> = {
-        definitionKey: request.definitionKey,
-        recipients: request.recipients.map((r) => ({
-          contactKey: r.contactKey,
-          to: r.to,
-          messageKey: r.messageKey,
-          ...(r.attributes && Object.keys(r.attributes).length > 0 ? {attributes: r.attributes} : {}),
-        })),
-      }
-      if (request.attributes && Object.keys(request.attributes).length > 0) body.attributes = request.attributes
+      // Only the wire fields: callers pass richer objects (planned messages), and unknown fields are refused (109122).
+      const wire = request.recipients.map((r) => {
+        if (!r.messageKey) throw new Error('sendBatch: every recipient needs a messageKey (retries are safe only with client keys)')
+        const out: SendRecipient = {contactKey: r.contactKey, to: r.to, messageKey: r.messageKey}
+        if (hasEntries(r.attributes)) out.attributes = r.attributes
+        return out
+      })
+      const body: Record<string, unknown> = {definitionKey: request.definitionKey, recipients: wire}
+      if (hasEntries(request.attributes)) body.attributes = request.attributes
       // Retrying this POST (timeouts, resets, 5xx) is safe ONLY because every recipient carries its own messageKey:
       // Marketing Cloud queues a key at most once per business unit within its dedupe window and answers 109110
       // (DuplicateMessageKey) for a key it already accepted, which the caller counts as accepted. Without client
@@ -226,7 +222,6 @@ function isNotFound(error: unknown, badRequestToo: boolean): boolean {
  * and email addresses. Anything else is returned unchanged (ApiErrors from the token provider, bugs).
  */
 export function apiErrorFromFailure(error: unknown, redact: (text: string) => string, context: {what: string; send: boolean}): unknown {
-  if (error instanceof ApiError) return error
   if (!(error instanceof RequestFailure)) return error
   const outcomeUnknown = context.send && error.mayHaveBeenProcessed
   const unknownHint = outcomeUnknown
@@ -270,11 +265,10 @@ export function apiErrorFromFailure(error: unknown, redact: (text: string) => st
   }
   if (error.kind === 'aborted') return make(`${context.what} was cancelled`, 'aborted', unknownHint)
   if (error.kind === 'invalid-response') return make(`${error.message} (${context.what})`, 'bad_response', unknownHint)
-  const notFound = isRecord(error.cause) && error.cause.code === 'ENOTFOUND'
   return make(
     `could not reach Marketing Cloud for ${context.what}: ${error.message}${attempts}`,
     'unreachable',
-    unknownHint ?? (notFound ? `the REST host does not resolve: check ${CREDENTIAL_VARIABLES.subdomain}` : 'check the network connection, proxy and firewall, then run again'),
+    unknownHint ?? (hostNotFound(error) ? `the REST host does not resolve: check ${CREDENTIAL_VARIABLES.subdomain}` : 'check the network connection, proxy and firewall, then run again'),
   )
 }
 
@@ -294,6 +288,11 @@ function badRequestHint(code: number | undefined): string {
     default:
       return code === undefined ? 'Marketing Cloud did not say why; check the manifest and run `mcsend validate`' : `see ${DOCS_RESPONSE_CODES} for code ${code}`
   }
+}
+
+function hasEntries(value: object | undefined): boolean {
+  for (const key in value) if (Object.hasOwn(value, key)) return true
+  return false
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

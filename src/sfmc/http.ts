@@ -194,7 +194,7 @@ export async function requestJson(request: HttpRequest, settings: HttpSettings):
 }
 
 /** Reads `message`, `errorcode`/`errorCode` (number or numeric string), OAuth `error`/`error_description` and `retryAfter`. */
-export function readErrorBody(value: unknown): ApiErrorBody {
+function readErrorBody(value: unknown): ApiErrorBody {
   if (!isRecord(value)) return {}
   const out: ApiErrorBody = {}
   if (typeof value.message === 'string' && value.message.trim() !== '') out.message = value.message
@@ -205,6 +205,11 @@ export function readErrorBody(value: unknown): ApiErrorBody {
   const retryAfter = typeof value.retryAfter === 'string' ? Number(value.retryAfter) : value.retryAfter
   if (typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0) out.retryAfter = retryAfter
   return out
+}
+
+/** The final failure was a host name that does not resolve (not retried: a wrong subdomain or URL, or no DNS). */
+export function hostNotFound(failure: RequestFailure): boolean {
+  return failure.kind === 'connection' && isRecord(failure.cause) && failure.cause.code === 'ENOTFOUND'
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

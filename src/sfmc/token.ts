@@ -1,6 +1,6 @@
 import {ApiError} from '../errors.js'
 import {CREDENTIAL_VARIABLES, isAllowedScheme} from './credentials.js'
-import {isRecord, RequestFailure, requestJson, type HttpSettings} from './http.js'
+import {hostNotFound, isRecord, RequestFailure, requestJson, type HttpSettings} from './http.js'
 import {redact} from './redact.js'
 import type {Credentials} from './types.js'
 
@@ -10,7 +10,6 @@ export interface AccessToken {
   restUrl: string
   /** When the token is refreshed (ms since epoch): ahead of its expiry, see tokenRefreshAt. */
   refreshAt: number
-  expiresIn: number
 }
 
 export interface TokenProvider {
@@ -20,8 +19,6 @@ export interface TokenProvider {
   invalidate(value: string): void
   /** The text with the client secret and every token issued so far replaced, and email addresses masked. */
   redact(text: string): string
-  /** Token requests made so far (each counts once, however many attempts it took). */
-  readonly requestCount: number
 }
 
 export interface TokenProviderOptions {
@@ -29,6 +26,8 @@ export interface TokenProviderOptions {
   /** ms since epoch; default Date.now. */
   clock?: () => number
 }
+
+const AUTH_URL_HINT = `check that ${CREDENTIAL_VARIABLES.authUrl} (or ${CREDENTIAL_VARIABLES.subdomain}) points at your tenant's Authentication Base URI`
 
 /** Refresh this long before `expires_in` runs out... */
 const REFRESH_MARGIN_MS = 60_000
@@ -71,14 +70,12 @@ export function createTokenProvider(credentials: Credentials, options: TokenProv
   const issued: string[] = []
   let current: AccessToken | undefined
   let inFlight: Promise<AccessToken> | undefined
-  let requestCount = 0
 
   const secrets = (): string[] => [credentials.clientSecret, ...issued]
   const fail = (message: string, fields: {code: string; hint: string; status?: number; cause?: unknown}): ApiError =>
     new ApiError(redact(message, secrets()), {code: fields.code, status: fields.status, hint: redact(fields.hint, secrets()), cause: fields.cause})
 
   const fetchToken = async (): Promise<AccessToken> => {
-    requestCount++
     const obtainedAt = clock()
     const body: Record<string, unknown> = {grant_type: 'client_credentials', client_id: credentials.clientId, client_secret: credentials.clientSecret}
     // One business unit per run: messageKey dedupe is per MID, so a retry must reach the same one.
@@ -95,7 +92,7 @@ export function createTokenProvider(credentials: Credentials, options: TokenProv
     if (value === '') {
       throw fail('Marketing Cloud answered the token request without an access token', {
         code: 'bad_response',
-        hint: `check that ${CREDENTIAL_VARIABLES.authUrl} (or ${CREDENTIAL_VARIABLES.subdomain}) points at your tenant's Authentication Base URI`,
+        hint: AUTH_URL_HINT,
       })
     }
     issued.push(value)
@@ -106,11 +103,11 @@ export function createTokenProvider(credentials: Credentials, options: TokenProv
     if (restUrl === undefined) {
       throw fail('Marketing Cloud answered the token request without a usable rest_instance_url (https is required)', {
         code: 'bad_response',
-        hint: `check that ${CREDENTIAL_VARIABLES.authUrl} (or ${CREDENTIAL_VARIABLES.subdomain}) points at your tenant's Authentication Base URI`,
+        hint: AUTH_URL_HINT,
       })
     }
     settings.onEvent?.({type: 'token', expiresIn})
-    return {value, restUrl, refreshAt: tokenRefreshAt(obtainedAt, expiresIn), expiresIn}
+    return {value, restUrl, refreshAt: tokenRefreshAt(obtainedAt, expiresIn)}
   }
 
   return {
@@ -133,9 +130,6 @@ export function createTokenProvider(credentials: Credentials, options: TokenProv
     },
     redact(text: string): string {
       return redact(text, secrets())
-    },
-    get requestCount() {
-      return requestCount
     },
   }
 }
@@ -184,10 +178,9 @@ function tokenError(error: unknown, credentials: Credentials, fail: Fail): unkno
       hint: 'Marketing Cloud is throttling or unavailable; wait a few minutes and run again (nothing was sent)',
     })
   }
-  const notFound = error.cause instanceof Error && (error.cause as Error & {code?: unknown}).code === 'ENOTFOUND'
   return fail(`could not reach Marketing Cloud at ${host} for an access token: ${error.message}${error.attempts > 1 ? ` after ${error.attempts} attempts` : ''}`, {
     code: 'unreachable',
-    hint: notFound
+    hint: hostNotFound(error)
       ? `the host name does not resolve: check ${where}`
       : 'check the network connection and any proxy or firewall, then run again (nothing was sent)',
     cause: error.cause,

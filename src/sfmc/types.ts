@@ -32,7 +32,7 @@ export interface RecipientOutcome {
 
 export interface SendBatchResult {
   requestId?: string
-  /** One entry per recipient sent, matched by messageKey. */
+  /** One entry per recipient of the request, in the request's order (matched to the answer by messageKey). */
   outcomes: RecipientOutcome[]
 }
 

@@ -2,7 +2,7 @@ import {InvalidInputError} from '../errors.js'
 import {hashContactKey} from '../plan/hash.js'
 import {makeLockOwner} from './lock.js'
 import {openStateStore} from './open.js'
-import type {LockOwner, MessageRecord, StateData} from './types.js'
+import type {LockOwner, MessageRecord, StateData, StateStore} from './types.js'
 
 /**
  * The operations behind `mcsend state list|show|rm|forget|unlock`, on the StateStore interface (file or PostgreSQL).
@@ -18,8 +18,12 @@ export interface StateTarget {
 export const RECORD_FILTERS = ['pending', 'accepted', 'failed', 'queued', 'sent', 'notSent'] as const
 export type RecordFilter = (typeof RECORD_FILTERS)[number]
 
+function openTarget(target: StateTarget): Promise<StateStore> {
+  return openStateStore({spec: target.state, cwd: target.cwd, env: target.env, workspace: target.workspace})
+}
+
 export async function readState(target: StateTarget): Promise<{location: string; data: StateData}> {
-  const store = await openStateStore({spec: target.state, cwd: target.cwd, env: target.env, workspace: target.workspace})
+  const store = await openTarget(target)
   try {
     return {location: store.location, data: await store.load()}
   } finally {
@@ -36,7 +40,7 @@ export function filterRecords(data: StateData, filter: {sends?: readonly string[
     if (filter.status !== undefined && !matchesStatus(r, filter.status)) continue
     out.push(r)
   }
-  return out.sort((a, b) => compare(a.send, b.send) || compare(a.messageKey, b.messageKey))
+  return out.sort(bySendThenKey)
 }
 
 function matchesStatus(r: MessageRecord, status: RecordFilter): boolean {
@@ -46,6 +50,10 @@ function matchesStatus(r: MessageRecord, status: RecordFilter): boolean {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
+}
+
+function bySendThenKey(a: MessageRecord, b: MessageRecord): number {
+  return compare(a.send, b.send) || compare(a.messageKey, b.messageKey)
 }
 
 export interface Selection {
@@ -74,7 +82,7 @@ export function selectBySends(data: StateData, sends: readonly string[]): Select
 /** Every record derived from this contactKey (matched by its hash: the state never holds the key itself). */
 export function selectByContact(data: StateData, contactKey: string): Selection {
   const hash = hashContactKey(contactKey)
-  return {records: [...data.messages.values()].filter((r) => r.contactHash === hash).sort((a, b) => compare(a.send, b.send) || compare(a.messageKey, b.messageKey)), missing: []}
+  return {records: [...data.messages.values()].filter((r) => r.contactHash === hash).sort(bySendThenKey), missing: []}
 }
 
 export interface RemoveOptions {
@@ -96,7 +104,7 @@ export interface RemoveResult {
 
 /** Forgets records under the lock and commits: the snapshot is rewritten atomically without them. */
 export async function removeRecords(target: StateTarget, options: RemoveOptions): Promise<RemoveResult> {
-  const store = await openStateStore({spec: target.state, cwd: target.cwd, env: target.env, workspace: target.workspace})
+  const store = await openTarget(target)
   try {
     const lock = await store.lock(makeLockOwner(options.operation))
     try {
@@ -131,7 +139,7 @@ export interface UnlockResult {
 
 /** Removes a stale lock; a live one only with `force` (otherwise the store throws StateLockedError naming it). */
 export async function unlockState(target: StateTarget, force: boolean): Promise<UnlockResult> {
-  const store = await openStateStore({spec: target.state, cwd: target.cwd, env: target.env, workspace: target.workspace})
+  const store = await openTarget(target)
   try {
     const info = await store.lockInfo()
     if (!info) return {location: store.location, removed: false}

@@ -1,6 +1,7 @@
 import {randomBytes} from 'node:crypto'
 import {promises as nodeFs} from 'node:fs'
 import path from 'node:path'
+import {errorCode} from '../errors.js'
 
 /** The file handle operations the state store uses (node's FileHandle and memfs's both fit). */
 export interface StateFileHandle {
@@ -26,9 +27,6 @@ export interface StateFs {
 
 export const realFs: StateFs = nodeFs as unknown as StateFs
 
-export function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined
-}
 
 const READ_CHUNK = 1 << 20
 const NEWLINE = 0x0a

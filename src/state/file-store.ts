@@ -1,11 +1,10 @@
 import {randomUUID} from 'node:crypto'
 import {readFileSync} from 'node:fs'
-import os from 'node:os'
 
-import {StateError} from '../errors.js'
-import {type StateFs, errorCode, forEachRawLine, realFs, writeFileAtomically} from './file-io.js'
+import {StateError, errorCode} from '../errors.js'
+import {type StateFs, forEachRawLine, realFs, writeFileAtomically} from './file-io.js'
 import {type JournalEntry, type JournalHeader, JournalFormatError, JournalWriter, encodePut, encodeRemove, encodeSend, scanJournal} from './journal.js'
-import {DEFAULT_STALE_LOCK_MS, type HeldLock, type LockSettings, acquireLock, isPidAlive, readLockStatus, removeLock} from './lock.js'
+import {DEFAULT_STALE_LOCK_MS, type HeldLock, type LockSettings, acquireLock, readLockStatus, removeLock} from './lock.js'
 import {
   SnapshotFormatError,
   SnapshotLineReader,
@@ -30,9 +29,6 @@ export interface FileStateStoreOptions {
   /** File system for the snapshot and journal (tests pass memfs). The lock always uses the real file system. */
   fs?: StateFs
   clock?: () => Date
-  /** This machine's name (default os.hostname()), to recognise locks left by dead local processes. */
-  hostname?: string
-  isProcessAlive?: (pid: number) => boolean
   /** A lock not refreshed for this long is stale (default 60 s). proper-lockfile's minimum is 2 s. */
   staleLockMs?: number
   /** Written into the snapshot (default: this package's version). */
@@ -111,8 +107,6 @@ export class FileStateStore implements StateStore {
       file: options.path,
       displayPath: this.location,
       staleMs: Math.max(options.staleLockMs ?? DEFAULT_STALE_LOCK_MS, 2000),
-      hostname: options.hostname ?? os.hostname(),
-      isProcessAlive: options.isProcessAlive ?? isPidAlive,
     }
     this.onLockCompromised =
       options.onLockCompromised ??
@@ -168,7 +162,7 @@ export class FileStateStore implements StateStore {
     let copies: MessageRecord[]
     let line: string
     try {
-      copies = records.map((r) => checkedRecord(r))
+      copies = records.map((r) => checkedRecord(r, 'append'))
       // Encoded now, while an earlier append may still be waiting for its fsync.
       line = encodePut(copies)
     } catch (error) {
@@ -178,12 +172,7 @@ export class FileStateStore implements StateStore {
       if (copies.length === 0) return
       const state = await this.ensureLoaded()
       await this.writeJournal(state, line)
-      const messages = state.data.messages
-      for (const record of copies) {
-        const previous = messages.get(record.messageKey)
-        if (previous === undefined || !recordsEqual(previous, record)) state.dirty = true
-        messages.set(record.messageKey, record)
-      }
+      if (applyEntry(state.data, {op: 'put', records: copies})) state.dirty = true
     })
   }
 
@@ -267,7 +256,7 @@ export class FileStateStore implements StateStore {
     let messages: Map<string, MessageRecord>
     let sends: Record<string, SendSnapshot>
     try {
-      messages = new Map([...data.messages.values()].map((r) => [r.messageKey, checkedRecord(r)]))
+      messages = new Map([...data.messages.values()].map((r) => [r.messageKey, checkedRecord(r, 'importState')]))
       sends = {}
       for (const send of Object.values(data.sends)) {
         const problem = sendProblem(send)
@@ -382,8 +371,7 @@ export class FileStateStore implements StateStore {
       }
       throw this.ioError(this.journalDisplay, error)
     }
-    let journal: JournalMode = 'absent'
-    if (scan) journal = scan.header === undefined ? 'stale' : scan.replayed ? 'live' : 'stale'
+    const journal: JournalMode = !scan ? 'absent' : scan.replayed ? 'live' : 'stale'
     return {data, journal, goodLength: scan?.goodLength ?? 0, journalSize: scan?.size ?? -1, snapshotSig, dirty}
   }
 
@@ -476,9 +464,9 @@ export class FileStateStore implements StateStore {
   }
 }
 
-function checkedRecord(record: MessageRecord): MessageRecord {
+function checkedRecord(record: MessageRecord, operation: 'append' | 'importState'): MessageRecord {
   const problem = typeof record?.messageKey === 'string' && record.messageKey !== '' ? recordProblem(record) : '`messageKey` must be a non-empty string'
-  if (problem) throw new TypeError(`append: a message record ${problem}`)
+  if (problem) throw new TypeError(`${operation}: a message record ${problem}`)
   return canonicalRecord(record)
 }
 
@@ -488,8 +476,10 @@ function applyEntry(data: StateData, entry: JournalEntry): boolean {
   switch (entry.op) {
     case 'put':
       for (const record of entry.records) {
-        const previous = data.messages.get(record.messageKey)
-        if (previous === undefined || !recordsEqual(previous, record)) changed = true
+        if (!changed) {
+          const previous = data.messages.get(record.messageKey)
+          changed = previous === undefined || !recordsEqual(previous, record)
+        }
         data.messages.set(record.messageKey, record)
       }
       return changed

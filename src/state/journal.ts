@@ -1,6 +1,8 @@
 import path from 'node:path'
 
-import {type StateFileHandle, type StateFs, errorCode, forEachLine, syncDirectory, writeFully} from './file-io.js'
+import {errorCode} from '../errors.js'
+
+import {type StateFileHandle, type StateFs, forEachLine, syncDirectory, writeFully} from './file-io.js'
 import {canonicalSend, recordJson, recordProblem, sendProblem} from './serialize.js'
 import type {MessageRecord, SendSnapshot} from './types.js'
 
@@ -28,7 +30,7 @@ export type JournalEntry =
   | {op: 'send'; send: SendSnapshot}
   | {op: 'rm'; keys: string[]}
 
-export function encodeHeader(header: JournalHeader): string {
+function encodeHeader(header: JournalHeader): string {
   return `${JSON.stringify({journal: JOURNAL_FORMAT, lineage: header.lineage, serial: header.serial})}\n`
 }
 
@@ -104,8 +106,7 @@ function parseEntry(text: string, lineNo: number): JournalEntry {
 }
 
 export interface JournalScanResult {
-  header?: JournalHeader
-  /** Whether the entries were passed to onEntry (false when onHeader said to skip). */
+  /** Whether the entries were passed to onEntry (false when onHeader said to skip, or there is no header line). */
   replayed: boolean
   /** Byte offset after the last complete line read: where the next append goes. */
   goodLength: number
@@ -124,18 +125,16 @@ export async function scanJournal(
   onHeader: (header: JournalHeader) => boolean,
   onEntry: (entry: JournalEntry) => void,
 ): Promise<JournalScanResult | undefined> {
-  let header: JournalHeader | undefined
   let replay = false
   const scan = await forEachLine(fs, file, (text, lineNo) => {
     if (lineNo === 1) {
-      header = parseHeader(text, lineNo)
-      replay = onHeader(header)
+      replay = onHeader(parseHeader(text, lineNo))
       return replay
     }
     onEntry(parseEntry(text, lineNo))
   })
   if (!scan) return undefined
-  return {header, replayed: replay, goodLength: scan.goodLength, size: scan.goodLength + scan.tailBytes}
+  return {replayed: replay, goodLength: scan.goodLength, size: scan.goodLength + scan.tailBytes}
 }
 
 /** Appends lines to the journal, each followed by a datasync; a failed write is rolled back on the next open. */

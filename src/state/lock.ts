@@ -5,8 +5,7 @@ import path from 'node:path'
 
 import lockfile from 'proper-lockfile'
 
-import {StateError, StateLockedError} from '../errors.js'
-import {errorCode} from './file-io.js'
+import {StateError, StateLockedError, errorCode} from '../errors.js'
 import type {LockOwner} from './types.js'
 
 /**
@@ -25,9 +24,6 @@ export interface LockSettings {
   /** The state as users see it in messages. */
   displayPath: string
   staleMs: number
-  /** This machine's name, to decide whether an owner's pid can be checked here. */
-  hostname: string
-  isProcessAlive: (pid: number) => boolean
 }
 
 export interface LockStatus {
@@ -45,7 +41,7 @@ export interface HeldLock {
   release(): Promise<void>
 }
 
-export function lockDirOf(file: string): string {
+function lockDirOf(file: string): string {
   return `${file}.lock`
 }
 
@@ -60,7 +56,7 @@ const lockFs = {
 }
 
 /** True unless the OS says no process has this pid (EPERM means it exists but belongs to someone else). */
-export function isPidAlive(pid: number): boolean {
+function isPidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return true
   try {
     process.kill(pid, 0)
@@ -92,7 +88,7 @@ export function describeOwner(owner: LockOwner): string {
   return `${owner.operation} (pid ${owner.pid} on host ${owner.host}, ${owner.who}) since ${formatSince(owner.since)}`
 }
 
-export function lockedError(settings: LockSettings, status: LockStatus | undefined): StateLockedError {
+function lockedError(settings: LockSettings, status: LockStatus | undefined): StateLockedError {
   const holder = status === undefined ? 'another process' : status.ownerKnown ? describeOwner(status.owner) : `an unknown process (lock last refreshed ${formatSince(status.owner.since)})`
   const details = status?.stale ? [`the holder looks stale: ${status.staleReason ?? 'unknown reason'}`] : []
   return new StateLockedError(
@@ -132,8 +128,8 @@ export async function readLockStatus(settings: LockSettings): Promise<LockStatus
   let staleReason: string | undefined
   const holderGone =
     owner !== undefined &&
-    owner.host === settings.hostname &&
-    (owner.pid === process.pid ? !heldHere.has(lockDir) : !settings.isProcessAlive(owner.pid))
+    owner.host === os.hostname() &&
+    (owner.pid === process.pid ? !heldHere.has(lockDir) : !isPidAlive(owner.pid))
   if (holderGone) staleReason = `process ${owner.pid} no longer runs on ${owner.host}`
   else if (ageMs > settings.staleMs) staleReason = `not refreshed for ${Math.round(ageMs / 1000)} s`
   return {

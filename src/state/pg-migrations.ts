@@ -80,7 +80,20 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   },
 ]
 
-export const PG_SCHEMA_VERSION = PG_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0)
+const PG_SCHEMA_VERSION = PG_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0)
+
+/** Runs fn between `begin` and COMMIT on client; rolls back (and rethrows) when fn or the commit fails. */
+export async function inTransaction<T>(client: ClientBase, fn: () => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  await client.query(begin)
+  try {
+    const result = await fn()
+    await client.query('COMMIT')
+    return result
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw error
+  }
+}
 
 async function appliedVersions(client: ClientBase): Promise<number[]> {
   const exists = await client.query<{present: boolean}>(`SELECT to_regclass('mcsend_schema_migrations') IS NOT NULL AS present`)
@@ -108,13 +121,11 @@ export async function migratePgSchema(client: ClientBase, where: string, migrati
   // Fast path without any lock: a schema that is already current needs one cheap read.
   const known = await appliedVersions(client)
   refuseNewer(known, where)
-  const latest = migrations.reduce((max, m) => Math.max(max, m.version), 0)
-  if (known.includes(latest) && migrations.every((m) => known.includes(m.version))) return []
+  if (migrations.every((m) => known.includes(m.version))) return []
 
   const applied: number[] = []
   for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
-    await client.query('BEGIN')
-    try {
+    await inTransaction(client, async () => {
       await client.query('SELECT pg_advisory_xact_lock($1::int4, 0)', [PG_LOCK_NAMESPACE_MIGRATIONS])
       await client.query(`
         CREATE TABLE IF NOT EXISTS mcsend_schema_migrations (
@@ -128,11 +139,7 @@ export async function migratePgSchema(client: ClientBase, where: string, migrati
         await client.query('INSERT INTO mcsend_schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name])
         applied.push(migration.version)
       }
-      await client.query('COMMIT')
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined)
-      throw error
-    }
+    })
   }
   return applied
 }

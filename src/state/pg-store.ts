@@ -3,8 +3,10 @@ import {createHash, randomUUID} from 'node:crypto'
 import pg from 'pg'
 
 import {CliError, ExitCode, StateError, StateLockedError} from '../errors.js'
+import {plural} from '../render/format.js'
+import {describeOwner} from './lock.js'
 import {checkPgUrl, describePgTarget, isConnectionLoss, pgStateError, redactPgUrl} from './pg-errors.js'
-import {PG_LOCK_NAMESPACE_WORKSPACE, migratePgSchema} from './pg-migrations.js'
+import {PG_LOCK_NAMESPACE_WORKSPACE, inTransaction, migratePgSchema} from './pg-migrations.js'
 import type {DeliveryRecord, LockOwner, MessageRecord, MessageStatus, SendSnapshot, StateData, StateLock, StateStore} from './types.js'
 
 export interface PgStateStoreOptions {
@@ -12,10 +14,10 @@ export interface PgStateStoreOptions {
   url: string
   /** Independent states in one database; default `default`. */
   workspace: string
-  /** How long to wait for a connection before giving up (default 10 s). */
-  connectTimeoutMs?: number
 }
 
+/** How long to wait for a connection before giving up. */
+const CONNECT_TIMEOUT_MS = 10_000
 /** Rows per statement when writing many records at once: keeps each array parameter a few MB at most. */
 const WRITE_CHUNK = 10_000
 /** Rows per FETCH when loading: large enough that a million records take ~20 round trips. */
@@ -138,10 +140,6 @@ export function workspaceLockKey(workspace: string): number {
   return createHash('sha256').update(workspace, 'utf8').digest().readInt32BE(0)
 }
 
-export function describeLockOwner(owner: LockOwner): string {
-  return `${owner.operation} (pid ${owner.pid} on host ${owner.host}, ${owner.who}) since ${owner.since}`
-}
-
 function checkWorkspace(workspace: string): void {
   // eslint-disable-next-line no-control-regex
   if (workspace.length === 0 || workspace.length > MAX_WORKSPACE_LENGTH || /[\u0000-\u001f\u007f]/.test(workspace)) {
@@ -193,7 +191,6 @@ export class PgStateStore implements StateStore {
   readonly workspace: string
   private readonly url: string
   private readonly where: string
-  private readonly connectTimeoutMs: number
   private readonly client: pg.Client
   private readonly lockKey: number
   private queue: Promise<unknown> = Promise.resolve()
@@ -208,7 +205,6 @@ export class PgStateStore implements StateStore {
     this.workspace = options.workspace
     this.where = describePgTarget(options.url)
     this.location = `${redactPgUrl(options.url)} (workspace ${options.workspace})`
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000
     this.lockKey = workspaceLockKey(options.workspace)
     this.client = this.newClient()
     // A connection dropped while idle is reported by the next query; without a listener it would crash the process.
@@ -243,7 +239,7 @@ export class PgStateStore implements StateStore {
   private newClient(): pg.Client {
     return new pg.Client({
       connectionString: this.url,
-      connectionTimeoutMillis: this.connectTimeoutMs,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       keepAlive: true,
       // Names the workspace, so an operator (or a test) can tell which run a session belongs to.
       application_name: `mcsend/${this.workspace}`.slice(0, 63),
@@ -266,18 +262,6 @@ export class PgStateStore implements StateStore {
     })
     this.queue = run.catch(() => undefined)
     return run
-  }
-
-  private async transaction<T>(fn: () => Promise<T>, begin = 'BEGIN'): Promise<T> {
-    await this.client.query(begin)
-    try {
-      const result = await fn()
-      await this.client.query('COMMIT')
-      return result
-    } catch (error) {
-      await this.client.query('ROLLBACK').catch(() => undefined)
-      throw error
-    }
   }
 
   /** A write must not go on after the lock's connection died: another run may already hold the lock. */
@@ -329,7 +313,7 @@ export class PgStateStore implements StateStore {
           [...live.values, this.workspace, lockedByUs],
         )
       }
-      return this.transaction(async () => {
+      return inTransaction(this.client, async () => {
         const ws = await this.client.query<{lineage: string; serial: string}>(
           'SELECT lineage, serial::text AS serial FROM mcsend_workspaces WHERE workspace = $1',
           [this.workspace],
@@ -381,7 +365,7 @@ export class PgStateStore implements StateStore {
       const group: PendingAppend[] = [pending]
       const count = () => group.reduce((n, p) => n + p.count, 0)
       this.exclusive(
-        () => `recording ${count()} record${count() === 1 ? '' : 's'}`,
+        () => `recording ${plural(count(), 'record')}`,
         async () => {
           // From here on, later appends form the next group.
           if (this.appendGroup === group) this.appendGroup = undefined
@@ -413,7 +397,7 @@ export class PgStateStore implements StateStore {
           this.changed = true
           p.resolve()
         } catch (own) {
-          p.reject(pgStateError(own, this.url, `recording ${p.count} record${p.count === 1 ? '' : 's'}`))
+          p.reject(pgStateError(own, this.url, `recording ${plural(p.count, 'record')}`))
         }
       }
     }
@@ -447,7 +431,7 @@ export class PgStateStore implements StateStore {
       await run(statements[0] as Chunk[])
       return
     }
-    await this.transaction(async () => {
+    await inTransaction(this.client, async () => {
       for (const statement of statements) await run(statement)
     })
   }
@@ -455,7 +439,7 @@ export class PgStateStore implements StateStore {
   async putSend(snapshot: SendSnapshot): Promise<void> {
     await this.exclusive(`recording send ${snapshot.name}`, async () => {
       this.assertLockIntact()
-      await this.transaction(async () => {
+      await inTransaction(this.client, async () => {
         await this.touchWorkspace()
         await this.client.query(
           `INSERT INTO mcsend_sends (workspace, name, snapshot) VALUES ($1, $2, $3::jsonb)
@@ -469,9 +453,9 @@ export class PgStateStore implements StateStore {
   async remove(messageKeys: string[]): Promise<number> {
     const keys = [...new Set(messageKeys)]
     if (keys.length === 0) return 0
-    return this.exclusive(`removing ${keys.length} record${keys.length === 1 ? '' : 's'}`, async () => {
+    return this.exclusive(`removing ${plural(keys.length, 'record')}`, async () => {
       this.assertLockIntact()
-      return this.transaction(async () => {
+      return inTransaction(this.client, async () => {
         let removed = 0
         for (let start = 0; start < keys.length; start += WRITE_CHUNK) {
           const result = await this.client.query('DELETE FROM mcsend_messages WHERE workspace = $1 AND message_key = ANY($2::text[])', [
@@ -503,9 +487,9 @@ export class PgStateStore implements StateStore {
    * One transaction: readers see the old state or the new one, never a mix.
    */
   async importState(data: StateData): Promise<void> {
-    await this.exclusive(`importing ${data.messages.size} records`, async () => {
+    await this.exclusive(`importing ${plural(data.messages.size, 'record')}`, async () => {
       this.assertLockIntact()
-      await this.transaction(async () => {
+      await inTransaction(this.client, async () => {
         await this.client.query('DELETE FROM mcsend_messages WHERE workspace = $1', [this.workspace])
         await this.client.query('DELETE FROM mcsend_sends WHERE workspace = $1', [this.workspace])
         const empty = data.lineage === '' && data.messages.size === 0 && Object.keys(data.sends).length === 0
@@ -582,7 +566,7 @@ export class PgStateStore implements StateStore {
   }
 
   private lockedError(owner: LockOwner | undefined, verb: string, extraHint?: string): StateLockedError {
-    const holder = owner ? describeLockOwner(owner) : 'another session that has not recorded its owner yet'
+    const holder = owner ? describeOwner(owner) : 'another session that has not recorded its owner yet'
     return new StateLockedError(
       `the state ${this.location} ${verb} ${holder}`,
       extraHint ??

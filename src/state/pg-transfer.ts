@@ -1,6 +1,6 @@
-import os from 'node:os'
-
 import {CliError, ExitCode, StateError, UsageError} from '../errors.js'
+import {plural} from '../render/format.js'
+import {makeLockOwner} from './lock.js'
 import {DEFAULT_STATE_PATH, isPostgresSpec, openStateStore} from './open.js'
 import type {LockOwner, StateData, StateLock, StateStore} from './types.js'
 
@@ -121,7 +121,6 @@ export interface TransferOptions {
   force: boolean
   cwd: string
   env: NodeJS.ProcessEnv
-  owner: LockOwner
 }
 
 export interface TransferResult extends CopyStateResult {
@@ -159,18 +158,7 @@ export function resolveTransferEnds(options: Pick<TransferOptions, 'direction' |
   return {file, url}
 }
 
-/** Who holds the locks during a copy. */
-export function transferOwner(operation: string, now = new Date()): LockOwner {
-  let user = 'unknown'
-  try {
-    user = os.userInfo().username
-  } catch {
-    // No passwd entry (some containers): keep "unknown".
-  }
-  return {operation, who: `${user}@${os.hostname()}`, pid: process.pid, host: os.hostname(), since: now.toISOString()}
-}
-
-/** `mcsend state push` / `state pull`: opens both ends, copies, closes. */
+/** `mcsend state push` / `state pull`: opens both ends, copies (holding both locks as `state push`/`state pull`), closes. */
 export async function transferState(options: TransferOptions): Promise<TransferResult> {
   const {file, url} = resolveTransferEnds(options)
   const workspace = options.workspace ?? (options.env.MCSEND_WORKSPACE || undefined) ?? 'default'
@@ -179,7 +167,7 @@ export async function transferState(options: TransferOptions): Promise<TransferR
     const pgStore = await openStateStore({spec: url, cwd: options.cwd, env: options.env, workspace})
     try {
       const [from, to] = options.direction === 'push' ? [fileStore, pgStore] : [pgStore, fileStore]
-      const result = await copyState(from, to, {owner: options.owner, force: options.force})
+      const result = await copyState(from, to, {owner: makeLockOwner(`state ${options.direction}`, undefined, options.env), force: options.force})
       return {...result, direction: options.direction, workspace}
     } finally {
       await pgStore.close()
@@ -216,20 +204,14 @@ export function toTransferDocument(result: TransferResult): TransferDocument {
   }
 }
 
-const COUNT = new Intl.NumberFormat('en-US')
-
-function count(n: number, noun: string): string {
-  return `${COUNT.format(n)} ${noun}${n === 1 ? '' : 's'}`
-}
-
 /** Human lines for stdout: what was copied, where from and to, and the resulting lineage and serial. */
 export function renderTransferText(result: TransferResult): string {
   const verb = result.direction === 'push' ? 'Pushed' : 'Pulled'
   const lines = [
-    `${verb} ${count(result.from.messages, 'message record')} and ${count(result.from.sends, 'send snapshot')}`,
+    `${verb} ${plural(result.from.messages, 'message record')} and ${plural(result.from.sends, 'send snapshot')}`,
     `  from ${result.from.location}  lineage ${result.from.lineage || '(none)'}, serial ${result.from.serial}`,
     `  to   ${result.to.location}  lineage ${result.to.lineage || '(none)'}, serial ${result.to.serial}`,
-    `  replaced ${count(result.replaced.messages, 'record')} (lineage ${result.replaced.lineage || '(none)'}, serial ${result.replaced.serial})`,
+    `  replaced ${plural(result.replaced.messages, 'record')} (lineage ${result.replaced.lineage || '(none)'}, serial ${result.replaced.serial})`,
   ]
   for (const overridden of result.overridden) lines.push(`  forced: ${overridden}`)
   return `${lines.join('\n')}\n`

@@ -217,7 +217,7 @@ export class SnapshotFormatError extends Error {
 }
 
 /** Keys shown in messages: a messageKey chosen by a user might hold an address, so mask around any `@`. */
-export function displayKey(key: string): string {
+function displayKey(key: string): string {
   return key.length > 60 ? `${redactFreeText(key.slice(0, 57))}...` : redactFreeText(key)
 }
 

@@ -27,12 +27,12 @@ export function deliveryFromStatus(result: MessageStatusResult, checkedAt: strin
 }
 
 /** sent and notSent never change again; queued does. */
-export function isFinalDelivery(delivery: DeliveryRecord | undefined): boolean {
+function isFinalDelivery(delivery: DeliveryRecord | undefined): boolean {
   return delivery?.event === 'sent' || delivery?.event === 'notSent'
 }
 
 /** When Marketing Cloud accepted the message, as far as the state knows (the queued event, or the record's time). */
-export function acceptedAtMs(record: MessageRecord): number {
+function acceptedAtMs(record: MessageRecord): number {
   const recorded = Date.parse(record.at)
   const queued = record.delivery?.at === undefined ? Number.NaN : Date.parse(record.delivery.at)
   return Number.isNaN(queued) ? recorded : Math.min(recorded, queued)

@@ -4,7 +4,7 @@ import type {ClientOptions} from '../sfmc/client.js'
 import {makeLockOwner} from '../state/lock.js'
 import {openStateStore} from '../state/open.js'
 import type {MessageRecord, StateStore} from '../state/types.js'
-import {openStatusConnection, requireConnection, SANDBOX_STATE_FILE, type StatusConnection} from './connect.js'
+import {openConnection, requireConnection, SANDBOX_STATE, type Connection} from '../core/connection.js'
 import {deliveryFromStatus, selectForStatus, summariseStatus, type StatusSummary} from './delivery.js'
 import {DEFAULT_STATUS_RATE, Pacer} from './pacer.js'
 import {pollStatuses, type PollResult, type StatusAnswer} from './poll.js'
@@ -68,9 +68,9 @@ export async function runStatus(options: StatusOptions, ui: StatusUi): Promise<S
   }
   if (options.sends && options.sends.length > 0) only = new Set(options.sends.filter((s) => only === undefined || only.has(s)))
 
-  const stateSpec = options.state ?? (options.sandbox ? SANDBOX_STATE_FILE : undefined)
+  const stateSpec = options.state ?? (options.sandbox ? SANDBOX_STATE : undefined)
   const store = await openStateStore({spec: stateSpec, cwd: options.cwd, env: options.env, workspace: options.workspace})
-  let connection: StatusConnection | undefined
+  let connection: Connection | undefined
   try {
     const state = await store.load()
     const records = new Map<string, MessageRecord>()
@@ -87,7 +87,7 @@ export async function runStatus(options: StatusOptions, ui: StatusUi): Promise<S
 
     if (selection.ask.length > 0) {
       if (selection.ask.length > 50) ui.note(`Asking Marketing Cloud about ${selection.ask.length} messages at up to ${pacer.rate}/s …`)
-      connection = await openStatusConnection({sandbox: options.sandbox, env: options.env, cwd: options.cwd, clientOptions: options.clientOptions}, pacer)
+      connection = await openConnection({sandbox: options.sandbox, env: options.env, cwd: options.cwd, clientOptions: options.clientOptions}, pacer)
       const flushEvery = Math.max(1, options.flushEvery ?? 1000)
       let flushing: Promise<void> = Promise.resolve()
       const onAnswer = async ({record, result}: StatusAnswer) => {

@@ -2,7 +2,7 @@ import {readFileSync} from 'node:fs'
 import {mkdir, mkdtemp, readFile, readdir, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import Ajv2020Module from 'ajv/dist/2020.js'
+import {Ajv2020} from 'ajv/dist/2020.js'
 import formatsModule from 'ajv-formats'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -39,10 +39,8 @@ const ADDRESSES = ['ann@example.com', 'bob@example.org', 'cy@example.net', 'dan@
 /** The schemas of this file's outputs: held to ajv's strict mode, with formats (date-time) checked. */
 const OUTPUT_SCHEMAS = ['error', 'validate', 'status', 'sandbox', 'state-list', 'state-record', 'state-rm', 'state-forget', 'state-unlock', 'state-transfer']
 
-type AjvClass = typeof Ajv2020Module.default
 type AddFormats = typeof formatsModule.default
-// ajv and ajv-formats are CommonJS: under NodeNext each export is the module's `default` at run time.
-const Ajv2020 = ((Ajv2020Module as unknown as {default?: AjvClass}).default ?? Ajv2020Module) as AjvClass
+// ajv-formats is CommonJS: under NodeNext its function is the module's `default` at run time.
 const addFormats = ((formatsModule as unknown as {default?: AddFormats}).default ?? formatsModule) as AddFormats
 
 function compileStrict(name: string) {

@@ -2,11 +2,13 @@ import {randomBytes} from 'node:crypto'
 
 import pg from 'pg'
 
+import {redactPgUrl} from '../../src/state/pg-errors.js'
+
 /** The test server: MCSEND_TEST_PG_URL, or the local trust-auth default. */
-export const PG_TEST_URL = process.env.MCSEND_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test'
+export const PG_URL = process.env.MCSEND_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test'
 
 async function probe(): Promise<string | undefined> {
-  const client = new pg.Client({connectionString: PG_TEST_URL, connectionTimeoutMillis: 3000})
+  const client = new pg.Client({connectionString: PG_URL, connectionTimeoutMillis: 3000})
   client.on('error', () => undefined)
   try {
     await client.connect()
@@ -22,31 +24,24 @@ async function probe(): Promise<string | undefined> {
 const unreachable = await probe()
 if (unreachable !== undefined && process.env.MCSEND_REQUIRE_PG === '1') {
   // .ci/run sets this: in CI the PostgreSQL tests must run, never skip.
-  throw new Error(`MCSEND_REQUIRE_PG=1 but PostgreSQL is unreachable at ${PG_TEST_URL.replace(/:[^:@/]*@/, ':***@')}: ${unreachable}`)
+  throw new Error(`MCSEND_REQUIRE_PG=1 but PostgreSQL is unreachable at ${redactPgUrl(PG_URL)}: ${unreachable}`)
 }
 if (unreachable !== undefined) {
-  process.stderr.write(`skipped: no PostgreSQL (${PG_TEST_URL.replace(/:[^:@/]*@/, ':***@')}: ${unreachable})\n`)
+  process.stderr.write(`skipped: no PostgreSQL (${redactPgUrl(PG_URL)}: ${unreachable})\n`)
 }
-
-/** Whether the test server answered (probed once per test file, when this module loads). */
-export const pgAvailable = unreachable === undefined
-/** Alias of PG_TEST_URL. */
-export const PG_URL = PG_TEST_URL
 
 /**
- * True when PostgreSQL tests must be skipped. Test files do `const noPg = await probePg()` at top level and then
- * `describe.skipIf(noPg)(...)`: a missing server is reported as skipped (the reason is on stderr), never failed.
+ * Whether the test server answered (probed once per test file, when this module loads). Suites use
+ * `describe.skipIf(!pgAvailable)(...)`: a missing server is reported as skipped (the reason is on stderr), never failed.
  */
-export async function probePg(): Promise<boolean> {
-  return !pgAvailable
-}
+export const pgAvailable = unreachable === undefined
 
 export function uniqueName(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`
 }
 
 /** A plain client for test set-up and inspection (not the code under test). */
-export async function adminClient(url = PG_TEST_URL): Promise<pg.Client> {
+export async function adminClient(url = PG_URL): Promise<pg.Client> {
   const client = new pg.Client({connectionString: url})
   client.on('error', () => undefined)
   await client.connect()
@@ -54,7 +49,7 @@ export async function adminClient(url = PG_TEST_URL): Promise<pg.Client> {
 }
 
 /** Deletes everything mcsend stored for the workspace (tables may not exist yet). */
-export async function dropWorkspace(workspace: string, url = PG_TEST_URL): Promise<void> {
+export async function dropWorkspace(workspace: string, url = PG_URL): Promise<void> {
   const client = await adminClient(url)
   try {
     for (const table of ['mcsend_messages', 'mcsend_sends', 'mcsend_lock_holders', 'mcsend_workspaces']) {
@@ -71,7 +66,7 @@ export async function isolatedSchemaUrl(): Promise<{url: string; schema: string;
   const admin = await adminClient()
   await admin.query(`CREATE SCHEMA ${schema}`)
   await admin.end()
-  const url = new URL(PG_TEST_URL)
+  const url = new URL(PG_URL)
   url.searchParams.set('options', `-c search_path=${schema}`)
   return {
     url: url.toString(),
@@ -84,7 +79,7 @@ export async function isolatedSchemaUrl(): Promise<{url: string; schema: string;
   }
 }
 
-/** Backend pids of sessions connected as application `mcsend` that hold the workspace's advisory lock. */
+/** Backend pids of the sessions that hold the advisory lock (namespace, lockKey), e.g. a workspace's run lock. */
 export async function lockHolderPids(client: pg.Client, lockKey: number, namespace: number): Promise<number[]> {
   const result = await client.query<{pid: number}>(
     `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid::bigint = $1 AND objid::bigint = $2`,

@@ -1,9 +1,6 @@
 import {readFileSync} from 'node:fs'
-import Ajv2020Module from 'ajv/dist/2020.js'
+import {Ajv2020} from 'ajv/dist/2020.js'
 
-type AjvClass = typeof Ajv2020Module.default
-// ajv is CommonJS: under NodeNext its class is the module's `default` export at run time.
-const Ajv2020 = ((Ajv2020Module as unknown as {default?: AjvClass}).default ?? Ajv2020Module) as AjvClass
 
 /** Compiles one of the project's JSON Schemas (schemas/NAME.schema.json). */
 export function compileSchema(name: string) {

@@ -3,10 +3,10 @@ import {mkdtemp, readFile, rm} from 'node:fs/promises'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
-import {fileURLToPath} from 'node:url'
 import {afterEach, describe, expect, it} from 'vitest'
 
-const root = fileURLToPath(new URL('../../', import.meta.url))
+import {ROOT as root, waitFor} from '../helpers/project.js'
+
 const commandFile = path.join(root, 'src/commands/sandbox.ts')
 
 // Runs the command class the way bin/run.js does (parse, run, oclif's error handling), in its own process so
@@ -47,14 +47,6 @@ function start(args: string[]): Running {
   return {child, stdout: () => out, stderr: () => err, exited}
 }
 
-async function waitFor(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
-
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mcsend-sandbox-cmd-'))
   dirs.push(dir)
@@ -65,7 +57,7 @@ describe('mcsend sandbox', () => {
   it('prints one JSON object with the connection details, logs requests without addresses, and exits 0 on Ctrl-C', async () => {
     const dir = await tempDir()
     const run = start(['--json', '--data-dir', dir, '--token-lifetime', '60'])
-    await waitFor(() => run.stdout().includes('\n'), 'the JSON line')
+    await waitFor(() => run.stdout().includes('\n'), 20_000) // the JSON line
     const doc = JSON.parse(run.stdout().trim()) as {url: string; authUrl: string; clientId: string; clientSecret: string; outbox: string; env: Record<string, string>; exports: string}
     expect(doc.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect(doc.authUrl).toBe(`${doc.url}/`)
@@ -85,7 +77,7 @@ describe('mcsend sandbox', () => {
       body: JSON.stringify({definitionKey: 'welcome', recipients: [{contactKey: 'ann', to: 'ann@example.com', messageKey: 'k1'}, {contactKey: 'bob', to: 'bob@example.com', messageKey: 'k2'}]}),
     })
     expect(send.status).toBe(202)
-    await waitFor(() => run.stderr().includes('recipients=2'), 'the request log line')
+    await waitFor(() => run.stderr().includes('recipients=2'), 20_000) // the request log line
     expect(run.stderr()).toMatch(/^POST \/v2\/token 200 \d+ms$/m)
     expect(run.stderr()).toMatch(/^POST \/messaging\/v1\/email\/messages\/ 202 recipients=2 \d+ms$/m)
     expect(run.stderr()).not.toContain('@')
@@ -101,7 +93,7 @@ describe('mcsend sandbox', () => {
   it('prints the export line for humans and stops on SIGTERM', async () => {
     const dir = await tempDir()
     const run = start(['--data-dir', dir])
-    await waitFor(() => run.stdout().includes('MCSEND_CLIENT_SECRET='), 'the export line')
+    await waitFor(() => run.stdout().includes('MCSEND_CLIENT_SECRET='), 20_000) // the export line
     expect(run.stdout()).toMatch(/^export MCSEND_AUTH_URL=http:\/\/127\.0\.0\.1:\d+\/ MCSEND_CLIENT_ID=sandbox-client-id MCSEND_CLIENT_SECRET=sandbox-client-secret$/m)
     run.child.kill('SIGTERM')
     expect(await run.exited).toBe(0)

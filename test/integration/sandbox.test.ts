@@ -5,6 +5,7 @@ import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {startSandbox, type Sandbox, type SandboxOptions} from '../../src/sandbox/server.js'
+import {waitFor} from '../helpers/project.js'
 
 const MESSAGES = 'messaging/v1/email/messages'
 const DEFINITIONS = 'messaging/v1/email/definitions'
@@ -87,10 +88,6 @@ const responsesOf = (body: Record<string, unknown>) => body.responses as Entry[]
 /** Parses the API's CST timestamp (UTC-6, no offset) back to epoch ms. */
 function fromCst(ts: string): number {
   return Date.parse(`${ts.slice(0, 23)}Z`) + 6 * HOUR
-}
-async function waitUntil(check: () => boolean, ms: number): Promise<void> {
-  const until = Date.now() + ms
-  while (!check() && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
 }
 
 const CST_FORMAT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,7})?$/
@@ -531,7 +528,7 @@ describe('status model', () => {
 
 describe('definitions', () => {
   it('describes a definition and answers 404 for an unknown key', async () => {
-    const sb = await sandbox({unknownDefinitions: 'missing', definitions: {welcome: 'Active', paused: 'Inactive'}})
+    const sb = await sandbox({unknownDefinitions: 'missing', definitions: {welcome: 'Active', paused: 'Inactive', old: 'Deleted'}})
     const tok = await token(sb)
     const one = await call(sb, 'GET', `${DEFINITIONS}/paused`, tok)
     expect(one.status).toBe(200)
@@ -543,6 +540,7 @@ describe('definitions', () => {
     expect(missing.body.message).toMatch(/doesn't exist/)
     expect((await call(sb, 'GET', `${DEFINITIONS}/nope/queue`, tok)).status).toBe(404)
     expect(sb.stats.definitionRequests).toBe(3)
+    expect((await call(sb, 'GET', `${DEFINITIONS}/old`, tok)).body).toMatchObject({definitionKey: 'old', status: 'Deleted'})
   })
 
   it("makes up an Active definition for an unknown key by default (friendly for --sandbox)", async () => {
@@ -685,7 +683,7 @@ describe('keep-alive sockets', () => {
     expect(conn.closedAt()).toBeUndefined()
     expect(await conn.request()).toMatch(/^HTTP\/1\.1 401/) // same socket, still usable inside the window
     const secondAt = Date.now()
-    await waitUntil(() => conn.closedAt() !== undefined, 3000)
+    await waitFor(() => conn.closedAt() !== undefined, 3000)
     const idleFor = (conn.closedAt() as number) - secondAt
     expect(idleFor).toBeGreaterThanOrEqual(idleMs - 100)
   })
@@ -700,7 +698,7 @@ describe('keep-alive sockets', () => {
     const error = new Promise<NodeJS.ErrnoException>((resolve) => socket.on('error', resolve))
     socket.on('data', () => undefined)
     socket.write(`GET /messaging/v1/email/definitions/x HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`)
-    await waitUntil(() => ended, 3000)
+    await waitFor(() => ended, 3000)
     expect(ended).toBe(true)
     // The first write reaches a closed port and draws a reset; the one after it fails locally on that reset.
     socket.write(`GET /messaging/v1/email/definitions/x HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`)

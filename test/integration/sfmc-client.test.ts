@@ -1,3 +1,6 @@
+import {createServer} from 'node:http'
+import type {AddressInfo} from 'node:net'
+
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {ApiError} from '../../src/errors.js'
@@ -197,6 +200,42 @@ describe('sendBatch', () => {
     expect(sandbox.outbox()).toEqual([])
   })
 
+  it('does not retry a 403 and names the package scopes', async () => {
+    await start()
+    // The fake has no 403; a REST host that refuses every token stands in for a package without the send scope.
+    let requests = 0
+    const forbidding = createServer((req, res) => {
+      requests++
+      req.resume()
+      res.writeHead(403, {'content-type': 'application/json'})
+      res.end(JSON.stringify({documentation: 'https://developer.salesforce.com/docs', errorcode: 40000, message: 'Insufficient privileges'}))
+    })
+    await new Promise<void>((resolve) => forbidding.listen(0, '127.0.0.1', resolve))
+    try {
+      const restUrl = `http://127.0.0.1:${(forbidding.address() as AddressInfo).port}/`
+      const tokens: TokenProvider = {get: async () => ({value: 'token-without-send-scope', restUrl, refreshAt: Number.POSITIVE_INFINITY}), invalidate: () => {}, redact: (text) => text}
+      const error = await caught(client({tokenProvider: tokens}).sendBatch({definitionKey: 'welcome', recipients: recipients(1)}))
+
+      expect(error).toMatchObject({code: 'forbidden', status: 403, apiErrorCode: 40000, outcomeUnknown: false})
+      expect(error.message).toContain('Insufficient privileges')
+      expect(error.hint).toContain('email_send')
+      expect(requests).toBe(1)
+      expect(retries()).toEqual([])
+    } finally {
+      await new Promise((resolve) => forbidding.close(resolve))
+    }
+  })
+
+  it('retries a 504', async () => {
+    await start()
+    sandbox.inject({kind: 'status', status: 504})
+    const result = await client().sendBatch({definitionKey: 'welcome', recipients: recipients(2)})
+
+    expect(result.outcomes.every((o) => o.accepted)).toBe(true)
+    expect(retries()).toEqual([expect.objectContaining({route: 'send', attempt: 1, reason: expect.stringContaining('HTTP 504')})])
+    expect(sandbox.stats.sendRequests).toBe(2)
+  })
+
   it('gets a new token once when the token dies mid-run, then succeeds', async () => {
     await start()
     const mc = client()
@@ -330,14 +369,13 @@ describe('credentials and secrets', () => {
   it('gives not_authorized when a freshly issued token is refused too', async () => {
     await start()
     let invalidated = 0
-    const stale: AccessToken = {value: 'token-the-server-never-issued', restUrl: `${sandbox.url}/`, refreshAt: Number.POSITIVE_INFINITY, expiresIn: 1080}
+    const stale: AccessToken = {value: 'token-the-server-never-issued', restUrl: `${sandbox.url}/`, refreshAt: Number.POSITIVE_INFINITY}
     const tokens: TokenProvider = {
       get: async () => stale,
       invalidate: () => {
         invalidated++
       },
       redact: (text) => text.split(stale.value).join('[redacted]'),
-      requestCount: 0,
     }
     const error = await caught(client({tokenProvider: tokens}).sendBatch({definitionKey: 'welcome', recipients: recipients(1)}))
 

@@ -9,7 +9,7 @@ import {ExitCode, StateError, StateLockedError} from '../../src/errors.js'
 import {FileStateStore, type FileStateStoreOptions} from '../../src/state/file-store.js'
 import {makeLockOwner} from '../../src/state/lock.js'
 import type {LockOwner} from '../../src/state/types.js'
-import {record, records} from '../unit/state-helpers.js'
+import {record, records} from '../helpers/state-file.js'
 
 let dir: string
 let statePath: string
@@ -96,7 +96,7 @@ describe('state lock (real file system)', () => {
 
   it('lets the re-run of a SIGKILLed apply take the lock and replay its journal', async () => {
     const storeModule = new URL('../../src/state/file-store.ts', import.meta.url).href
-    const helperModule = new URL('../unit/state-helpers.ts', import.meta.url).href
+    const helperModule = new URL('../helpers/state-file.ts', import.meta.url).href
     const code = `
       const {FileStateStore} = await import(${JSON.stringify(storeModule)})
       const {records} = await import(${JSON.stringify(helperModule)})

@@ -1,13 +1,12 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {PgStateStore} from '../../src/state/pg-store.js'
-import {adminClient, isolatedSchemaUrl, probePg, uniqueName} from '../helpers/pg.js'
+import {adminClient, isolatedSchemaUrl, pgAvailable, uniqueName} from '../helpers/pg.js'
 
-const noPg = await probePg()
 /** 1,000,000 by default; MCSEND_TEST_PG_ROWS lowers it on a slow machine. */
 const ROWS = Number(process.env.MCSEND_TEST_PG_ROWS || 1_000_000)
 
-describe.skipIf(noPg)('PostgreSQL state store at scale', () => {
+describe.skipIf(!pgAvailable)('PostgreSQL state store at scale', () => {
   let schema: Awaited<ReturnType<typeof isolatedSchemaUrl>>
   const workspace = uniqueName('big')
 

@@ -4,20 +4,19 @@ import {StateError} from '../../src/errors.js'
 import {PG_MIGRATIONS, migratePgSchema} from '../../src/state/pg-migrations.js'
 import {PgStateStore} from '../../src/state/pg-store.js'
 import type {MessageRecord, MessageStatus} from '../../src/state/types.js'
-import {PG_TEST_URL, adminClient, dropWorkspace, isolatedSchemaUrl, probePg, uniqueName} from '../helpers/pg.js'
+import {PG_URL, adminClient, dropWorkspace, isolatedSchemaUrl, pgAvailable, uniqueName} from '../helpers/pg.js'
 import {testRecord} from '../helpers/records.js'
 
-const noPg = await probePg()
 
 function record(i: number, overrides: Partial<MessageRecord> = {}): MessageRecord {
   return testRecord(i, {status: 'pending', ...overrides})
 }
 
-describe.skipIf(noPg)('PostgreSQL state store writes', () => {
+describe.skipIf(!pgAvailable)('PostgreSQL state store writes', () => {
   const stores: PgStateStore[] = []
   const workspaces: string[] = []
 
-  async function open(workspace?: string, url = PG_TEST_URL): Promise<PgStateStore> {
+  async function open(workspace?: string, url = PG_URL): Promise<PgStateStore> {
     const ws = workspace ?? uniqueName('ws')
     if (!workspaces.includes(ws)) workspaces.push(ws)
     const store = await PgStateStore.connect({url, workspace: ws})

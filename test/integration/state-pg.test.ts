@@ -4,10 +4,9 @@ import {CliError, StateError, StateLockedError} from '../../src/errors.js'
 import {PG_LOCK_NAMESPACE_WORKSPACE, PG_MIGRATIONS, migratePgSchema} from '../../src/state/pg-migrations.js'
 import {PgStateStore, workspaceLockKey} from '../../src/state/pg-store.js'
 import type {LockOwner, MessageRecord, SendSnapshot} from '../../src/state/types.js'
-import {PG_TEST_URL, adminClient, dropWorkspace, isolatedSchemaUrl, lockHolderPids, probePg, uniqueName} from '../helpers/pg.js'
+import {PG_URL, adminClient, dropWorkspace, isolatedSchemaUrl, lockHolderPids, pgAvailable, uniqueName} from '../helpers/pg.js'
 import {testRecord} from '../helpers/records.js'
 
-const noPg = await probePg()
 
 function record(i: number, overrides: Partial<MessageRecord> = {}): MessageRecord {
   return testRecord(i, {requestId: `req-${i}`, ...overrides})
@@ -27,11 +26,11 @@ const snapshot: SendSnapshot = {
   appliedAt: '2026-11-26T10:00:00.000Z',
 }
 
-describe.skipIf(noPg)('PostgreSQL state store', () => {
+describe.skipIf(!pgAvailable)('PostgreSQL state store', () => {
   const stores: PgStateStore[] = []
   const workspaces: string[] = []
 
-  async function open(workspace?: string, url = PG_TEST_URL): Promise<PgStateStore> {
+  async function open(workspace?: string, url = PG_URL): Promise<PgStateStore> {
     const ws = workspace ?? uniqueName('ws')
     if (!workspaces.includes(ws)) workspaces.push(ws)
     const store = await PgStateStore.connect({url, workspace: ws})
@@ -195,7 +194,7 @@ describe.skipIf(noPg)('PostgreSQL state store', () => {
       const error = await b.lock(owner('plan', 1)).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(StateLockedError)
       expect((error as StateLockedError).exitCode).toBe(5)
-      expect((error as StateLockedError).message).toContain('locked by apply (pid 4242 on host build-7, tester@build-7) since 2026-11-26T10:00:00.000Z')
+      expect((error as StateLockedError).message).toContain('locked by apply (pid 4242 on host build-7, tester@build-7) since 2026-11-26T10:00:00Z')
       expect((error as StateLockedError).hint).toMatch(/state unlock/)
       expect(await b.lockInfo()).toEqual({owner: owner('apply', 4242), stale: false})
 
@@ -312,13 +311,13 @@ describe.skipIf(noPg)('PostgreSQL state store', () => {
     })
 
     it('says when the database does not exist or the user is refused', async () => {
-      const url = new URL(PG_TEST_URL)
+      const url = new URL(PG_URL)
       url.pathname = `/${uniqueName('nodb')}`
       const missing = await PgStateStore.connect({url: url.toString(), workspace: 'default'}).catch((e: unknown) => e)
       expect(missing).toBeInstanceOf(StateError)
       expect((missing as StateError).message).toMatch(/the database in the state URL does not exist on 127\.0\.0\.1:5432\//)
 
-      const role = new URL(PG_TEST_URL)
+      const role = new URL(PG_URL)
       role.username = uniqueName('nobody')
       role.password = 's3cret-pw'
       const refused = await PgStateStore.connect({url: role.toString(), workspace: 'default'}).catch((e: unknown) => e)
@@ -328,13 +327,13 @@ describe.skipIf(noPg)('PostgreSQL state store', () => {
     })
 
     it('rejects an unusable workspace name as invalid input', async () => {
-      const error = await PgStateStore.connect({url: PG_TEST_URL, workspace: ''}).catch((e: unknown) => e)
+      const error = await PgStateStore.connect({url: PG_URL, workspace: ''}).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(CliError)
       expect((error as CliError).exitCode).toBe(3)
     })
 
     it('shows the URL without its password in location', async () => {
-      const url = new URL(PG_TEST_URL)
+      const url = new URL(PG_URL)
       url.password = 'topsecret'
       const store = await open(undefined, url.toString())
       expect(store.location).not.toContain('topsecret')

@@ -136,6 +136,25 @@ for (const backend of stateBackends) {
       expect(state.messages.get('new.cy')!.delivery?.event).toBe('sent')
     })
 
+    it('while another run holds the lock: the answers are not written, and the report names the holder', async () => {
+      await setup()
+      await accept('news', ['ann', 'bob'])
+      await withStore(async (holder) => {
+        const lock = await holder.lock({operation: 'apply', who: 'test', pid: process.pid, host: os.hostname(), since: new Date().toISOString()})
+        try {
+          const report = await status()
+          expect(report.asked).toBe(2)
+          expect(report.unsaved).toBe(2)
+          expect(report.saveError).toMatchObject({code: 'state_locked', message: expect.stringContaining('locked by apply')})
+        } finally {
+          await lock.release()
+        }
+      })
+      const state = await withStore((s) => s.load())
+      expect(state.messages.get('news.ann')!.delivery).toBeUndefined()
+      expect(state.messages.get('news.bob')!.delivery).toBeUndefined()
+    })
+
     it('without credentials or --sandbox: the same error as apply, before touching anything', async () => {
       await setup()
       await expect(status({env: {}})).rejects.toMatchObject({code: 'missing_credentials', message: 'no Marketing Cloud credentials'})

@@ -1,22 +1,14 @@
 import {createHash} from 'node:crypto'
 
-import {createFsFromVolume, Volume} from 'memfs'
 import {describe, expect, it} from 'vitest'
 
 import {readCsvSource, type CsvColumns} from '../../src/manifest/csv-source.js'
-import {loadManifests} from '../../src/manifest/load.js'
-import {ProblemSink, ScopedProblems} from '../../src/manifest/problems.js'
-import {RecipientCollector} from '../../src/manifest/recipients.js'
-
-async function* inChunks(bytes: Buffer, size: number): AsyncIterable<Buffer> {
-  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size)
-}
+import {inChunks, loadFromMemory, sourceTarget} from '../helpers/manifests.js'
 
 async function readCsv(text: string | Buffer, columns?: CsvColumns, chunk = 1 << 16) {
   const bytes = typeof text === 'string' ? Buffer.from(text) : text
-  const sink = new ProblemSink(50)
-  const collector = new RecipientCollector(new ScopedProblems(sink))
-  const sha256 = await readCsvSource(inChunks(bytes, chunk), 'c.csv', columns, collector, new ScopedProblems(sink))
+  const {collector, problems: scope, sink} = sourceTarget()
+  const sha256 = await readCsvSource(inChunks(bytes, chunk), 'c.csv', columns, collector, scope)
   return {recipients: collector.recipients, problems: sink.problems.map((p) => `${p.line} ${p.path ? `${p.path}: ` : ''}${p.message}`), sha256}
 }
 
@@ -125,13 +117,13 @@ describe('CSV source', () => {
 
 describe('CSV sources through the loader', () => {
   it('reports a missing mapped column at line 1 of the CSV and drops the send', async () => {
-    const fs = createFsFromVolume(
-      Volume.fromJSON({
+    const result = await loadFromMemory(
+      {
         '/w/sends/m.yaml': 'apiVersion: mcsend/v1\nkind: Send\nname: c\ndefinitionKey: d\nrecipients:\n  - csv: ../data/c.csv\n    columns: {to: Email}\n',
         '/w/data/c.csv': 'contactKey,email\na,a@example.com\n',
-      }),
+      },
+      ['sends'],
     )
-    const result = await loadManifests(['sends'], {fs, cwd: '/w'})
     expect(result.problems).toEqual([
       {file: 'data/c.csv', line: 1, message: 'missing column "Email" (columns.to in the manifest); the header has: contactKey, email'},
     ])
@@ -139,13 +131,10 @@ describe('CSV sources through the loader', () => {
   })
 
   it('locates a source that is a directory at the manifest value', async () => {
-    const fs = createFsFromVolume(
-      Volume.fromJSON({
-        '/w/m.yaml': 'apiVersion: mcsend/v1\nkind: Send\nname: c\ndefinitionKey: d\nrecipients:\n  - csv: data\n',
-        '/w/data/x.txt': '',
-      }),
+    const result = await loadFromMemory(
+      {'/w/m.yaml': 'apiVersion: mcsend/v1\nkind: Send\nname: c\ndefinitionKey: d\nrecipients:\n  - csv: data\n', '/w/data/x.txt': ''},
+      ['m.yaml'],
     )
-    const result = await loadManifests(['m.yaml'], {fs, cwd: '/w'})
     expect(result.problems).toEqual([
       {
         file: 'm.yaml',

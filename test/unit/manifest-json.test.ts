@@ -1,13 +1,11 @@
 import {createHash} from 'node:crypto'
 
-import {createFsFromVolume, Volume} from 'memfs'
 import {describe, expect, it} from 'vitest'
 
 import {readNdjsonSource} from '../../src/manifest/json-source.js'
 import {loadManifests} from '../../src/manifest/load.js'
-import {ProblemSink, ScopedProblems} from '../../src/manifest/problems.js'
-import {RecipientCollector} from '../../src/manifest/recipients.js'
 import {JsonSyntaxError, locateJson, parseJson, parseJsonArray} from '../../src/manifest/strict-json.js'
+import {inChunks, loadFromMemory, memfs, sourceTarget} from '../helpers/manifests.js'
 
 function syntaxError(text: string): {message: string; line: number; column: number} {
   try {
@@ -90,23 +88,13 @@ describe('strict JSON parser', () => {
   })
 })
 
-function collect(): {collector: RecipientCollector; problems: ScopedProblems; sink: ProblemSink} {
-  const sink = new ProblemSink(50)
-  const problems = new ScopedProblems(sink)
-  return {collector: new RecipientCollector(problems), problems, sink}
-}
-
-async function* inChunks(bytes: Buffer, size: number): AsyncIterable<Buffer> {
-  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size)
-}
-
 describe('NDJSON source', () => {
   it('streams lines across chunk boundaries, multi-byte characters included, and hashes every byte', async () => {
     const lines = Array.from({length: 50}, (_, i) => JSON.stringify({contactKey: `k${i}`, to: `p${i}@example.com`, attributes: {Name: `Zoë ✓ ${i}`}}))
     const bytes = Buffer.from(`${lines.join('\r\n')}\r\n\n`, 'utf8')
     for (const size of [1, 3, 7, 64, 100_000]) {
-      const {collector, sink} = collect()
-      const sha = await readNdjsonSource(inChunks(bytes, size), 'x.ndjson', collector, new ScopedProblems(sink))
+      const {collector, problems, sink} = sourceTarget()
+      const sha = await readNdjsonSource(inChunks(bytes, size), 'x.ndjson', collector, problems)
       expect(sink.problems).toEqual([])
       expect(sha).toBe(createHash('sha256').update(bytes).digest('hex'))
       expect(collector.recipients).toHaveLength(50)
@@ -116,8 +104,8 @@ describe('NDJSON source', () => {
 
   it('reads a last line without a newline and reports each bad line without stopping', async () => {
     const text = '{"contactKey": "a", "to": "a@example.com"}\n{"contactKey": "a", "to": "b@example.com"}\n\n{"contactKey": "c"\n{"contactKey": "d", "to": "d@example.com"}'
-    const {collector, sink} = collect()
-    await readNdjsonSource(inChunks(Buffer.from(text), 5), 'y.ndjson', collector, new ScopedProblems(sink))
+    const {collector, problems, sink} = sourceTarget()
+    await readNdjsonSource(inChunks(Buffer.from(text), 5), 'y.ndjson', collector, problems)
     expect(sink.problems.map((p) => [p.line, p.column, p.message])).toEqual([
       [2, 1, 'duplicate contactKey "a": also at y.ndjson:1:1'],
       [4, 19, 'unexpected end of the input: expected "," or "}"'],
@@ -130,14 +118,14 @@ describe('JSON sources through the loader', () => {
   const head = 'apiVersion: mcsend/v1\nkind: Send\nname: j\ndefinitionKey: d\nrecipients:\n'
 
   it('reports duplicate contactKeys across JSON and NDJSON sources with both places', async () => {
-    const fs = createFsFromVolume(
-      Volume.fromJSON({
+    const result = await loadFromMemory(
+      {
         '/w/m.yaml': `${head}  - json: a.json\n  - ndjson: b.ndjson\n`,
         '/w/a.json': '[\n  {"contactKey": "ann@example.com", "to": "ann@example.com"}\n]',
         '/w/b.ndjson': '{"contactKey": "bo", "to": "bo@example.com"}\n{"contactKey": "ann@example.com", "to": "ann@example.org"}\n',
-      }),
+      },
+      ['m.yaml'],
     )
-    const result = await loadManifests(['m.yaml'], {fs, cwd: '/w'})
     expect(result.problems).toEqual([
       {
         file: 'b.ndjson',
@@ -154,7 +142,7 @@ describe('JSON sources through the loader', () => {
 
   it('reads an empty array and a BOM, and gives each JSON source its digest', async () => {
     const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('[{"contactKey": "a", "to": "a@example.com"}]')])
-    const fs = createFsFromVolume(Volume.fromJSON({'/w/m.yaml': `${head}  - json: a.json\n  - json: empty.json\n`, '/w/empty.json': ' [ ] '}))
+    const fs = memfs({'/w/m.yaml': `${head}  - json: a.json\n  - json: empty.json\n`, '/w/empty.json': ' [ ] '})
     fs.writeFileSync('/w/a.json', bytes)
     const result = await loadManifests([], {fs, cwd: '/w'})
     expect(result.problems).toEqual([])

@@ -5,15 +5,12 @@ import {createFsFromVolume, Volume} from 'memfs'
 import {describe, expect, it} from 'vitest'
 
 import {loadManifests, type ManifestFs} from '../../src/manifest/load.js'
+import {memfs} from '../helpers/manifests.js'
 
 const sha = (text: string): string => createHash('sha256').update(text).digest('hex')
 
 function manifest(name: string, recipients = "  - inline: [{contactKey: a, to: a@example.com}]\n"): string {
   return `apiVersion: mcsend/v1\nkind: Send\nname: ${name}\ndefinitionKey: d\nrecipients:\n${recipients}`
-}
-
-function memfs(files: Record<string, string>): ManifestFs {
-  return createFsFromVolume(Volume.fromJSON(files))
 }
 
 describe('ManifestFs', () => {
@@ -47,6 +44,25 @@ describe('which files are read', () => {
     expect(result.problems).toEqual([])
     expect(result.manifests.map((m) => m.file)).toEqual(['a/c.yaml', 'a/deeper/d.YAML', 'a/z.yml', 'b.yaml'])
     expect(result.sends.map((s) => s.name)).toEqual(['ac', 'add', 'az', 'b'])
+  })
+
+  it('reads each manifest file from disk once: the directory scan hands its bytes to the loader', async () => {
+    const inner = memfs(files)
+    const reads: string[] = []
+    const counting: ManifestFs = {
+      promises: {
+        readFile: (p) => {
+          reads.push(p)
+          return inner.promises.readFile(p) as Promise<Buffer>
+        },
+        stat: (p) => inner.promises.stat(p),
+        readdir: (p) => inner.promises.readdir(p),
+      },
+      createReadStream: (p, options) => inner.createReadStream(p, options),
+    }
+    const result = await loadManifests([], {fs: counting, cwd: '/w'})
+    expect(result.sends).toHaveLength(4)
+    expect(reads.sort()).toEqual(['/w/a/c.yaml', '/w/a/deeper/d.YAML', '/w/a/z.yml', '/w/b.yaml'])
   })
 
   it('reads files in the order given, each once, with display paths relative to cwd', async () => {

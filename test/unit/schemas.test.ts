@@ -1,11 +1,9 @@
 import {readdirSync, readFileSync} from 'node:fs'
-import Ajv2020Module from 'ajv/dist/2020.js'
+import {Ajv2020} from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
 import {describe, expect, it} from 'vitest'
 
-type AjvClass = typeof Ajv2020Module.default
-const Ajv2020 = ((Ajv2020Module as unknown as {default?: AjvClass}).default ?? Ajv2020Module) as AjvClass
-const addFormats = ((addFormatsModule as unknown as {default?: typeof addFormatsModule}).default ?? addFormatsModule) as unknown as (ajv: InstanceType<AjvClass>) => void
+const addFormats = ((addFormatsModule as unknown as {default?: typeof addFormatsModule}).default ?? addFormatsModule) as unknown as (ajv: Ajv2020) => void
 
 const dir = new URL('../../schemas/', import.meta.url)
 const files = readdirSync(dir).filter((f) => f.endsWith('.schema.json'))

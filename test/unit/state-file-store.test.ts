@@ -7,7 +7,7 @@ import {describe, expect, it} from 'vitest'
 import {StateError} from '../../src/errors.js'
 import type {StateFileHandle, StateFs} from '../../src/state/file-io.js'
 import {FileStateStore} from '../../src/state/file-store.js'
-import {fixedClock, memVolume, record, records, sendSnapshot} from './state-helpers.js'
+import {fixedClock, memVolume, record, records, sendSnapshot} from '../helpers/state-file.js'
 
 const STATE = '/work/.mcsend/state.json'
 const JOURNAL = `${STATE}.journal`

@@ -12,7 +12,7 @@ import {
   snapshotPieces,
 } from '../../src/state/serialize.js'
 import type {MessageRecord, StateData} from '../../src/state/types.js'
-import {record, records, sendSnapshot} from './state-helpers.js'
+import {record, records, sendSnapshot} from '../helpers/state-file.js'
 
 const meta = {lineage: 'lin-1', serial: 4, toolVersion: '0.1.0', updatedAt: '2026-11-26T12:00:00.000Z'}
 

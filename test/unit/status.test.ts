@@ -1,5 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
+import {makePaint} from '../../src/cli/colour-env.js'
+import {renderStatusText} from '../../src/render/status-text.js'
 import {
   NEVER_ACCEPTED_MESSAGE,
   STATUS_REACH_MS,
@@ -98,6 +100,24 @@ describe('summariseStatus', () => {
       {send: 'news', statusCode: 24, reason: '24 ListDetectiveExclusion', count: 2},
       {send: 'news', statusCode: 16, reason: '16 InvalidAttributeValue', count: 1},
     ])
+  })
+})
+
+describe('renderStatusText', () => {
+  it('prints counts per send, unknown (too old to query), and the not-sent reasons by code name', () => {
+    const records = [
+      record('s1', {delivery: {event: 'sent', checkedAt: 'x'}}),
+      record('n1', {delivery: {event: 'notSent', statusCode: 24, checkedAt: 'x'}}),
+      record('n2', {delivery: {event: 'notSent', statusCode: 24, checkedAt: 'x'}}),
+      record('old'),
+    ]
+    const summary = summariseStatus(records, {tooOld: new Set(['old']), notFound: new Set()})
+    const report = {...summary, state: '.mcsend/state.json', checkedAt: NOW.toISOString(), asked: 3, alreadyKnown: 0, interrupted: false, unsaved: 0, backoffs: 0}
+    const lines = renderStatusText(report, {paint: makePaint(false)}).split('\n')
+    expect(lines).toContain('news  4 accepted: 1 sent, 2 not sent, 1 unknown (too old to query)')
+    expect(lines).toContain('Not sent, by reason:')
+    expect(lines).toContainEqual(expect.stringMatching(/^ {2}news {2}24 {4}ListDetectiveExclusion {2}2$/))
+    expect(lines).toContainEqual(expect.stringContaining('1 message accepted more than 3 days ago: unknown (too old to query)'))
   })
 })
 

@@ -78,4 +78,12 @@ describe('examples/github-actions/mcsend.yml', () => {
     expect(step.run).toContain('[skip ci]')
     expect(workflow.jobs.apply!.permissions?.contents).toBe('write')
   })
+
+  it('plans pull requests against the state apply uses, without Marketing Cloud credentials', () => {
+    const plan = workflow.jobs.plan!
+    expect(plan.env?.MCSEND_STATE).toBe(workflow.jobs.apply!.env?.MCSEND_STATE)
+    expect(plan.env?.MCSEND_STATE).toBe('${{ secrets.MCSEND_STATE_URL }}')
+    expect(text.match(/secrets\.MCSEND_CLIENT_SECRET/g)).toHaveLength(1)
+    expect(Object.keys(plan.env ?? {})).toEqual(['MCSEND_STATE'])
+  })
 })

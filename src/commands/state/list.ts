@@ -4,7 +4,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {sendFlag, stateFlags} from '../../cli/flags.js'
 import {EXIT_CODE_HELP} from '../../errors.js'
 import {renderRecordList} from '../../render/state-text.js'
-import {filterRecords, readState, RECORD_FILTERS} from '../../state/admin.js'
+import {filterRecords, readState, RECORD_FILTERS, type RecordFilter} from '../../state/admin.js'
 import type {MessageRecord} from '../../state/types.js'
 
 export interface StateListDocument {
@@ -39,7 +39,7 @@ ${EXIT_CODE_HELP}`
   async run(): Promise<StateListDocument> {
     const {flags} = await this.parse(StateList)
     const {location, data} = await readState({state: flags.state, workspace: flags.workspace, cwd: process.cwd(), env: process.env})
-    const all = filterRecords(data, {sends: flags.send, status: flags.status as (typeof RECORD_FILTERS)[number] | undefined})
+    const all = filterRecords(data, {sends: flags.send, status: flags.status as RecordFilter | undefined})
     const records = all.slice(flags.offset, flags.limit === 0 ? undefined : flags.offset + flags.limit)
     const doc: StateListDocument = {state: location, total: all.length, offset: flags.offset, records}
     if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {EXIT_CODE_HELP} from '../../errors.js'
-import {type TransferDocument, renderTransferText, toTransferDocument, transferOwner, transferState} from '../../state/pg-transfer.js'
+import {type TransferDocument, renderTransferText, toTransferDocument, transferState} from '../../state/pg-transfer.js'
 
 export default class StatePush extends BaseCommand<typeof StatePush> {
   static summary = 'Copy the local state file into a PostgreSQL state workspace.'
@@ -37,7 +37,6 @@ ${EXIT_CODE_HELP}`
       force: flags.force,
       cwd: process.cwd(),
       env: process.env,
-      owner: transferOwner('state push'),
     })
     for (const warning of result.warnings) this.note(`warning: ${warning}`)
     const doc = toTransferDocument(result)

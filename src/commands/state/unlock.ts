@@ -3,8 +3,8 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {stateFlags} from '../../cli/flags.js'
 import {EXIT_CODE_HELP} from '../../errors.js'
-import {describeHolder} from '../../render/state-text.js'
 import {unlockState} from '../../state/admin.js'
+import {describeOwner} from '../../state/lock.js'
 
 export default class StateUnlock extends BaseCommand<typeof StateUnlock> {
   static summary = 'Remove the state lock left by a run that no longer runs.'
@@ -30,7 +30,7 @@ ${EXIT_CODE_HELP}`
     const doc = {state: result.location, locked: result.holder !== undefined, removed: result.removed, holder: result.holder, stale: result.stale}
     if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
     else if (!result.holder) process.stdout.write(`${result.location} is not locked; nothing to do.\n`)
-    else process.stdout.write(`Removed the lock on ${result.location} held by ${describeHolder(result.holder)}${result.stale ? ' (stale)' : ' (forced)'}.\n`)
+    else process.stdout.write(`Removed the lock on ${result.location} held by ${describeOwner(result.holder)}${result.stale ? ' (stale)' : ' (forced)'}.\n`)
     return doc
   }
 }

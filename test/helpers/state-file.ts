@@ -1,13 +1,14 @@
-import {createHash} from 'node:crypto'
+// Fixtures for the file state store's tests (memfs, records with well-formed hashes, send snapshots).
 
 import {Volume, createFsFromVolume} from 'memfs'
 
+import {sha256Base64url} from '../../src/plan/hash.js'
 import type {StateFs} from '../../src/state/file-io.js'
 import type {MessageRecord, MessageStatus, SendSnapshot} from '../../src/state/types.js'
 
-/** A short base64url digest, as plan/hash.ts produces. */
-export function fakeHash(value: string): string {
-  return createHash('sha256').update(value).digest().subarray(0, 16).toString('base64url')
+/** A short base64url digest, as plan/hash.ts produces for the state. */
+function fakeHash(value: string): string {
+  return sha256Base64url(value, 16)
 }
 
 export function record(contact: string, status: MessageStatus = 'pending', extra: Partial<MessageRecord> = {}): MessageRecord {

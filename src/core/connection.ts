@@ -4,11 +4,13 @@ import {CliError, ExitCode} from '../errors.js'
 import {createSfmcClient, type ClientOptions} from '../sfmc/client.js'
 import {credentialsFromEnv} from '../sfmc/credentials.js'
 import type {Credentials, SfmcClient} from '../sfmc/types.js'
-import type {Pacer} from './pacer.js'
+import type {Pacer} from '../status/pacer.js'
 
-/** Where --sandbox keeps its outbox and its own state (the same place apply --sandbox uses). */
-export const SANDBOX_DATA_DIR = '.mcsend/sandbox'
-export const SANDBOX_STATE_FILE = `${SANDBOX_DATA_DIR}/state.json`
+import {SANDBOX_DIR} from '../sandbox/outbox-file.js'
+
+export {SANDBOX_DIR}
+/** --sandbox uses its own state (unless --state is given), so a sandbox run never marks a real send as done. */
+export const SANDBOX_STATE = `${SANDBOX_DIR}/state.json`
 
 export interface ConnectOptions {
   sandbox: boolean
@@ -17,15 +19,15 @@ export interface ConnectOptions {
   clientOptions?: ClientOptions
 }
 
-export interface StatusConnection {
+export interface Connection {
   client: SfmcClient
-  label: string
+  /** Closes the client, and stops the sandbox if one was started. */
   close(): Promise<void>
 }
 
 /**
- * Checks that there is something to ask, before any other work: credentials in the environment, or --sandbox.
- * Throws the same error as apply when there is neither.
+ * Checks that there is something to talk to, before any other work: credentials in the environment, or --sandbox.
+ * undefined with --sandbox.
  */
 export function requireConnection(options: Pick<ConnectOptions, 'sandbox' | 'env'>): Credentials | undefined {
   if (options.sandbox) return undefined
@@ -41,29 +43,30 @@ export function requireConnection(options: Pick<ConnectOptions, 'sandbox' | 'env
 }
 
 /**
- * A client for the status endpoint: Marketing Cloud, or the sandbox started on its data directory (so it knows what
- * `apply --sandbox` sent). A 429 the client retries slows the pacer down.
+ * A client for Marketing Cloud, or for the sandbox started on its data directory (so status and refresh know what
+ * `apply --sandbox` sent). With a pacer, a 429 on the status route that the client retries slows the pacer down.
  */
-export async function openStatusConnection(options: ConnectOptions, pacer?: Pacer): Promise<StatusConnection> {
+export async function openConnection(options: ConnectOptions, pacer?: Pacer): Promise<Connection> {
   const credentials = requireConnection(options)
   const userEvent = options.clientOptions?.onEvent
-  const clientOptions: ClientOptions = {
-    ...options.clientOptions,
-    onEvent: (event) => {
-      if (pacer && event.type === 'retry' && event.route === 'status' && /HTTP 429/.test(event.reason)) pacer.backOff(event.delayMs)
-      userEvent?.(event)
-    },
-  }
+  const clientOptions: ClientOptions | undefined = pacer
+    ? {
+        ...options.clientOptions,
+        onEvent: (event) => {
+          if (event.type === 'retry' && event.route === 'status' && /HTTP 429/.test(event.reason)) pacer.backOff(event.delayMs)
+          userEvent?.(event)
+        },
+      }
+    : options.clientOptions
   if (credentials) {
     const client = createSfmcClient(credentials, clientOptions)
-    return {client, label: 'Marketing Cloud', close: () => client.close()}
+    return {client, close: () => client.close()}
   }
   const {startSandbox} = await import('../sandbox/server.js')
-  const sandbox = await startSandbox({dataDir: path.join(options.cwd, SANDBOX_DATA_DIR)})
+  const sandbox = await startSandbox({dataDir: path.join(options.cwd, SANDBOX_DIR)})
   const client = createSfmcClient({clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, authUrl: sandbox.authUrl}, clientOptions)
   return {
     client,
-    label: `the sandbox (${SANDBOX_DATA_DIR})`,
     async close() {
       await client.close()
       await sandbox.close()
