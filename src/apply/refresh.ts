@@ -3,7 +3,7 @@ import type {ClientOptions} from '../sfmc/client.js'
 import {makeLockOwner} from '../state/lock.js'
 import {openStateStore} from '../state/open.js'
 import type {MessageRecord, StateData, StateStore} from '../state/types.js'
-import {openConnection, requireConnection, type Connection} from '../core/connection.js'
+import {openConnection, requireConnection, SANDBOX_STATE, type Connection} from '../core/connection.js'
 import {beyondReach, settlePending} from '../status/delivery.js'
 import {DEFAULT_STATUS_RATE, Pacer} from '../status/pacer.js'
 import {pollStatuses} from '../status/poll.js'
@@ -103,8 +103,6 @@ export async function refreshPending(store: StateStore, state: StateData, option
 export interface RefreshStateOptions extends RefreshOptions {
   state?: string
   workspace?: string
-  /** Default state when `state` is not given (apply --sandbox uses its own). */
-  defaultState?: string
 }
 
 /**
@@ -113,7 +111,7 @@ export interface RefreshStateOptions extends RefreshOptions {
  */
 export async function refreshStatePending(options: RefreshStateOptions): Promise<RefreshResult> {
   requireConnection(options)
-  const store = await openStateStore({spec: options.state ?? options.defaultState, cwd: options.cwd, env: options.env, workspace: options.workspace})
+  const store = await openStateStore({spec: options.state ?? (options.sandbox ? SANDBOX_STATE : undefined), cwd: options.cwd, env: options.env, workspace: options.workspace})
   try {
     const lock = await store.lock(makeLockOwner('plan --refresh', (options.clock ?? (() => new Date()))()))
     try {

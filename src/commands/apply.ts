@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
+import {confirm, needsConfirmation} from '../cli/confirm.js'
 import {makeProgress} from '../cli/progress.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {sendFlag, showAddressesFlag, stateFlags} from '../cli/flags.js'
@@ -48,7 +49,6 @@ ${EXIT_CODE_HELP}`
     const json = flags.json
     const mask = {showAddresses: flags['show-addresses']}
     const emit = (obj: object) => process.stdout.write(`${JSON.stringify(obj)}\n`)
-    const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true
 
     const controller = new AbortController()
     const progress = makeProgress(process.stderr, json)
@@ -96,12 +96,8 @@ ${EXIT_CODE_HELP}`
           },
           approve: async (plan) => {
             if (flags['auto-approve']) return true
-            if (!interactive) refuseNonInteractive()
-            const {default: confirm} = await import('@inquirer/confirm')
-            return confirm(
-              {message: `Send ${formatCount(plan.summary.toSend)} messages in ${formatCount(plan.summary.requests)} requests?`, default: false},
-              {output: process.stderr},
-            )
+            if (needsConfirmation(false)) refuseNonInteractive()
+            return confirm(`Send ${formatCount(plan.summary.toSend)} messages in ${formatCount(plan.summary.requests)} requests?`)
           },
           note: (m) => this.note(m),
           onEvent: json ? (e) => emit(e) : undefined,

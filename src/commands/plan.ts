@@ -8,7 +8,7 @@ import {sendFlag, showAddressesFlag, stateFlags} from '../cli/flags.js'
 import {SANDBOX_STATE} from '../core/connection.js'
 import {preparePlan} from '../core/plan.js'
 import {EXIT_CODE_HELP, ExitCode} from '../errors.js'
-import {toSavedPlan, writeSavedPlanFile} from '../plan/saved.js'
+import {applyCommand, toSavedPlan, writeSavedPlanFile} from '../plan/saved.js'
 import {OUTPUT_FORMATS, resolveFormat} from '../render/output-format.js'
 import {streamWriter, writePlanJson} from '../render/plan-json.js'
 import {renderPlanMarkdown} from '../render/plan-markdown.js'
@@ -50,7 +50,7 @@ ${EXIT_CODE_HELP}`
     const {argv, flags} = await this.parse(Plan)
     const format = resolveFormat(flags)
     if (flags.refresh) {
-      await refreshStatePending({sandbox: flags.sandbox, state: flags.state, defaultState: flags.sandbox ? SANDBOX_STATE : undefined, workspace: flags.workspace, sends: flags.send, cwd: process.cwd(), env: process.env, note: (m) => this.note(m)})
+      await refreshStatePending({sandbox: flags.sandbox, state: flags.state, workspace: flags.workspace, sends: flags.send, cwd: process.cwd(), env: process.env, note: (m) => this.note(m)})
     }
     const prepared = await preparePlan({
       paths: argv as string[],
@@ -73,7 +73,7 @@ ${EXIT_CODE_HELP}`
         previous: state.sends,
       })
       await writeSavedPlanFile(flags.out, process.cwd(), saved)
-      this.note(`Saved the plan to ${flags.out}; apply exactly it with \`mcsend apply ${flags.out}${flags.sandbox ? ' --sandbox' : ''}\`.`)
+      this.note(`Saved the plan to ${flags.out}; apply exactly it with \`${applyCommand(flags.out, flags.sandbox)}\`.`)
     }
     let rendered: string | undefined
     const markdown = () => (rendered ??= renderPlanMarkdown(plan, {...mask, previous: state.sends, planFile: flags.out, sandbox: flags.sandbox, toolVersion: this.config.version}))

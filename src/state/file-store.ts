@@ -248,8 +248,7 @@ export class FileStateStore implements StateStore {
   }
 
   /**
-   * Replaces the whole state with `data`, lineage and serial included (`state pull`/`push`; see StateImporter in
-   * pg-transfer.ts): one atomic snapshot write, and any journal is dropped. An empty `data` (no lineage) removes
+   * Replaces the whole state with `data`, lineage and serial included (`state pull`/`push`): one atomic snapshot write, and any journal is dropped. An empty `data` (no lineage) removes
    * the state files. Call it holding the lock.
    */
   importState(data: StateData): Promise<void> {

@@ -22,7 +22,7 @@ export async function openStateStore(options: OpenStateOptions): Promise<StateSt
   const spec = options.spec ?? (options.env.MCSEND_STATE || undefined) ?? DEFAULT_STATE_PATH
   if (isPostgresSpec(spec)) {
     const {PgStateStore} = await import('./pg-store.js')
-    return PgStateStore.connect({url: spec, workspace: options.workspace ?? options.env.MCSEND_WORKSPACE ?? 'default'})
+    return PgStateStore.connect({url: spec, workspace: options.workspace ?? (options.env.MCSEND_WORKSPACE || undefined) ?? 'default'})
   }
   const {FileStateStore} = await import('./file-store.js')
   return new FileStateStore({path: path.resolve(options.cwd, spec), displayPath: spec})

@@ -4,18 +4,6 @@ import {makeLockOwner} from './lock.js'
 import {DEFAULT_STATE_PATH, isPostgresSpec, openStateStore} from './open.js'
 import type {LockOwner, StateData, StateLock, StateStore} from './types.js'
 
-/**
- * A store that can take a whole state as-is, lineage and serial included (the PostgreSQL store can).
- * Without it a copy goes through append/remove/commit, and the destination keeps or makes its own lineage.
- */
-export interface StateImporter {
-  importState(data: StateData): Promise<void>
-}
-
-export function canImportState(store: StateStore): store is StateStore & StateImporter {
-  return typeof (store as Partial<StateImporter>).importState === 'function'
-}
-
 export interface StateSummary {
   location: string
   lineage: string
@@ -32,12 +20,7 @@ export interface CopyStateResult {
   replaced: StateSummary
   /** Which refusals --force overrode (empty without --force or when nothing was refused). */
   overridden: string[]
-  lineagePreserved: boolean
-  warnings: string[]
 }
-
-/** Records per append when copying through the generic StateStore calls (keeps journal lines small). */
-const COPY_CHUNK = 10_000
 
 function summary(location: string, data: StateData): StateSummary {
   return {location, lineage: data.lineage, serial: data.serial, messages: data.messages.size, sends: Object.keys(data.sends).length}
@@ -83,29 +66,9 @@ export async function copyState(from: StateStore, to: StateStore, options: {owne
     if (conflicts.length > 0 && !options.force) {
       throw new StateError(`refusing to overwrite ${to.location}: ${conflicts.join('; ')}`, 'check that --from, --to and --workspace point where you mean; add --force to overwrite anyway')
     }
-    const warnings: string[] = []
-    let after: StateSummary
-    let lineagePreserved: boolean
-    if (canImportState(to)) {
-      await to.importState(source)
-      after = {...sourceSummary, location: to.location}
-      lineagePreserved = true
-    } else {
-      const keep = new Set(source.messages.keys())
-      // load() may return a live view: take the keys before changing anything.
-      const stale = [...dest.messages.keys()].filter((key) => !keep.has(key))
-      if (stale.length > 0) await to.remove(stale)
-      const records = [...source.messages.values()]
-      for (let start = 0; start < records.length; start += COPY_CHUNK) await to.append(records.slice(start, start + COPY_CHUNK))
-      for (const snapshot of Object.values(source.sends)) await to.putSend(snapshot)
-      await to.commit()
-      after = summary(to.location, await to.load())
-      lineagePreserved = after.lineage === source.lineage
-      if (!lineagePreserved) {
-        warnings.push(`${to.location} cannot adopt the source lineage, so it keeps its own (${after.lineage}); plans saved against ${from.location} will not apply to it`)
-      }
-    }
-    return {from: sourceSummary, to: after, replaced, overridden: options.force ? conflicts : [], lineagePreserved, warnings}
+    // Both stores take a whole state as it is, lineage and serial included, so saved plans still apply to it.
+    await to.importState(source)
+    return {from: sourceSummary, to: {...sourceSummary, location: to.location}, replaced, overridden: options.force ? conflicts : []}
   } finally {
     for (const lock of locks.reverse()) await lock.release().catch(() => undefined)
   }
@@ -185,9 +148,7 @@ export interface TransferDocument {
   to: StateSummary
   replaced: StateSummary
   copied: {messages: number; sends: number}
-  lineagePreserved: boolean
   overridden: string[]
-  warnings: string[]
 }
 
 export function toTransferDocument(result: TransferResult): TransferDocument {
@@ -198,9 +159,7 @@ export function toTransferDocument(result: TransferResult): TransferDocument {
     to: result.to,
     replaced: result.replaced,
     copied: {messages: result.from.messages, sends: result.from.sends},
-    lineagePreserved: result.lineagePreserved,
     overridden: result.overridden,
-    warnings: result.warnings,
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * The state store: what Marketing Cloud accepted, per messageKey. No email address or attribute value is stored
  * in clear (hashes only), so a state file may be committed to git. Backends: the local file store (default)
- * and, later, PostgreSQL. Both implement StateStore.
+ * and PostgreSQL (team state). Both implement StateStore.
  */
 
 export type MessageStatus = 'pending' | 'accepted' | 'failed'
@@ -97,5 +97,7 @@ export interface StateStore {
   remove(messageKeys: string[]): Promise<number>
   /** Folds the journal into the snapshot atomically and bumps the serial if anything changed. */
   commit(): Promise<void>
+  /** Replaces the whole state with `data`, lineage and serial included (`state push` / `state pull`). */
+  importState(data: StateData): Promise<void>
   close(): Promise<void>
 }

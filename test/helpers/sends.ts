@@ -1,4 +1,5 @@
 import type {Attributes, Recipient, Send} from '../../src/manifest/types.js'
+import {emptyState} from '../../src/state/serialize.js'
 import type {MessageRecord, StateData} from '../../src/state/types.js'
 
 export function recipient(contactKey: string, to = `${contactKey}@example.com`, attributes?: Attributes, line = 1): Recipient {
@@ -28,9 +29,7 @@ export function manyRecipients(n: number, attributes?: (i: number) => Attributes
   return Array.from({length: n}, (_, i) => recipient(`c${i}`, `c${i}@example.com`, attributes?.(i), i + 2))
 }
 
-export function emptyState(): StateData {
-  return {formatVersion: 1, lineage: '', serial: 0, sends: {}, messages: new Map()}
-}
+export {emptyState}
 
 export function stateWith(records: MessageRecord[]): StateData {
   const s = emptyState()

@@ -110,7 +110,6 @@ describe.skipIf(!pgAvailable)('state push / pull', () => {
         from: {lineage: expected.lineage, serial: 3, messages: 3, sends: 1},
         to: {lineage: expected.lineage, serial: 3, messages: 3, sends: 1},
         replaced: {lineage: '', serial: 0, messages: 0, sends: 0},
-        lineagePreserved: true,
         overridden: [],
       })
       // Both locks were released.
@@ -200,7 +199,6 @@ describe.skipIf(!pgAvailable)('state push / pull', () => {
         copied: {messages: 3, sends: 1},
         from: {lineage: expected.lineage, serial: 2},
         to: {lineage: expected.lineage, serial: 2, location: `${PG_URL} (workspace ${workspace})`},
-        lineagePreserved: true,
       })
       const inPg = await (await pgStore(workspace)).load()
       expect(inPg).toMatchObject(expected)

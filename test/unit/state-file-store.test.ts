@@ -1,12 +1,10 @@
-import {readFileSync} from 'node:fs'
 
-import {Ajv2020} from 'ajv/dist/2020.js'
-import addFormatsModule from 'ajv-formats'
 import {describe, expect, it} from 'vitest'
 
 import {StateError} from '../../src/errors.js'
 import type {StateFileHandle, StateFs} from '../../src/state/file-io.js'
 import {FileStateStore} from '../../src/state/file-store.js'
+import {compileSchema} from '../helpers/schemas.js'
 import {fixedClock, memVolume, record, records, sendSnapshot} from '../helpers/state-file.js'
 
 const STATE = '/work/.mcsend/state.json'
@@ -324,11 +322,7 @@ describe('FileStateStore over memfs', () => {
     const text = String(volume.readFileSync(STATE, 'utf8'))
     expect(text).not.toContain('@')
 
-    const schema = JSON.parse(readFileSync(new URL('../../schemas/state.schema.json', import.meta.url), 'utf8')) as object
-    const ajv = new Ajv2020({allErrors: true, strict: true})
-    const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020
-    addFormats(ajv)
-    const validate = ajv.compile(schema)
+    const validate = compileSchema('state')
     const ok = validate(JSON.parse(text))
     expect(validate.errors ?? []).toEqual([])
     expect(ok).toBe(true)

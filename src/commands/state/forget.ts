@@ -6,7 +6,7 @@ import {EXIT_CODE_HELP, UsageError} from '../../errors.js'
 import {plural} from '../../render/format.js'
 import {maskEmail} from '../../render/mask.js'
 import {renderRecordSummary} from '../../render/state-text.js'
-import {confirmRemoval, needsConfirmation} from '../../status/confirm.js'
+import {confirm, needsConfirmation} from '../../cli/confirm.js'
 import {removeRecords, selectByContact} from '../../state/admin.js'
 
 export default class StateForget extends BaseCommand<typeof StateForget> {
@@ -44,7 +44,7 @@ ${EXIT_CODE_HELP}`
         confirm: (selection, location) => {
           if (flags.yes) return Promise.resolve(true)
           process.stderr.write(`About to forget ${plural(selection.records.length, 'record')} of contact ${who} in ${location}:\n${renderRecordSummary(selection.records).join('\n')}\n`)
-          return confirmRemoval(`Forget ${plural(selection.records.length, 'record')}?`)
+          return confirm(`Forget ${plural(selection.records.length, 'record')}?`)
         },
       },
     )

@@ -38,7 +38,6 @@ ${EXIT_CODE_HELP}`
       cwd: process.cwd(),
       env: process.env,
     })
-    for (const warning of result.warnings) this.note(`warning: ${warning}`)
     const doc = toTransferDocument(result)
     if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
     else process.stdout.write(renderTransferText(result))

@@ -6,7 +6,7 @@ import {EXIT_CODE_HELP, InvalidInputError, UsageError} from '../../errors.js'
 import {plural} from '../../render/format.js'
 import {displayKey, renderRecordSummary} from '../../render/state-text.js'
 import {removeRecords, selectByKeys, selectBySends} from '../../state/admin.js'
-import {confirmRemoval, needsConfirmation} from '../../status/confirm.js'
+import {confirm, needsConfirmation} from '../../cli/confirm.js'
 
 export default class StateRm extends BaseCommand<typeof StateRm> {
   static summary = 'Forget message records, so those messages can be sent again.'
@@ -52,7 +52,7 @@ ${EXIT_CODE_HELP}`
         confirm: (selection, location) => {
           if (flags.yes) return Promise.resolve(true)
           process.stderr.write(`About to forget ${plural(selection.records.length, 'record')} in ${location}:\n${renderRecordSummary(selection.records).join('\n')}\n`)
-          return confirmRemoval(`Forget ${plural(selection.records.length, 'record')}? They can then be sent again.`)
+          return confirm(`Forget ${plural(selection.records.length, 'record')}? They can then be sent again.`)
         },
       },
     )
