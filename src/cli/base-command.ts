@@ -30,16 +30,19 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
-    // oclif flag/argument parse failures are usage errors (64), not generic failures.
-    if (isParseError(error)) {
+    // oclif's parse failures: a flag value it rejects is invalid input (3), anything else a usage error (64).
+    const badValue = isFlagValueError(error)
+    if (badValue || isParseError(error)) {
       // oclif's parse errors put the useful line after a generic first one ("The following error occurred:").
       const lines = error.message
         .split('\n')
         .map((l) => l.trim())
         .filter((l) => l !== '' && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with/i.test(l))
-      const message = lines.join('; ') || error.message
-      this.writeError(message, [], `see \`mcsend ${this.id ?? ''} --help\``.replace('  ', ' '), 'usage')
-      return this.exit(ExitCode.usage)
+      // "Parsing --parallelism" + "Expected an integer …" reads better as "--parallelism: expected an integer …".
+      const flag = /^Parsing (--[\w-]+)$/.exec(lines[0] ?? '')?.[1]
+      const message = flag && lines.length > 1 ? `${flag}: ${lines.slice(1).join('; ').replace(/^E/, 'e')}` : lines.join('; ') || error.message
+      this.writeError(message, [], `see \`mcsend ${this.id ?? ''} --help\``.replace('  ', ' '), badValue ? 'invalid_input' : 'usage')
+      return this.exit(badValue ? ExitCode.invalidInput : ExitCode.usage)
     }
     if (error instanceof Errors.ExitError) throw error
     if (error instanceof CliError) {
@@ -72,6 +75,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const argv = this.argv ?? []
     return argv.includes('--json') || argv.includes('--format=json') || (argv.includes('--format') && argv[argv.indexOf('--format') + 1] === 'json')
   }
+}
+
+/** A value oclif rejected: not one of a flag's options, or refused by its parser (e.g. an integer's min/max). */
+function isFlagValueError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const name = error.constructor?.name ?? ''
+  return name === 'FlagInvalidOptionError' || name === 'ArgInvalidOptionError' || /^Parsing --[\w-]+/.test(error.message)
 }
 
 function isParseError(error: unknown): boolean {

@@ -123,6 +123,16 @@ describe('usage and safety', () => {
     expect(r.stderr).toMatch(/error: .*frobnicate/)
   })
 
+  it('a flag value that fails validation is invalid input (3), named, never an unexpected failure', async () => {
+    const range = await run(['apply', 'examples/release-notes.yaml', '--sandbox', '--auto-approve', '--parallelism', '0'])
+    expect(range.code).toBe(3)
+    expect(range.stderr).toContain('error: --parallelism: expected an integer greater than or equal to 1 but received: 0')
+    expect(range.stderr).not.toContain('unexpected failure')
+    const option = await run(['plan', 'examples', '--format', 'xml'])
+    expect(option.code).toBe(3)
+    expect(option.stderr).toContain('--format=xml')
+  })
+
   it('an unknown command exits 64, suggesting the closest one', async () => {
     const r = await run(['plann', 'examples'])
     expect(r.code).toBe(64)

@@ -94,8 +94,10 @@ for (const backend of stateBackends) {
       expect(page.stdout).toContain('news.bob')
       expect(page.stdout).not.toContain('news.ann')
       expect(page.stdout).toContain('Showing 2-3 of 5 records; next page: --offset 3')
+      // A flag value outside its options is invalid input (3, design.md), not a usage error.
       const bad = await cli(['state', 'list', '--status', 'lost'])
-      expect(bad.code).toBe(64)
+      expect(bad.code).toBe(3)
+      expect(bad.stderr).toContain('--status')
     })
 
     it('show: one record; an unknown key exits 3 with a hint', async () => {
