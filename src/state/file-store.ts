@@ -3,15 +3,19 @@ import {readFileSync} from 'node:fs'
 
 import {StateError, errorCode} from '../errors.js'
 import {type StateFs, forEachRawLine, realFs, writeFileAtomically} from './file-io.js'
-import {type JournalEntry, type JournalHeader, JournalFormatError, JournalWriter, encodePut, encodeRemove, encodeSend, scanJournal} from './journal.js'
+import {type JournalEntry, type JournalHeader, JournalFormatError, JournalWriter, encodeMeta, encodePut, encodeRemove, encodeSend, scanJournal} from './journal.js'
 import {DEFAULT_STALE_LOCK_MS, type HeldLock, type LockSettings, acquireLock, readLockStatus, removeLock} from './lock.js'
 import {
   SnapshotFormatError,
   SnapshotLineReader,
+  applyMeta,
+  canonicalMeta,
   canonicalRecord,
   canonicalSend,
   emptyState,
   isNotCanonical,
+  metaDiffers,
+  metaProblem,
   parseSnapshotText,
   recordProblem,
   recordsEqual,
@@ -19,7 +23,7 @@ import {
   sendsEqual,
   snapshotPieces,
 } from './serialize.js'
-import type {LockOwner, MessageRecord, SendSnapshot, StateData, StateLock, StateStore} from './types.js'
+import type {LockOwner, MessageRecord, SendSnapshot, StateData, StateLock, StateMeta, StateStore} from './types.js'
 
 export interface FileStateStoreOptions {
   /** Absolute path of the snapshot file. */
@@ -190,6 +194,19 @@ export class FileStateStore implements StateStore {
     })
   }
 
+  setMeta(meta: StateMeta): Promise<void> {
+    const problem = metaProblem(meta)
+    if (problem) return Promise.reject(new TypeError(`setMeta: the state metadata ${problem}`))
+    const wanted = canonicalMeta(meta)
+    return this.enqueue(async () => {
+      const state = await this.ensureLoaded()
+      if (!metaDiffers(state.data, wanted)) return
+      await this.writeJournal(state, encodeMeta(wanted))
+      applyMeta(state.data, wanted)
+      state.dirty = true
+    })
+  }
+
   remove(messageKeys: string[]): Promise<number> {
     return this.enqueue(async () => {
       const state = await this.ensureLoaded()
@@ -229,7 +246,11 @@ export class FileStateStore implements StateStore {
         await writeFileAtomically(
           this.fs,
           this.file,
-          snapshotPieces({lineage, serial, toolVersion: this.toolVersion, updatedAt: this.clock().toISOString()}, data.sends, data.messages),
+          snapshotPieces(
+            {lineage, serial, toolVersion: this.toolVersion, updatedAt: this.clock().toISOString(), target: data.target, keyFingerprint: data.keyFingerprint},
+            data.sends,
+            data.messages,
+          ),
         )
       } catch (error) {
         throw new StateError(
@@ -254,7 +275,11 @@ export class FileStateStore implements StateStore {
   importState(data: StateData): Promise<void> {
     let messages: Map<string, MessageRecord>
     let sends: Record<string, SendSnapshot>
+    let meta: StateMeta
     try {
+      const problem = metaProblem({target: data.target, keyFingerprint: data.keyFingerprint})
+      if (problem) throw new TypeError(`importState: the state metadata ${problem}`)
+      meta = canonicalMeta({target: data.target, keyFingerprint: data.keyFingerprint})
       messages = new Map([...data.messages.values()].map((r) => [r.messageKey, checkedRecord(r, 'importState')]))
       sends = {}
       for (const send of Object.values(data.sends)) {
@@ -267,7 +292,7 @@ export class FileStateStore implements StateStore {
     }
     return this.enqueue(async () => {
       if (this.lockLost) throw new StateError(`not replacing ${this.location}: the lock was lost (${this.lockLost.message})`)
-      const imported: StateData = {formatVersion: data.formatVersion, lineage: data.lineage, serial: data.serial, sends, messages}
+      const imported: StateData = {formatVersion: data.formatVersion, lineage: data.lineage, serial: data.serial, sends, messages, ...meta}
       if (data.lineage === '') {
         await this.writer.discard()
         try {
@@ -276,9 +301,9 @@ export class FileStateStore implements StateStore {
           if (errorCode(error) !== 'ENOENT') throw new StateError(`cannot remove ${this.location}: ${(error as Error).message}`, undefined, error)
         }
       } else {
-        const meta = {lineage: data.lineage, serial: data.serial, toolVersion: this.toolVersion, updatedAt: this.clock().toISOString()}
+        const head = {lineage: data.lineage, serial: data.serial, toolVersion: this.toolVersion, updatedAt: this.clock().toISOString(), ...meta}
         try {
-          await writeFileAtomically(this.fs, this.file, snapshotPieces(meta, sends, messages))
+          await writeFileAtomically(this.fs, this.file, snapshotPieces(head, sends, messages))
         } catch (error) {
           throw new StateError(`cannot write ${this.location}: ${(error as Error).message}`, 'fix the problem (disk space, permissions) and run again', error)
         }
@@ -491,6 +516,8 @@ function applyEntry(data: StateData, entry: JournalEntry): boolean {
     case 'rm':
       for (const key of entry.keys) if (data.messages.delete(key)) changed = true
       return changed
+    case 'meta':
+      return applyMeta(data, entry.meta)
   }
 }
 

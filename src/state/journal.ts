@@ -3,8 +3,8 @@ import path from 'node:path'
 import {errorCode} from '../errors.js'
 
 import {type StateFileHandle, type StateFs, forEachLine, syncDirectory, writeFully} from './file-io.js'
-import {canonicalSend, recordJson, recordProblem, sendProblem} from './serialize.js'
-import type {MessageRecord, SendSnapshot} from './types.js'
+import {canonicalMeta, canonicalSend, metaProblem, recordJson, recordProblem, sendProblem} from './serialize.js'
+import type {MessageRecord, SendSnapshot, StateMeta} from './types.js'
 
 /**
  * The write-ahead journal beside the snapshot (`state.json.journal`), one JSON object per line:
@@ -13,6 +13,7 @@ import type {MessageRecord, SendSnapshot} from './types.js'
  *   {"op":"put","records":[{…}, …]}             upsert message records (one line per append call)
  *   {"op":"send","send":{…}}                    upsert a send snapshot
  *   {"op":"rm","keys":["…", …]}                 forget message records
+ *   {"op":"meta","meta":{…}}                    set state metadata (target, keyFingerprint)
  *
  * Every operation is an upsert or a removal, so replaying a line twice changes nothing. The header makes a crash
  * between the snapshot rename and the journal removal harmless: the new snapshot's serial is then the header's
@@ -29,6 +30,7 @@ export type JournalEntry =
   | {op: 'put'; records: MessageRecord[]}
   | {op: 'send'; send: SendSnapshot}
   | {op: 'rm'; keys: string[]}
+  | {op: 'meta'; meta: StateMeta}
 
 function encodeHeader(header: JournalHeader): string {
   return `${JSON.stringify({journal: JOURNAL_FORMAT, lineage: header.lineage, serial: header.serial})}\n`
@@ -42,6 +44,10 @@ export function encodePut(records: readonly MessageRecord[]): string {
 
 export function encodeSend(send: SendSnapshot): string {
   return `${JSON.stringify({op: 'send', send: canonicalSend(send)})}\n`
+}
+
+export function encodeMeta(meta: StateMeta): string {
+  return `${JSON.stringify({op: 'meta', meta: canonicalMeta(meta)})}\n`
 }
 
 export function encodeRemove(keys: readonly string[]): string {
@@ -99,6 +105,11 @@ function parseEntry(text: string, lineNo: number): JournalEntry {
     case 'rm': {
       if (!Array.isArray(e.keys) || !e.keys.every((k) => typeof k === 'string')) throw new JournalFormatError('`keys` must be a list of strings', lineNo)
       return {op: 'rm', keys: e.keys as string[]}
+    }
+    case 'meta': {
+      const problem = metaProblem(e.meta)
+      if (problem) throw new JournalFormatError(`the metadata ${problem}`, lineNo)
+      return {op: 'meta', meta: canonicalMeta(e.meta as StateMeta)}
     }
     default:
       throw new JournalFormatError(`unknown operation ${JSON.stringify(e.op)}`, lineNo)

@@ -78,6 +78,17 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       ALTER TABLE mcsend_lock_holders ALTER COLUMN workspace TYPE text COLLATE "C";
     `,
   },
+  {
+    version: 3,
+    name: 'state metadata',
+    // The Marketing Cloud the state belongs to and the fingerprint of its state key; NULL: unknown (a state
+    // written before they were recorded). Adding nullable columns rewrites nothing.
+    sql: `
+      ALTER TABLE mcsend_workspaces
+        ADD COLUMN target jsonb,
+        ADD COLUMN key_fingerprint text;
+    `,
+  },
 ]
 
 const PG_SCHEMA_VERSION = PG_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0)

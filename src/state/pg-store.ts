@@ -7,7 +7,8 @@ import {plural} from '../render/format.js'
 import {describeOwner} from './lock.js'
 import {checkPgUrl, describePgTarget, isConnectionLoss, pgStateError, redactPgUrl} from './pg-errors.js'
 import {PG_LOCK_NAMESPACE_WORKSPACE, inTransaction, migratePgSchema} from './pg-migrations.js'
-import type {DeliveryRecord, LockOwner, MessageRecord, MessageStatus, SendSnapshot, StateData, StateLock, StateStore} from './types.js'
+import {canonicalMeta, canonicalTarget, metaProblem} from './serialize.js'
+import type {DeliveryRecord, LockOwner, MessageRecord, MessageStatus, SendSnapshot, StateData, StateLock, StateMeta, StateStore, StateTarget} from './types.js'
 
 export interface PgStateStoreOptions {
   /** postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?options] */
@@ -314,8 +315,8 @@ export class PgStateStore implements StateStore {
         )
       }
       return inTransaction(this.client, async () => {
-        const ws = await this.client.query<{lineage: string; serial: string}>(
-          'SELECT lineage, serial::text AS serial FROM mcsend_workspaces WHERE workspace = $1',
+        const ws = await this.client.query<{lineage: string; serial: string; target: StateTarget | null; key_fingerprint: string | null}>(
+          'SELECT lineage, serial::text AS serial, target, key_fingerprint FROM mcsend_workspaces WHERE workspace = $1',
           [this.workspace],
         )
         const sends: Record<string, SendSnapshot> = {}
@@ -338,7 +339,10 @@ export class PgStateStore implements StateStore {
         }
         await this.client.query('CLOSE mcsend_load')
         const head = ws.rows[0]
-        return {formatVersion: 1, lineage: head?.lineage ?? '', serial: head ? Number(head.serial) : 0, sends, messages}
+        const data: StateData = {formatVersion: 1, lineage: head?.lineage ?? '', serial: head ? Number(head.serial) : 0, sends, messages}
+        if (head?.target) data.target = canonicalTarget(head.target)
+        if (head?.key_fingerprint) data.keyFingerprint = head.key_fingerprint
+        return data
       }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
     })
   }
@@ -450,6 +454,26 @@ export class PgStateStore implements StateStore {
     })
   }
 
+  async setMeta(meta: StateMeta): Promise<void> {
+    const problem = metaProblem(meta)
+    if (problem) throw new TypeError(`setMeta: the state metadata ${problem}`)
+    const wanted = canonicalMeta(meta)
+    if (wanted.target === undefined && wanted.keyFingerprint === undefined) return
+    await this.exclusive('recording the state metadata', async () => {
+      this.assertLockIntact()
+      // Creates the workspace on its first write; otherwise changes (and marks changed) only what differs.
+      const result = await this.client.query(
+        `INSERT INTO mcsend_workspaces AS w (workspace, lineage, serial, dirty, target, key_fingerprint) VALUES ($1, $2, 0, true, $3::jsonb, $4)
+         ON CONFLICT (workspace) DO UPDATE SET target = coalesce(EXCLUDED.target, w.target),
+           key_fingerprint = coalesce(EXCLUDED.key_fingerprint, w.key_fingerprint), dirty = true
+         WHERE (EXCLUDED.target IS NOT NULL AND w.target IS DISTINCT FROM EXCLUDED.target)
+            OR (EXCLUDED.key_fingerprint IS NOT NULL AND w.key_fingerprint IS DISTINCT FROM EXCLUDED.key_fingerprint)`,
+        [this.workspace, randomUUID(), wanted.target === undefined ? null : JSON.stringify(wanted.target), wanted.keyFingerprint ?? null],
+      )
+      if ((result.rowCount ?? 0) > 0) this.changed = true
+    })
+  }
+
   async remove(messageKeys: string[]): Promise<number> {
     const keys = [...new Set(messageKeys)]
     if (keys.length === 0) return 0
@@ -487,6 +511,9 @@ export class PgStateStore implements StateStore {
    * One transaction: readers see the old state or the new one, never a mix.
    */
   async importState(data: StateData): Promise<void> {
+    const problem = metaProblem({target: data.target, keyFingerprint: data.keyFingerprint})
+    if (problem) throw new TypeError(`importState: the state metadata ${problem}`)
+    const meta = canonicalMeta({target: data.target, keyFingerprint: data.keyFingerprint})
     await this.exclusive(`importing ${plural(data.messages.size, 'record')}`, async () => {
       this.assertLockIntact()
       await inTransaction(this.client, async () => {
@@ -498,9 +525,10 @@ export class PgStateStore implements StateStore {
           return
         }
         await this.client.query(
-          `INSERT INTO mcsend_workspaces (workspace, lineage, serial, dirty, updated_at) VALUES ($1, $2, $3, false, now())
-           ON CONFLICT (workspace) DO UPDATE SET lineage = EXCLUDED.lineage, serial = EXCLUDED.serial, dirty = false, updated_at = now()`,
-          [this.workspace, data.lineage || randomUUID(), Math.max(data.serial, 1)],
+          `INSERT INTO mcsend_workspaces (workspace, lineage, serial, dirty, updated_at, target, key_fingerprint) VALUES ($1, $2, $3, false, now(), $4::jsonb, $5)
+           ON CONFLICT (workspace) DO UPDATE SET lineage = EXCLUDED.lineage, serial = EXCLUDED.serial, dirty = false, updated_at = now(),
+             target = EXCLUDED.target, key_fingerprint = EXCLUDED.key_fingerprint`,
+          [this.workspace, data.lineage || randomUUID(), Math.max(data.serial, 1), meta.target === undefined ? null : JSON.stringify(meta.target), meta.keyFingerprint ?? null],
         )
         for (const chunk of encodeChunks([...data.messages.values()])) {
           await this.client.query(IMPORT_ROWS, [this.workspace, ...chunk.columns])

@@ -1,4 +1,4 @@
-import type {DeliveryRecord, MessageRecord, MessageStatus, SendSnapshot, StateData} from './types.js'
+import type {DeliveryRecord, MessageRecord, MessageStatus, SendSnapshot, StateData, StateMeta, StateTarget} from './types.js'
 
 /** The snapshot format this build reads and writes (schemas/state.schema.json). */
 export const STATE_FORMAT_VERSION = 1
@@ -71,6 +71,78 @@ export function sendProblem(value: unknown): string | undefined {
   }
   if (typeof value.appliedAt !== 'string') return '`appliedAt` must be an ISO time string'
   return undefined
+}
+
+/** A key fingerprint: the same characters as a hash (e.g. `sha256:…`), never a key or an address. */
+const FINGERPRINT_PATTERN = HASH_PATTERN
+/** An auth host or account id: printable, no spaces, and no `@` (so no address and no user:password@host). */
+const TARGET_TEXT = /^[^\s@]{1,253}$/
+
+/** What is wrong with a state target, or undefined. It is data to the store: only its shape and `@`-freedom are checked. */
+export function targetProblem(value: unknown): string | undefined {
+  if (!isObject(value)) return 'must be an object'
+  if (value.kind === 'sandbox') {
+    if (Object.keys(value).some((k) => k !== 'kind')) return 'of kind sandbox takes no other field'
+    return undefined
+  }
+  if (value.kind !== 'marketing-cloud') return '`kind` must be sandbox or marketing-cloud'
+  if (Object.keys(value).some((k) => k !== 'kind' && k !== 'authHost' && k !== 'accountId')) return 'may hold only kind, authHost and accountId'
+  if (typeof value.authHost !== 'string' || !TARGET_TEXT.test(value.authHost)) return '`authHost` must be a host name without spaces or `@`'
+  if (value.accountId !== undefined && (typeof value.accountId !== 'string' || !TARGET_TEXT.test(value.accountId))) {
+    return '`accountId` must be a string without spaces or `@`'
+  }
+  return undefined
+}
+
+/** What is wrong with state metadata given to setMeta, or undefined. */
+export function metaProblem(value: unknown): string | undefined {
+  if (!isObject(value)) return 'is not an object'
+  for (const key of Object.keys(value)) if (key !== 'target' && key !== 'keyFingerprint') return `has an unknown field \`${key}\``
+  if (value.target !== undefined) {
+    const problem = targetProblem(value.target)
+    if (problem) return `\`target\` ${problem}`
+  }
+  if (value.keyFingerprint !== undefined && (typeof value.keyFingerprint !== 'string' || !FINGERPRINT_PATTERN.test(value.keyFingerprint))) {
+    return '`keyFingerprint` must be a fingerprint (letters, digits, _-+/=:.)'
+  }
+  return undefined
+}
+
+export function canonicalTarget(t: StateTarget): StateTarget {
+  if (t.kind === 'sandbox') return {kind: 'sandbox'}
+  return t.accountId === undefined ? {kind: t.kind, authHost: t.authHost} : {kind: t.kind, authHost: t.authHost, accountId: t.accountId}
+}
+
+export function targetsEqual(a: StateTarget | undefined, b: StateTarget | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  return JSON.stringify(canonicalTarget(a)) === JSON.stringify(canonicalTarget(b))
+}
+
+/** The metadata fields given, canonical; undefined fields are left out (they mean "keep"). */
+export function canonicalMeta(meta: StateMeta): StateMeta {
+  const out: StateMeta = {}
+  if (meta.target !== undefined) out.target = canonicalTarget(meta.target)
+  if (meta.keyFingerprint !== undefined) out.keyFingerprint = meta.keyFingerprint
+  return out
+}
+
+/** Whether setting `meta` would change anything in `data`. */
+export function metaDiffers(data: StateMeta, meta: StateMeta): boolean {
+  return (meta.target !== undefined && !targetsEqual(data.target, meta.target)) || (meta.keyFingerprint !== undefined && data.keyFingerprint !== meta.keyFingerprint)
+}
+
+/** Applies metadata to a state; true if it changed anything. */
+export function applyMeta(data: StateData, meta: StateMeta): boolean {
+  let changed = false
+  if (meta.target !== undefined && !targetsEqual(data.target, meta.target)) {
+    data.target = canonicalTarget(meta.target)
+    changed = true
+  }
+  if (meta.keyFingerprint !== undefined && data.keyFingerprint !== meta.keyFingerprint) {
+    data.keyFingerprint = meta.keyFingerprint
+    changed = true
+  }
+  return changed
 }
 
 /** A fresh record in canonical field order, with free text redacted; unknown fields are dropped. */
@@ -170,6 +242,8 @@ export interface SnapshotMeta {
   serial: number
   toolVersion?: string
   updatedAt: string
+  target?: StateTarget
+  keyFingerprint?: string
 }
 
 /**
@@ -181,6 +255,8 @@ export function* snapshotPieces(meta: SnapshotMeta, sends: Record<string, SendSn
   yield `{\n  "formatVersion": ${STATE_FORMAT_VERSION},\n  "lineage": ${q(meta.lineage)},\n  "serial": ${meta.serial},\n`
   if (meta.toolVersion !== undefined) yield `  "toolVersion": ${q(meta.toolVersion)},\n`
   yield `  "updatedAt": ${q(meta.updatedAt)},\n`
+  if (meta.target !== undefined) yield `  "target": ${JSON.stringify(canonicalTarget(meta.target))},\n`
+  if (meta.keyFingerprint !== undefined) yield `  "keyFingerprint": ${q(meta.keyFingerprint)},\n`
   const sortedSends: Record<string, SendSnapshot> = {}
   for (const name of Object.keys(sends).sort()) sortedSends[name] = canonicalSend(sends[name] as SendSnapshot)
   yield `  "sends": ${JSON.stringify(sortedSends, null, 2).replace(/\n/g, '\n  ')},\n`
@@ -221,7 +297,9 @@ function displayKey(key: string): string {
   return key.length > 60 ? `${redactFreeText(key.slice(0, 57))}...` : redactFreeText(key)
 }
 
-function checkHeader(doc: unknown): {lineage: string; serial: number; sends: Record<string, SendSnapshot>} {
+type SnapshotHeader = {lineage: string; serial: number; sends: Record<string, SendSnapshot>} & StateMeta
+
+function checkHeader(doc: unknown): SnapshotHeader {
   if (!isObject(doc)) throw new SnapshotFormatError('the document is not a JSON object')
   const version = doc.formatVersion
   if (!isInteger(version)) throw new SnapshotFormatError('`formatVersion` is missing; this is not an mcsend state file')
@@ -239,7 +317,20 @@ function checkHeader(doc: unknown): {lineage: string; serial: number; sends: Rec
     if (problem) throw new SnapshotFormatError(`send "${name}": ${problem}`)
     sends[name] = send as SendSnapshot
   }
-  return {lineage: doc.lineage, serial: doc.serial, sends}
+  const header: SnapshotHeader = {lineage: doc.lineage, serial: doc.serial, sends}
+  // Absent in files written before they were recorded: unknown.
+  if (doc.target !== undefined) {
+    const problem = targetProblem(doc.target)
+    if (problem) throw new SnapshotFormatError(`\`target\` ${problem}`)
+    header.target = canonicalTarget(doc.target as StateTarget)
+  }
+  if (doc.keyFingerprint !== undefined) {
+    if (typeof doc.keyFingerprint !== 'string' || !FINGERPRINT_PATTERN.test(doc.keyFingerprint)) {
+      throw new SnapshotFormatError('`keyFingerprint` must be a fingerprint (letters, digits, _-+/=:.)')
+    }
+    header.keyFingerprint = doc.keyFingerprint
+  }
+  return header
 }
 
 /**

@@ -50,6 +50,19 @@ export interface SendSnapshot {
   appliedAt: string
 }
 
+/**
+ * The Marketing Cloud a state belongs to: the built-in sandbox, or an account reached through an auth host. A
+ * state records it so that it is never used against another one. Never holds an address or a secret.
+ */
+export type StateTarget = {kind: 'sandbox'} | {kind: 'marketing-cloud'; authHost: string; accountId?: string}
+
+/** Metadata of a state besides its records; a field left out of setMeta() keeps its value. */
+export interface StateMeta {
+  target?: StateTarget
+  /** Fingerprint of the key the state's hashes are keyed with (never the key itself). */
+  keyFingerprint?: string
+}
+
 export interface StateData {
   formatVersion: 1
   /** Random id fixed when the state is created; a saved plan binds to it. */
@@ -58,6 +71,10 @@ export interface StateData {
   serial: number
   sends: Record<string, SendSnapshot>
   messages: Map<string, MessageRecord>
+  /** The Marketing Cloud this state was applied to; absent: unknown (a state written before it was recorded). */
+  target?: StateTarget
+  /** Fingerprint of the state key; absent: unknown. */
+  keyFingerprint?: string
 }
 
 export interface LockOwner {
@@ -93,6 +110,11 @@ export interface StateStore {
   append(records: MessageRecord[]): Promise<void>
   /** Records the non-personal snapshot of an applied send. */
   putSend(snapshot: SendSnapshot): Promise<void>
+  /**
+   * Records the state's metadata (each field given replaces the stored one; a field left out is kept). Durable
+   * like putSend; commit() folds it and bumps the serial when it changed something.
+   */
+  setMeta(meta: StateMeta): Promise<void>
   /** Forgets records (state rm / forget). Returns how many existed. */
   remove(messageKeys: string[]): Promise<number>
   /** Folds the journal into the snapshot atomically and bumps the serial if anything changed. */

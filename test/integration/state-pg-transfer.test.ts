@@ -182,9 +182,17 @@ describe.skipIf(!pgAvailable)('state push / pull', () => {
     it('push copies a state file into PostgreSQL and pull copies it back', async () => {
       const file = fileStore('state.json')
       await fill(file, [record(1), record(2)], ['release'])
+      await file.setMeta({target: {kind: 'marketing-cloud', authHost: 'mc1.auth.marketingcloudapis.com'}, keyFingerprint: 'sha256:fp'})
       await fill(file, [record(5)], [])
       const original = await file.load()
-      const expected = {lineage: original.lineage, serial: original.serial, messages: new Map(original.messages), sends: {...original.sends}}
+      const expected = {
+        lineage: original.lineage,
+        serial: original.serial,
+        messages: new Map(original.messages),
+        sends: {...original.sends},
+        target: {kind: 'marketing-cloud', authHost: 'mc1.auth.marketingcloudapis.com'},
+        keyFingerprint: 'sha256:fp',
+      }
       await file.close()
       const workspace = uniqueName('push')
       workspaces.push(workspace)
@@ -213,7 +221,7 @@ describe.skipIf(!pgAvailable)('state push / pull', () => {
       const pulled = await fileStore('pulled.json').load()
       expect(pulled.messages).toEqual(expected.messages)
       expect(pulled.sends).toEqual(expected.sends)
-      expect(pulled).toMatchObject({lineage: expected.lineage, serial: expected.serial})
+      expect(pulled).toMatchObject({lineage: expected.lineage, serial: expected.serial, target: expected.target, keyFingerprint: expected.keyFingerprint})
       expect(pull.stderr).toBe('')
     })
 

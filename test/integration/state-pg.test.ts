@@ -186,6 +186,71 @@ describe.skipIf(!pgAvailable)('PostgreSQL state store', () => {
     })
   })
 
+  describe('metadata (target, keyFingerprint)', () => {
+    const target = {kind: 'marketing-cloud' as const, authHost: 'mc123.auth.marketingcloudapis.com', accountId: '514000123'}
+
+    it('is durable at once, read back by another session, and bumps the serial once per commit that changed it', async () => {
+      const store = await open()
+      const lock = await store.lock(owner('apply', 1))
+      await store.append([record(1)])
+      await store.commit()
+      expect((await store.load()).target).toBeUndefined() // NULL: unknown
+      await store.setMeta({target, keyFingerprint: 'sha256:Ab3_x'})
+      // Committed before commit(): another session (a crash after this point) sees it.
+      const other = await open(store.workspace)
+      expect(await other.load()).toMatchObject({target, keyFingerprint: 'sha256:Ab3_x'})
+      await store.commit()
+      expect(await store.load()).toMatchObject({serial: 2, target, keyFingerprint: 'sha256:Ab3_x'})
+
+      await store.setMeta({target: {...target}})
+      await store.setMeta({keyFingerprint: 'sha256:Ab3_x'})
+      await store.commit()
+      expect((await store.load()).serial).toBe(2)
+
+      await store.setMeta({keyFingerprint: 'fp-2'})
+      await store.commit()
+      expect(await store.load()).toMatchObject({serial: 3, target, keyFingerprint: 'fp-2'})
+      await lock.release()
+    })
+
+    it('creates the workspace when metadata is its first write', async () => {
+      const store = await open()
+      await store.setMeta({target: {kind: 'sandbox'}})
+      await store.commit()
+      expect(await store.load()).toMatchObject({serial: 1, target: {kind: 'sandbox'}})
+      expect((await store.load()).lineage).toMatch(/^[0-9a-f-]{36}$/)
+    })
+
+    it('refuses a target or fingerprint holding an address, storing nothing', async () => {
+      const store = await open()
+      await expect(store.setMeta({target: {kind: 'marketing-cloud', authHost: 'ann@example.com'}})).rejects.toThrow(/authHost/)
+      await expect(store.setMeta({keyFingerprint: 'ann@example.com'})).rejects.toThrow(/keyFingerprint/)
+      expect(await store.load()).toMatchObject({lineage: '', serial: 0})
+    })
+
+    it('adds its columns in migration 3 to a schema at version 2 and keeps existing workspaces (unknown metadata)', async () => {
+      const schema = await isolatedSchemaUrl()
+      try {
+        const admin = await adminClient(schema.url)
+        try {
+          await migratePgSchema(admin, 'test', PG_MIGRATIONS.filter((m) => m.version <= 2))
+          await admin.query(`INSERT INTO mcsend_workspaces (workspace, lineage, serial) VALUES ('old', 'lin-old', 5)`)
+        } finally {
+          await admin.end()
+        }
+        const store = await open('old', schema.url)
+        expect(await store.load()).toMatchObject({lineage: 'lin-old', serial: 5})
+        expect((await store.load()).target).toBeUndefined()
+        await store.setMeta({target})
+        await store.commit()
+        expect(await store.load()).toMatchObject({serial: 6, target})
+      } finally {
+        for (const store of stores.splice(0)) await store.close()
+        await schema.drop()
+      }
+    })
+  })
+
   describe('locking', () => {
     it('refuses a second locker, naming the holder, until the first releases', async () => {
       const a = await open()

@@ -301,6 +301,67 @@ describe('FileStateStore over memfs', () => {
     expect((await storeOn(fs).load()).serial).toBe(0)
   })
 
+  describe('metadata (target, keyFingerprint)', () => {
+    const target = {kind: 'marketing-cloud' as const, authHost: 'mc123.auth.marketingcloudapis.com', accountId: '514000123'}
+
+    it('is journaled at once, folded by commit with a serial bump, and read back by a fresh load', async () => {
+      const {volume, fs} = memVolume()
+      const store = storeOn(fs)
+      await store.append([record('amy')])
+      await store.commit()
+      expect((await store.load()).target).toBeUndefined() // absent: unknown
+      await store.setMeta({target, keyFingerprint: 'sha256:Ab3_x'})
+      expect(String(volume.readFileSync(JOURNAL, 'utf8'))).toContain('"op":"meta"')
+      // Durable before the commit: a crash here keeps it (the journal is replayed).
+      expect(await storeOn(fs).load()).toMatchObject({serial: 1, target, keyFingerprint: 'sha256:Ab3_x'})
+      await store.commit()
+      expect(volume.existsSync(JOURNAL)).toBe(false)
+      const text = String(volume.readFileSync(STATE, 'utf8'))
+      const validate = compileSchema('state')
+      expect(validate(JSON.parse(text))).toBe(true)
+      expect(await storeOn(fs).load()).toMatchObject({serial: 2, target, keyFingerprint: 'sha256:Ab3_x'})
+    })
+
+    it('keeps a field left out, and bumps the serial only when something changed', async () => {
+      const {fs} = memVolume()
+      const store = storeOn(fs)
+      await store.setMeta({target: {kind: 'sandbox'}, keyFingerprint: 'fp-1'})
+      await store.commit()
+      expect(await storeOn(fs).load()).toMatchObject({serial: 1, target: {kind: 'sandbox'}, keyFingerprint: 'fp-1'})
+      await store.setMeta({target: {kind: 'sandbox'}})
+      await store.setMeta({keyFingerprint: 'fp-1'})
+      await store.commit()
+      expect((await storeOn(fs).load()).serial).toBe(1)
+      await store.setMeta({keyFingerprint: 'fp-2'})
+      await store.commit()
+      expect(await storeOn(fs).load()).toMatchObject({serial: 2, target: {kind: 'sandbox'}, keyFingerprint: 'fp-2'})
+    })
+
+    it('refuses a target or fingerprint holding an address or a bad shape, writing nothing', async () => {
+      const {volume, fs} = memVolume()
+      const store = storeOn(fs)
+      await expect(store.setMeta({target: {kind: 'marketing-cloud', authHost: 'ann@example.com'}})).rejects.toThrow(/authHost/)
+      await expect(store.setMeta({target: {kind: 'marketing-cloud', authHost: 'h', accountId: 'x@y'}})).rejects.toThrow(/accountId/)
+      await expect(store.setMeta({target: {kind: 'elsewhere'} as never})).rejects.toThrow(/kind/)
+      await expect(store.setMeta({keyFingerprint: 'ann@example.com'})).rejects.toThrow(/keyFingerprint/)
+      await store.commit()
+      expect(volume.toJSON()).toEqual({})
+    })
+
+    it('reads a snapshot whose header has a malformed target as an invalid state', async () => {
+      const {fs} = memVolume({[STATE]: JSON.stringify({formatVersion: 1, lineage: 'l', serial: 1, updatedAt: '2026-11-26T12:00:00.000Z', target: {kind: 'marketing-cloud', authHost: 'a@b'}, sends: {}, messages: {}})})
+      const error = await expectStateError(storeOn(fs).load())
+      expect(error.message).toMatch(/target/)
+    })
+
+    it('imports and keeps the metadata with the whole state', async () => {
+      const {fs} = memVolume()
+      const store = storeOn(fs)
+      await store.importState({formatVersion: 1, lineage: 'from-pg', serial: 7, sends: {}, messages: new Map([[record('amy').messageKey, record('amy')]]), target, keyFingerprint: 'fp'})
+      expect(await storeOn(fs).load()).toMatchObject({lineage: 'from-pg', serial: 7, target, keyFingerprint: 'fp'})
+    })
+  })
+
   it('refuses malformed or plaintext records from the caller', async () => {
     const store = storeOn(memVolume().fs)
     await expect(store.append([{...record('amy'), toHash: 'amy@example.com'}])).rejects.toThrow(/toHash/)
