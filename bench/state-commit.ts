@@ -11,8 +11,8 @@ import os from 'node:os'
 import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 
-import {hashAttributes, hashContactKey, hashTo} from '../src/plan/hash.js'
-import {messageKeyDeriver} from '../src/plan/keys.js'
+import {hashAttributes, hashContactKey, hashTo} from '../src/keys/hash.js'
+import {messageKeyDeriver} from '../src/keys/message-key.js'
 import {FileStateStore} from '../src/state/file-store.js'
 import type {MessageRecord} from '../src/state/types.js'
 

@@ -3,7 +3,7 @@ import {performance} from 'node:perf_hooks'
 import pLimit from 'p-limit'
 
 import {ApiError, CliError} from '../errors.js'
-import {hashAttributes, hashContactKey, hashTo} from '../plan/hash.js'
+import {hashAttributes, hashContactKey, hashTo} from '../keys/hash.js'
 import type {Plan, PlannedBatch, PlannedMessage, PlannedSend} from '../plan/types.js'
 import {DUPLICATE_MESSAGE_KEY} from '../sfmc/codes.js'
 import type {SendBatchResult, SfmcClient} from '../sfmc/types.js'

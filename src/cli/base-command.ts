@@ -1,7 +1,8 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 
 import {CliError, ExitCode, InvalidInputError, formatProblems} from '../errors.js'
-import {colourEnabled, makePaint, type Paint} from './colour-env.js'
+import {makePaint, type Paint} from '../render/paint.js'
+import {colourEnabled} from './colour-env.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>

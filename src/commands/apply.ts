@@ -7,9 +7,9 @@ import {sendFlag, showAddressesFlag, stateFlags} from '../cli/flags.js'
 import {refuseNonInteractive, runApply} from '../core/apply.js'
 import {SANDBOX_STATE} from '../core/connection.js'
 import {EXIT_CODE_HELP, ExitCode, UsageError} from '../errors.js'
-import {isSavedPlanArgument} from '../plan/saved.js'
+import {isSavedPlanArgument} from '../core/saved-plan.js'
 import {renderApplySummary} from '../render/apply-text.js'
-import {formatCount} from '../render/format.js'
+import {formatCount} from '../text/format.js'
 import {renderPlanText} from '../render/plan-text.js'
 
 export default class Apply extends BaseCommand<typeof Apply> {

@@ -6,7 +6,7 @@ import {EXIT_CODE_HELP, ExitCode} from '../errors.js'
 import {toStatusDocument, type StatusDocument} from '../render/status-json.js'
 import {renderStatusText} from '../render/status-text.js'
 import {DEFAULT_STATUS_RATE} from '../status/pacer.js'
-import {runStatus} from '../status/run.js'
+import {runStatus} from '../core/status.js'
 
 export default class Status extends BaseCommand<typeof Status> {
   static summary = 'Ask Marketing Cloud what happened to the accepted messages, and record it in the state.'

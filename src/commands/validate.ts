@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import {BaseCommand} from '../cli/base-command.js'
 import {EXIT_CODE_HELP, ExitCode} from '../errors.js'
 import {loadManifests} from '../manifest/load.js'
-import {plural} from '../render/format.js'
+import {plural} from '../text/format.js'
 import {throwIfProblems} from '../core/load.js'
 
 export interface ValidateDocument {

@@ -1,8 +1,8 @@
 import {executePlan, type ApplyResult, type ExecuteEvent, type Progress} from '../apply/execute.js'
 import {CliError, ExitCode, InvalidInputError, UsageError} from '../errors.js'
-import {refreshPending} from '../apply/refresh.js'
+import {refreshPending} from './refresh.js'
 import {buildPlan} from '../plan/build.js'
-import {digestFiles, planMismatches, readSavedPlanFile, savedPlanInputs, selectSavedSends, stalePlanError, staleReasons, type SavedPlan} from '../plan/saved.js'
+import {digestFiles, planMismatches, readSavedPlanFile, savedPlanInputs, selectSavedSends, stalePlanError, staleReasons, type SavedPlan} from './saved-plan.js'
 import type {Plan} from '../plan/types.js'
 import type {ClientOptions} from '../sfmc/client.js'
 import type {SfmcClient} from '../sfmc/types.js'
@@ -36,7 +36,7 @@ export interface ApplyOptions {
   planFile?: string
   /** Client tuning (tests shorten retry delays). */
   clientOptions?: ClientOptions
-  /** --refresh: settle pending keys through the status endpoint before planning (src/apply/refresh.ts). */
+  /** --refresh: settle pending keys through the status endpoint before planning (src/core/refresh.ts). */
   refresh?: boolean
 }
 

@@ -8,7 +8,7 @@ import type {ScopedProblems} from './problems.js'
 import type {RecipientCollector} from './recipients.js'
 import {isEmailAddress, manifestValidators, notAnEmailMessage} from './schema.js'
 import type {Attributes, Recipient} from './types.js'
-import {MAX_MESSAGE_KEY_LENGTH} from '../plan/keys.js'
+import {MAX_MESSAGE_KEY_LENGTH} from '../keys/message-key.js'
 
 /** Column names for the recipient fields, from the manifest's `columns:`. */
 export interface CsvColumns {

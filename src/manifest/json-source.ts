@@ -5,7 +5,7 @@ import type {ScopedProblems} from './problems.js'
 import {recipientFromValue, type RecipientCollector} from './recipients.js'
 import {describeSchemaErrors, formatPath, manifestValidators} from './schema.js'
 import {describeJsonStart, JsonSyntaxError, locateJson, parseJson, parseJsonArray, type JsonPosition} from './strict-json.js'
-import {sha256Hex} from '../plan/hash.js'
+import {sha256Hex} from '../keys/hash.js'
 
 const BOM = '\uFEFF'
 

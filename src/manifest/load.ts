@@ -10,8 +10,8 @@ import {RecipientCollector, recipientFromValue, recipientPlace} from './recipien
 import {describeSchemaErrors, formatPath, manifestValidators} from './schema.js'
 import type {Attributes, LoadResult, Recipient, Send, SourceDigest} from './types.js'
 import {locateYaml, type TextPosition} from './yaml-locate.js'
-import {sha256Hex} from '../plan/hash.js'
-import {messageKeyDeriver} from '../plan/keys.js'
+import {sha256Hex} from '../keys/hash.js'
+import {messageKeyDeriver} from '../keys/message-key.js'
 
 /**
  * The part of `node:fs` the loader uses. `node:fs` itself, memfs's `Volume` and `createFsFromVolume(volume)` all

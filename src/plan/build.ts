@@ -1,8 +1,8 @@
 import type {Attributes, Recipient, Send} from '../manifest/types.js'
 import type {MessageRecord, StateData} from '../state/types.js'
 import {chooseBatchSize, chunk} from './batch.js'
-import {hashAttributes, hashTo} from './hash.js'
-import {messageKeyDeriver} from './keys.js'
+import {hashAttributes, hashTo} from '../keys/hash.js'
+import {messageKeyDeriver} from '../keys/message-key.js'
 import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary, type RenamedSendWarning} from './types.js'
 
 export interface BuildPlanOptions {

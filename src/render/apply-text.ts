@@ -1,7 +1,7 @@
-import type {Paint} from '../cli/colour-env.js'
+import type {Paint} from './paint.js'
 import type {ApplyResult, Progress} from '../apply/execute.js'
 import {codeName} from '../sfmc/codes.js'
-import {formatCount, plural} from './format.js'
+import {formatCount, plural} from '../text/format.js'
 import {maskValue, type MaskOptions} from './mask.js'
 
 export interface ApplySummaryOptions extends MaskOptions {

@@ -1,9 +1,9 @@
 import {createTwoFilesPatch} from 'diff'
 
-import {applyCommand} from '../plan/saved.js'
+import {applyCommand} from './apply-command.js'
 import type {Plan, PlannedSend} from '../plan/types.js'
 import type {SendSnapshot} from '../state/types.js'
-import {formatAttributeValue, formatCount, plural} from './format.js'
+import {formatAttributeValue, formatCount, plural} from '../text/format.js'
 import {maskAttributes, maskValue, type MaskOptions} from './mask.js'
 import {renamedWarning, sampleMessages} from './plan-text.js'
 

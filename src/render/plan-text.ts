@@ -1,6 +1,6 @@
-import type {Paint} from '../cli/colour-env.js'
+import type {Paint} from './paint.js'
 import type {Plan, PlannedMessage, PlannedSend, RenamedSendWarning} from '../plan/types.js'
-import {formatAttributeValue, formatCount, plural} from './format.js'
+import {formatAttributeValue, formatCount, plural} from '../text/format.js'
 import {maskAttributes, maskValue, type MaskOptions} from './mask.js'
 
 export interface TextRenderOptions extends MaskOptions {

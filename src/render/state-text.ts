@@ -1,8 +1,8 @@
-import type {Paint} from '../cli/colour-env.js'
+import type {Paint} from './paint.js'
 import {maskEmails} from '../sfmc/redact.js'
 import {subscriberStatusName} from '../sfmc/codes.js'
 import type {MessageRecord} from '../state/types.js'
-import {formatCount, plural} from './format.js'
+import {formatCount, plural} from '../text/format.js'
 import {renderTable} from './state-table.js'
 
 /** Times without milliseconds: `2026-11-26T10:00:00Z`. */

@@ -1,4 +1,4 @@
-import type {StatusReport} from '../status/run.js'
+import type {StatusReport} from '../status/delivery.js'
 
 /** `mcsend status --json`: one document. Carries no email address (the state holds none). */
 export interface StatusDocument {

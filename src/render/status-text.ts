@@ -1,7 +1,7 @@
-import type {Paint} from '../cli/colour-env.js'
-import type {StatusReport} from '../status/run.js'
+import type {Paint} from './paint.js'
+import type {StatusReport} from '../status/delivery.js'
 import type {SendStatusCounts} from '../status/delivery.js'
-import {formatCount, plural} from './format.js'
+import {formatCount, plural} from '../text/format.js'
 import {renderTable} from './state-table.js'
 
 export interface StatusTextOptions {

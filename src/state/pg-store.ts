@@ -3,7 +3,7 @@ import {createHash, randomUUID} from 'node:crypto'
 import pg from 'pg'
 
 import {CliError, ExitCode, StateError, StateLockedError} from '../errors.js'
-import {plural} from '../render/format.js'
+import {plural} from '../text/format.js'
 import {describeOwner} from './lock.js'
 import {checkPgUrl, describePgTarget, isConnectionLoss, pgStateError, redactPgUrl} from './pg-errors.js'
 import {PG_LOCK_NAMESPACE_WORKSPACE, inTransaction, migratePgSchema} from './pg-migrations.js'

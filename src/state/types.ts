@@ -30,7 +30,7 @@ export interface MessageRecord {
   requestId?: string
   errorCode?: number
   errorMessage?: string
-  /** Hashes (see plan/hash.ts) used to show drift; never the values themselves. */
+  /** Hashes (see keys/hash.ts) used to show drift; never the values themselves. */
   toHash: string
   attributesHash: string
   /** Hash of the contactKey, so `state forget --contact-key` can find records without storing the key. */

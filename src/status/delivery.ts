@@ -1,3 +1,4 @@
+import type {CliError} from '../errors.js'
 import {subscriberStatusName} from '../sfmc/codes.js'
 import type {MessageStatusResult} from '../sfmc/types.js'
 import type {DeliveryRecord, MessageRecord} from '../state/types.js'
@@ -161,4 +162,23 @@ export function summariseStatus(
   const {send: _send, ...rest} = totals
   const notSentReasons = [...reasons.values()].sort((a, b) => b.count - a.count || (a.send < b.send ? -1 : a.send > b.send ? 1 : 0) || (a.statusCode ?? 0) - (b.statusCode ?? 0))
   return {sends: list, notSentReasons, totals: rest}
+}
+
+/** What one `mcsend status` run found and recorded: the summary plus how the run went. */
+export interface StatusReport extends StatusSummary {
+  state: string
+  checkedAt: string
+  /** Status requests answered in this run. */
+  asked: number
+  /** Already sent or not sent in the state: not asked again. */
+  alreadyKnown: number
+  interrupted: boolean
+  /** The error that stopped the run early; the answers received before it are saved. */
+  error?: CliError
+  /** Answers not written because another run held the state lock at the end (the next status run asks again). */
+  unsaved: number
+  /** Why they were not written: the lock error naming the holder. */
+  saveError?: CliError
+  /** Times a 429 made the run slow down. */
+  backoffs: number
 }

@@ -2,11 +2,11 @@
 
 import {Volume, createFsFromVolume} from 'memfs'
 
-import {sha256Base64url} from '../../src/plan/hash.js'
+import {sha256Base64url} from '../../src/keys/hash.js'
 import type {StateFs} from '../../src/state/file-io.js'
 import type {MessageRecord, MessageStatus, SendSnapshot} from '../../src/state/types.js'
 
-/** A short base64url digest, as plan/hash.ts produces for the state. */
+/** A short base64url digest, as keys/hash.ts produces for the state. */
 function fakeHash(value: string): string {
   return sha256Base64url(value, 16)
 }

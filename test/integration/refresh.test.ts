@@ -1,11 +1,11 @@
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {refreshStatePending} from '../../src/apply/refresh.js'
+import {refreshStatePending} from '../../src/core/refresh.js'
 import {loadOrFail} from '../../src/core/load.js'
 import {runApply, type ApplyOptions} from '../../src/core/apply.js'
 import {ExitCode} from '../../src/errors.js'
 import {buildPlan} from '../../src/plan/build.js'
-import {hashAttributes, hashContactKey, hashTo} from '../../src/plan/hash.js'
+import {hashAttributes, hashContactKey, hashTo} from '../../src/keys/hash.js'
 import type {PlannedMessage} from '../../src/plan/types.js'
 import {startSandbox, type Sandbox} from '../../src/sandbox/server.js'
 import {createSfmcClient} from '../../src/sfmc/client.js'

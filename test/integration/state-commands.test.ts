@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {hashAttributes, hashContactKey, hashTo} from '../../src/plan/hash.js'
+import {hashAttributes, hashContactKey, hashTo} from '../../src/keys/hash.js'
 import {startSandbox, type Sandbox} from '../../src/sandbox/server.js'
 import {openStateStore} from '../../src/state/open.js'
 import type {MessageRecord, StateStore} from '../../src/state/types.js'

@@ -4,7 +4,7 @@ import {describe, expect, it} from 'vitest'
 import {CliError, StateError} from '../../src/errors.js'
 import {checkPgUrl, describePgTarget, isConnectionLoss, pgStateError, redactPgUrl} from '../../src/state/pg-errors.js'
 import {workspaceLockKey} from '../../src/state/pg-store.js'
-import {copyConflicts, resolveTransferEnds, type StateSummary} from '../../src/state/pg-transfer.js'
+import {copyConflicts, resolveTransferEnds, type StateSummary} from '../../src/core/transfer.js'
 
 const URL_WITH_SECRET = 'postgres://mcsend:p%40ss-w0rd@db.internal:6543/teamstate?sslmode=require&sslpassword=keyphrase'
 

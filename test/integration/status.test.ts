@@ -3,12 +3,12 @@ import {mkdtemp, rm} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
-import {hashAttributes, hashContactKey, hashTo} from '../../src/plan/hash.js'
+import {hashAttributes, hashContactKey, hashTo} from '../../src/keys/hash.js'
 import {startSandbox, type Sandbox, type SandboxOptions} from '../../src/sandbox/server.js'
 import {createSfmcClient} from '../../src/sfmc/client.js'
 import {openStateStore} from '../../src/state/open.js'
 import type {MessageRecord} from '../../src/state/types.js'
-import {runStatus, type StatusOptions} from '../../src/status/run.js'
+import {runStatus, type StatusOptions} from '../../src/core/status.js'
 import {stateBackends} from '../helpers/backends.js'
 
 const DAY = 24 * 3600 * 1000

@@ -223,7 +223,7 @@ describe('messageKey uniqueness', () => {
   })
 
   it('reports an explicit messageKey equal to the key derived for another recipient', async () => {
-    const {deriveMessageKey} = await import('../../src/plan/keys.js')
+    const {deriveMessageKey} = await import('../../src/keys/message-key.js')
     const stolen = deriveMessageKey('one', 1, 'a')
     const files = {
       '/w/a.yaml': manifest('one', `  - inline:\n      - {contactKey: a, to: a@example.com}\n      - {contactKey: b, to: b@example.com, messageKey: "${stolen}"}\n`),

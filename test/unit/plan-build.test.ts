@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
 
 import {buildPlan} from '../../src/plan/build.js'
-import {hashAttributes, hashContactKey, hashTo} from '../../src/plan/hash.js'
-import {deriveMessageKey} from '../../src/plan/keys.js'
+import {hashAttributes, hashContactKey, hashTo} from '../../src/keys/hash.js'
+import {deriveMessageKey} from '../../src/keys/message-key.js'
 import type {MessageRecord} from '../../src/state/types.js'
 import {emptyState, makeSend, manyRecipients, recipient, stateWith} from '../helpers/sends.js'
 

@@ -3,7 +3,7 @@ import {createHash} from 'node:crypto'
 import {describe, expect, it} from 'vitest'
 
 import {chooseBatchSize, chunk, MAX_BATCH_SIZE} from '../../src/plan/batch.js'
-import {deriveMessageKey, MAX_MESSAGE_KEY_LENGTH} from '../../src/plan/keys.js'
+import {deriveMessageKey, MAX_MESSAGE_KEY_LENGTH} from '../../src/keys/message-key.js'
 
 describe('deriveMessageKey', () => {
   it('is the documented formula: name.rREVISION. + base64url(sha256(name\\nrevision\\ncontactKey))', () => {

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import type {ApplyResult} from '../../src/apply/execute.js'
 import {makeProgress} from '../../src/cli/progress.js'
-import {makePaint} from '../../src/cli/colour-env.js'
+import {makePaint} from '../../src/render/paint.js'
 import {renderApplySummary} from '../../src/render/apply-text.js'
 
 const paint = makePaint(false)

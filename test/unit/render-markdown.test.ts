@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {buildPlan} from '../../src/plan/build.js'
-import {hashAttributes, hashTo} from '../../src/plan/hash.js'
+import {hashAttributes, hashTo} from '../../src/keys/hash.js'
 import {UsageError} from '../../src/errors.js'
 import {resolveFormat} from '../../src/render/output-format.js'
 import {MARKDOWN_BUDGET, MARKDOWN_MARKER, renderPlanMarkdown} from '../../src/render/plan-markdown.js'

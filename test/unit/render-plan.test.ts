@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {makePaint} from '../../src/cli/colour-env.js'
+import {makePaint} from '../../src/render/paint.js'
 import {buildPlan} from '../../src/plan/build.js'
 import {maskEmail} from '../../src/render/mask.js'
 import {writePlanJson} from '../../src/render/plan-json.js'

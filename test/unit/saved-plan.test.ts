@@ -21,7 +21,7 @@ import {
   writeSavedPlanFile,
   type CurrentInputs,
   type SavedPlan,
-} from '../../src/plan/saved.js'
+} from '../../src/core/saved-plan.js'
 import type {SendSnapshot} from '../../src/state/types.js'
 import {emptyState, makeSend, manyRecipients, recipient} from '../helpers/sends.js'
 import {compileSchema} from '../helpers/schemas.js'

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {makePaint} from '../../src/cli/colour-env.js'
+import {makePaint} from '../../src/render/paint.js'
 import {renderStatusText} from '../../src/render/status-text.js'
 import {
   NEVER_ACCEPTED_MESSAGE,

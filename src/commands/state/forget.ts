@@ -3,11 +3,11 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {stateFlags} from '../../cli/flags.js'
 import {EXIT_CODE_HELP, UsageError} from '../../errors.js'
-import {plural} from '../../render/format.js'
+import {plural} from '../../text/format.js'
 import {maskEmail} from '../../render/mask.js'
 import {renderRecordSummary} from '../../render/state-text.js'
 import {confirm, needsConfirmation} from '../../cli/confirm.js'
-import {removeRecords, selectByContact} from '../../state/admin.js'
+import {removeRecords, selectByContact} from '../../core/state-admin.js'
 
 export default class StateForget extends BaseCommand<typeof StateForget> {
   static summary = 'Erasure request: remove every record derived from one contact.'

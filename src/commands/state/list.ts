@@ -4,7 +4,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {sendFlag, stateFlags} from '../../cli/flags.js'
 import {EXIT_CODE_HELP} from '../../errors.js'
 import {renderRecordList} from '../../render/state-text.js'
-import {filterRecords, readState, RECORD_FILTERS, type RecordFilter} from '../../state/admin.js'
+import {filterRecords, readState, RECORD_FILTERS, type RecordFilter} from '../../core/state-admin.js'
 import type {MessageRecord} from '../../state/types.js'
 
 export interface StateListDocument {

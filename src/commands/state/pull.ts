@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {EXIT_CODE_HELP} from '../../errors.js'
-import {type TransferDocument, renderTransferText, toTransferDocument, transferState} from '../../state/pg-transfer.js'
+import {type TransferDocument, renderTransferText, toTransferDocument, transferState} from '../../core/transfer.js'
 
 export default class StatePull extends BaseCommand<typeof StatePull> {
   static summary = 'Copy a PostgreSQL state workspace into a local state file.'

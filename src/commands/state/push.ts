@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {EXIT_CODE_HELP} from '../../errors.js'
-import {type TransferDocument, renderTransferText, toTransferDocument, transferState} from '../../state/pg-transfer.js'
+import {type TransferDocument, renderTransferText, toTransferDocument, transferState} from '../../core/transfer.js'
 
 export default class StatePush extends BaseCommand<typeof StatePush> {
   static summary = 'Copy the local state file into a PostgreSQL state workspace.'

@@ -3,9 +3,9 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {stateFlags} from '../../cli/flags.js'
 import {EXIT_CODE_HELP, InvalidInputError, UsageError} from '../../errors.js'
-import {plural} from '../../render/format.js'
+import {plural} from '../../text/format.js'
 import {displayKey, renderRecordSummary} from '../../render/state-text.js'
-import {removeRecords, selectByKeys, selectBySends} from '../../state/admin.js'
+import {removeRecords, selectByKeys, selectBySends} from '../../core/state-admin.js'
 import {confirm, needsConfirmation} from '../../cli/confirm.js'
 
 export default class StateRm extends BaseCommand<typeof StateRm> {

@@ -4,7 +4,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {stateFlags} from '../../cli/flags.js'
 import {EXIT_CODE_HELP, InvalidInputError} from '../../errors.js'
 import {renderRecord} from '../../render/state-text.js'
-import {readState} from '../../state/admin.js'
+import {readState} from '../../core/state-admin.js'
 import type {MessageRecord} from '../../state/types.js'
 
 export default class StateShow extends BaseCommand<typeof StateShow> {

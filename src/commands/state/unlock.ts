@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {stateFlags} from '../../cli/flags.js'
 import {EXIT_CODE_HELP} from '../../errors.js'
-import {unlockState} from '../../state/admin.js'
+import {unlockState} from '../../core/state-admin.js'
 import {describeOwner} from '../../state/lock.js'
 
 export default class StateUnlock extends BaseCommand<typeof StateUnlock> {

@@ -1,13 +1,13 @@
-import {assertTargetsExist, loadOrFail} from '../core/load.js'
+import {assertTargetsExist, loadOrFail} from './load.js'
 import {StateLockedError, type CliError} from '../errors.js'
 import type {ClientOptions} from '../sfmc/client.js'
 import {makeLockOwner} from '../state/lock.js'
 import {openStateStore} from '../state/open.js'
 import type {MessageRecord, StateStore} from '../state/types.js'
-import {openConnection, requireConnection, SANDBOX_STATE, type Connection} from '../core/connection.js'
-import {deliveryFromStatus, selectForStatus, summariseStatus, type StatusSummary} from './delivery.js'
-import {DEFAULT_STATUS_RATE, Pacer} from './pacer.js'
-import {pollStatuses, type PollResult, type StatusAnswer} from './poll.js'
+import {openConnection, requireConnection, SANDBOX_STATE, type Connection} from './connection.js'
+import {deliveryFromStatus, selectForStatus, summariseStatus, type StatusReport} from '../status/delivery.js'
+import {DEFAULT_STATUS_RATE, Pacer} from '../status/pacer.js'
+import {pollStatuses, type PollResult, type StatusAnswer} from '../status/poll.js'
 
 export interface StatusOptions {
   /** Manifests: only their sends. Empty: every send in the state. */
@@ -31,24 +31,6 @@ export interface StatusOptions {
 export interface StatusUi {
   note(message: string): void
   onProgress?(done: number, total: number): void
-}
-
-export interface StatusReport extends StatusSummary {
-  state: string
-  checkedAt: string
-  /** Status requests answered in this run. */
-  asked: number
-  /** Already sent or not sent in the state: not asked again. */
-  alreadyKnown: number
-  interrupted: boolean
-  /** The error that stopped the run early; the answers received before it are saved. */
-  error?: CliError
-  /** Answers not written because another run held the state lock at the end (the next status run asks again). */
-  unsaved: number
-  /** Why they were not written: the lock error naming the holder. */
-  saveError?: CliError
-  /** Times a 429 made the run slow down. */
-  backoffs: number
 }
 
 /**

@@ -1,8 +1,8 @@
 import {InvalidInputError} from '../errors.js'
-import {hashContactKey} from '../plan/hash.js'
-import {makeLockOwner} from './lock.js'
-import {openStateStore} from './open.js'
-import type {LockOwner, MessageRecord, StateData, StateStore} from './types.js'
+import {hashContactKey} from '../keys/hash.js'
+import {makeLockOwner} from '../state/lock.js'
+import {openStateStore} from '../state/open.js'
+import type {LockOwner, MessageRecord, StateData, StateStore} from '../state/types.js'
 
 /**
  * The operations behind `mcsend state list|show|rm|forget|unlock`, on the StateStore interface (file or PostgreSQL).

@@ -1,6 +1,7 @@
 import crypto, {createHash} from 'node:crypto'
 
-import type {Attributes} from '../manifest/types.js'
+/** Attribute values as manifests carry them (structurally the same as manifest/types.ts Attributes). */
+type Attributes = Readonly<Record<string, string | number | boolean>>
 
 // crypto.hash (Node >= 20.12) is a one-shot digest, about twice as fast as createHash for short inputs.
 const oneShot = (crypto as {hash?: (algorithm: string, data: string, encoding: 'base64url' | 'buffer') => string | Buffer}).hash

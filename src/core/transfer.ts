@@ -1,8 +1,8 @@
 import {CliError, ExitCode, StateError, UsageError} from '../errors.js'
-import {plural} from '../render/format.js'
-import {makeLockOwner} from './lock.js'
-import {DEFAULT_STATE_PATH, isPostgresSpec, openStateStore} from './open.js'
-import type {LockOwner, StateData, StateLock, StateStore} from './types.js'
+import {plural} from '../text/format.js'
+import {makeLockOwner} from '../state/lock.js'
+import {DEFAULT_STATE_PATH, isPostgresSpec, openStateStore} from '../state/open.js'
+import type {LockOwner, StateData, StateLock, StateStore} from '../state/types.js'
 
 export interface StateSummary {
   location: string

@@ -10,8 +10,8 @@ import {CliError, ExitCode, InvalidInputError, StalePlanError} from '../errors.j
 import type {SourceDigest} from '../manifest/types.js'
 import {maskAttributes, maskValue} from '../render/mask.js'
 import type {SendSnapshot} from '../state/types.js'
-import {sha256Hex} from './hash.js'
-import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary} from './types.js'
+import {sha256Hex} from '../keys/hash.js'
+import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary} from '../plan/types.js'
 
 /**
  * The saved plan (`mcsend plan --out FILE`, applied with `mcsend apply FILE`): the plan's keys and batches, the
@@ -281,11 +281,6 @@ export function planMismatches(saved: SavedPlan, plan: Plan): string[] {
     }
   }
   return reasons
-}
-
-/** The command that applies a saved plan, for the hints of plan --out, show and the Markdown. */
-export function applyCommand(file: string, sandbox: boolean | undefined): string {
-  return `mcsend apply ${file}${sandbox ? ' --sandbox' : ''}`
 }
 
 /** The refusal, one detail line per reason. */
