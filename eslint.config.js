@@ -13,6 +13,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.cjs'],
+    languageOptions: {sourceType: 'commonjs', globals: {module: 'writable', require: 'readonly'}},
+  },
+  {
     files: ['bench/**', 'bin/**', 'test/**'],
     rules: {'no-console': 'off'},
   },
