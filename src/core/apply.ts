@@ -22,7 +22,8 @@ export interface ApplyOptions {
   state?: string
   workspace?: string
   targets?: string[]
-  sandbox: boolean
+  /** --sandbox; unset means Marketing Cloud (credentials from the environment). */
+  sandbox?: boolean
   parallelism: number
   allowInactive: boolean
   cwd: string
@@ -141,7 +142,8 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
  */
 async function replanSaved(saved: SavedPlan, options: ApplyOptions, state: StateData, location: string, digests: ReadonlyMap<string, string | undefined>): Promise<Plan> {
   const file = options.planFile!
-  const current = {state: {lineage: state.lineage, serial: state.serial, location}, sandbox: options.sandbox}
+  // The target is a value: an unset --sandbox flag is Marketing Cloud, never "unknown".
+  const current = {state: {lineage: state.lineage, serial: state.serial, location}, sandbox: options.sandbox === true}
   const before = staleReasons(saved, {...current, files: digests})
   if (before.length > 0) throw stalePlanError(file, before)
   const {sends, result} = await loadOrFail(

@@ -13,7 +13,7 @@ export {SANDBOX_DIR}
 export const SANDBOX_STATE = `${SANDBOX_DIR}/state.json`
 
 export interface ConnectOptions {
-  sandbox: boolean
+  sandbox?: boolean
   env: NodeJS.ProcessEnv
   cwd: string
   clientOptions?: ClientOptions

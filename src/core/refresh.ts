@@ -16,7 +16,7 @@ import {pollStatuses} from '../status/poll.js'
  * pending (a 404 there proves nothing).
  */
 export interface RefreshOptions {
-  sandbox: boolean
+  sandbox?: boolean
   env: NodeJS.ProcessEnv
   cwd: string
   /** Only pending keys of these sends (default: every pending key in the state). */

@@ -215,7 +215,8 @@ export interface CurrentInputs {
   state: {lineage: string; serial: number; location: string}
   /** Digest of each file now; undefined when it is missing. */
   files: ReadonlyMap<string, string | undefined>
-  sandbox: boolean
+  /** Whether this apply targets the sandbox; unset is Marketing Cloud. */
+  sandbox?: boolean
 }
 
 /**
@@ -224,7 +225,7 @@ export interface CurrentInputs {
  */
 export function staleReasons(saved: SavedPlan, now: CurrentInputs): string[] {
   const reasons: string[] = []
-  if (saved.sandbox !== now.sandbox) {
+  if (saved.sandbox !== (now.sandbox === true)) {
     reasons.push(
       saved.sandbox
         ? 'target: the plan was made for the sandbox (plan --sandbox), but this apply targets Marketing Cloud'

@@ -1,4 +1,6 @@
 import {createHash} from 'node:crypto'
+import {readFile} from 'node:fs/promises'
+import path from 'node:path'
 
 export type DefinitionState = 'Active' | 'Inactive' | 'Deleted'
 
@@ -15,13 +17,54 @@ export interface ListQuery {
   orderBy: {field: 'definitionKey' | 'name' | 'createdDate' | 'modifiedDate' | 'status'; desc: boolean}
 }
 
+/** The definitions the examples and `mcsend init` use: every sandbox knows them as Active. */
+export const KNOWN_DEFINITIONS: Readonly<Record<string, DefinitionState>> = Object.freeze({
+  'release-notes': 'Active',
+  'beta-invitation': 'Active',
+  'trial-ending-reminder': 'Active',
+  'maintenance-notice': 'Active',
+  'welcome-email': 'Active',
+})
+
+/** The file in the sandbox's data directory that declares more definitions: {"KEY": "Active" | "Inactive" | "Deleted"}. */
+export const DEFINITIONS_FILE = 'definitions.json'
+
+const STATES: readonly string[] = ['Active', 'Inactive', 'Deleted']
+
+/** Reads definitions.json from the data directory; an absent file is no definitions, a malformed one an error. */
+export async function loadDefinitionsFile(dataDir: string): Promise<Record<string, DefinitionState>> {
+  const file = path.join(dataDir, DEFINITIONS_FILE)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {}
+    throw error
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    throw new SyntaxError(`${file} is not valid JSON: write {"definitionKey": "Active"}`)
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new SyntaxError(`${file} must hold one JSON object: {"definitionKey": "Active"}`)
+  const out: Record<string, DefinitionState> = {}
+  for (const [key, state] of Object.entries(value)) {
+    const normal = typeof state === 'string' ? STATES.find((s) => s.toLowerCase() === state.toLowerCase()) : undefined
+    if (key === '' || normal === undefined) throw new SyntaxError(`${file}: "${key}" must map to Active, Inactive or Deleted`)
+    out[key] = normal as DefinitionState
+  }
+  return out
+}
+
 /** Default and largest page sizes of the definitions list (sfmc-devtools #672 saw pages of 50). */
 export const DEFAULT_DEFINITION_PAGE_SIZE = 50
 export const MAX_DEFINITION_PAGE_SIZE = 500
 
 /**
- * The transactional send definitions the fake knows. A key not configured is either an Active definition made
- * up on first use (friendly for `--sandbox`) or missing (404), per `unknownDefinitions`.
+ * The transactional send definitions the fake knows. A key not configured is missing (404 on the definition route,
+ * 109111 on send, as in Marketing Cloud) or, with `unknownDefinitions: 'active'`, an Active definition made up on
+ * first use.
  */
 export class DefinitionRegistry {
   private readonly known = new Map<string, DefinitionMeta>()
@@ -58,7 +101,7 @@ export class DefinitionRegistry {
     }
   }
 
-  /** The GET one body (sfmc-api.md §4), or undefined for a missing key. */
+  /** The GET one body (docs/marketing-cloud-api.md), or undefined for a missing key. */
   describe(definitionKey: string, requestId: string): Record<string, unknown> | undefined {
     const state = this.state(definitionKey)
     const meta = this.known.get(definitionKey)

@@ -6,6 +6,8 @@ export type Fault =
   | {kind: 'drop-response'; route?: FaultRoute; times?: number}
   | {kind: 'delay'; route?: FaultRoute; times?: number; ms: number}
   | {kind: 'random'; route?: FaultRoute; rate: number; status: 500 | 503; seed?: number}
+  /** Answers with exactly this status and JSON body (the request is not processed): shapes the fake does not make. */
+  | {kind: 'answer'; route?: FaultRoute; times?: number; status: number; body: unknown; headers?: Record<string, string>}
 
 /** The route families a fault can target; `other` (unknown paths) is only hit by `any`. */
 export type RouteFamily = Exclude<FaultRoute, 'any'> | 'other'
@@ -68,6 +70,7 @@ export class FaultPlan {
       if (entry.remaining <= 0) this.active.splice(i, 1)
       if (fault.kind === 'status') return {kind: 'respond', response: statusFault(fault.status, fault.errorcode, fault.retryAfter, this.lenient)}
       if (fault.kind === 'drop-response') return {kind: 'drop'}
+      if (fault.kind === 'answer') return {kind: 'respond', response: {status: fault.status, body: JSON.stringify(fault.body ?? null), headers: fault.headers}}
       return {kind: 'delay', ms: fault.ms}
     }
     return undefined
@@ -75,6 +78,10 @@ export class FaultPlan {
 }
 
 function validateFault(fault: Fault): void {
+  if (fault === null || typeof fault !== 'object' || !['status', 'drop-response', 'delay', 'random', 'answer'].includes((fault as {kind?: unknown}).kind as string)) {
+    throw new RangeError('a fault needs kind status, drop-response, delay, random or answer')
+  }
+  if (fault.kind === 'answer' && !(Number.isInteger(fault.status) && fault.status >= 200 && fault.status <= 599)) throw new RangeError(`answer fault status must be an HTTP status, got ${fault.status}`)
   if (fault.kind === 'random' && !(fault.rate >= 0 && fault.rate <= 1)) throw new RangeError(`random fault rate must be between 0 and 1, got ${fault.rate}`)
   if (fault.kind === 'delay' && !(fault.ms >= 0)) throw new RangeError(`delay fault ms must be >= 0, got ${fault.ms}`)
   if (fault.kind !== 'random' && fault.times !== undefined && !(Number.isInteger(fault.times) && fault.times >= 1)) {
@@ -82,7 +89,7 @@ function validateFault(fault: Fault): void {
   }
 }
 
-/** Platform failure bodies as sfmc-api.md §5 records them; 502/504 come from a gateway, so they are not JSON. */
+/** Platform failure bodies as docs/marketing-cloud-api.md describes them; 502/504 come from a gateway, so they are not JSON. */
 export function statusFault(status: number, errorcode: number | string | undefined, retryAfter: number | undefined, lenient: boolean): WireResponse {
   if (status === 502 || status === 504) {
     const title = status === 502 ? 'Bad Gateway' : 'Gateway Timeout'

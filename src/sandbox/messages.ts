@@ -72,7 +72,8 @@ export interface RecipientToQueue {
   mid: string
   attributes: Record<string, unknown>
 }
-export type RejectRecipient = (recipient: RecipientToQueue) => {errorcode: number; message?: string} | undefined
+/** `remember`: the refused key still counts as used for the dedupe window (a retry is answered 109110, not sent). */
+export type RejectRecipient = (recipient: RecipientToQueue) => {errorcode: number; message?: string; remember?: boolean} | undefined
 
 export interface StoreOptions {
   dedupeWindowMs: number
@@ -88,6 +89,8 @@ export interface StoreOptions {
  */
 export class MessageStore {
   private readonly byMid = new Map<string, Map<string, MessageRecord>>()
+  /** Keys refused with `remember`, per MID: when they were refused. */
+  private readonly refused = new Map<string, Map<string, number>>()
   private readonly outboxEntries: OutboxEntry[] = []
   /** Released messages awaiting their outcome, in release order (so due times are ascending). */
   private pending: MessageRecord[] = []
@@ -113,7 +116,8 @@ export class MessageStore {
       if (batch.codes[i] !== 0) continue
       const key = batch.keys[i] as string
       const previous = keys.get(key)
-      if (previous !== undefined && now - previous.acceptedMs < window) {
+      const refusedAt = this.refused.get(batch.mid)?.get(key)
+      if ((previous !== undefined && now - previous.acceptedMs < window) || (refusedAt !== undefined && now - refusedAt < window)) {
         batch.codes[i] = Code.duplicateMessageKey
         continue
       }
@@ -125,6 +129,11 @@ export class MessageStore {
         if (verdict) {
           batch.codes[i] = verdict.errorcode
           batch.messages[i] = verdict.message
+          if (verdict.remember) {
+            let refused = this.refused.get(batch.mid)
+            if (!refused) this.refused.set(batch.mid, (refused = new Map()))
+            refused.set(key, now)
+          }
           continue
         }
       }
@@ -210,7 +219,7 @@ export class MessageStore {
     return page
   }
 
-  /** Queue depth and oldest queued message of a definition (sfmc-api.md §4 queue metrics). */
+  /** Queue depth and oldest queued message of a definition (queue metrics, docs/marketing-cloud-api.md). */
   queue(definitionKey: string, now: number): {count: number; oldestMs: number | undefined} {
     this.settle(now)
     let count = 0

@@ -6,7 +6,7 @@ import {Code, MAX_CONTACT_KEY_LENGTH, MAX_MESSAGE_KEY_LENGTH, MAX_RECIPIENTS, RE
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 const MAX_EMAIL_LENGTH = 254
 
-/** Validates `{definitionKey, recipients[], attributes?}` for the batch route (sfmc-api.md §2). */
+/** Validates `{definitionKey, recipients[], attributes?}` for the batch route (docs/marketing-cloud-api.md). */
 export function checkBatch(body: unknown, lenient: boolean): CheckedSend | WireResponse {
   if (!isObject(body)) return apiError(400, Code.invalidDataType, 'MCMS_UTM_Validation_InvalidDataType: the request body must be a JSON object', lenient)
   for (const field in body) {
@@ -49,7 +49,7 @@ export function checkBatch(body: unknown, lenient: boolean): CheckedSend | WireR
   return {definitionKey: head.definitionKey, attributes: head.attributes, recipients: list as CheckedRecipient[], keys, codes, messages: []}
 }
 
-/** Validates `{definitionKey, recipient}` for the singleton route; the key comes from the path (sfmc-api.md §3). */
+/** Validates `{definitionKey, recipient}` for the singleton route; the key comes from the path (docs/marketing-cloud-api.md). */
 export function checkSingle(body: unknown, pathKey: string, lenient: boolean): CheckedSend | WireResponse {
   if (!isObject(body)) return apiError(400, Code.invalidDataType, 'MCMS_UTM_Validation_InvalidDataType: the request body must be a JSON object', lenient)
   for (const field in body) {
@@ -70,8 +70,8 @@ export function checkSingle(body: unknown, pathKey: string, lenient: boolean): C
   return {definitionKey: head.definitionKey, attributes: undefined, recipients: [r as unknown as CheckedRecipient], keys: [pathKey], codes: [code], messages: []}
 }
 
-/** The 202 body: success entries carry only messageKey; failures add errorcode and message (sfmc-api.md §2). */
-export function sendResponse(requestId: string, send: CheckedSend, lenient: boolean): WireResponse {
+/** The 202 body: success entries carry only messageKey; failures add errorcode and message (docs/marketing-cloud-api.md). */
+export function sendResponse(requestId: string, send: CheckedSend, lenient: boolean, allFailedStatus?: number): WireResponse {
   const n = send.keys.length
   const responses = new Array<Record<string, unknown>>(n)
   let failed = 0
@@ -84,15 +84,15 @@ export function sendResponse(requestId: string, send: CheckedSend, lenient: bool
       responses[i] = {messageKey: send.keys[i], errorcode: lenient ? String(code) : code, message: send.messages[i] ?? RECIPIENT_MESSAGES[code] ?? 'Invalid subscriber'}
     }
   }
+  // Every recipient failed: optionally a non-2xx answer that still lists each recipient's result (the docs do not
+  // say which status Marketing Cloud uses then; clients must read responses[] whatever the status).
+  const allFailed = failed === n && allFailedStatus !== undefined
+  const topCode = allFailed ? Code.noValidSubscribers : Code.responsesHaveErrors
+  const topMessage = allFailed ? `MCMS_UTM_Validation_NoValidSubscribers: none of the ${n} subscribers could be queued` : `MCMS_UTM_ResponsesHasErrors: ${failed} subscribers failed to queue out of ${n}`
   const res =
     failed === 0
       ? json(202, {requestId, errorcode: lenient ? '0' : 0, responses})
-      : json(202, {
-          requestId,
-          errorcode: lenient ? String(Code.responsesHaveErrors) : Code.responsesHaveErrors,
-          message: `MCMS_UTM_ResponsesHasErrors: ${failed} subscribers failed to queue out of ${n}`,
-          responses,
-        })
+      : json(allFailed ? allFailedStatus : 202, {requestId, errorcode: lenient ? String(topCode) : topCode, message: topMessage, responses})
   res.recipients = n
   return res
 }

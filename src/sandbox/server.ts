@@ -1,13 +1,14 @@
 /**
- * A local fake of Marketing Cloud's transactional email API (/work/shared/sfmc-api.md §1, §2, §4, §5 and its list
- * "Behaviours a faithful local fake server must emulate"). Real HTTP over node:http; it shares no code with
- * src/sfmc/, so a mistake in the client cannot hide behind the same mistake here.
+ * A local fake of Marketing Cloud's transactional email API (docs/marketing-cloud-api.md describes what it
+ * imitates). Real HTTP over node:http; it shares no code with src/sfmc/, so a mistake in the client cannot hide
+ * behind the same mistake here. Tests steer a sandbox in another process through its control routes (control.ts).
  */
 import {randomUUID} from 'node:crypto'
 import http, {type IncomingMessage, type ServerResponse} from 'node:http'
 import type {Socket} from 'node:net'
 
-import {DefinitionRegistry, parseListQuery, positiveInt, type DefinitionState} from './definitions.js'
+import {CONTROL_PREFIX, CONTROL_SECRET_HEADER, control, type ScriptedRejection} from './control.js'
+import {DefinitionRegistry, KNOWN_DEFINITIONS, loadDefinitionsFile, parseListQuery, positiveInt, type DefinitionState} from './definitions.js'
 import {FaultPlan, rateLimited, type Fault, type RouteFamily} from './faults.js'
 import {MessageStore, NOT_SENT, QUEUED, type CheckedSend, type MessageRecord, type Outcome, type OutboxEntry, type RejectRecipient} from './messages.js'
 import {OutboxFile} from './outbox-file.js'
@@ -33,9 +34,17 @@ export interface SandboxOptions {
   dedupeWindowMs?: number
   /** Idle keep-alive sockets are closed after this; default 5000 ms, like the live service. */
   idleTimeoutMs?: number
+  /**
+   * Definitions the sandbox knows, on top of the keys the examples and `mcsend init` use (KNOWN_DEFINITIONS) and
+   * those of definitions.json in `dataDir`.
+   */
   definitions?: Record<string, DefinitionState>
-  /** What a definitionKey not in `definitions` is: 'active' (made up on first use; default) or 'missing' (404 / 109111). */
+  /** Whether it knows KNOWN_DEFINITIONS (the examples' and `mcsend init`'s keys); default true. */
+  builtinDefinitions?: boolean
+  /** What a definitionKey it does not know is: 'missing' (404 / 109111, as Marketing Cloud; default) or 'active' (made up on first use). */
   unknownDefinitions?: 'active' | 'missing'
+  /** HTTP status for a batch in which every recipient failed (default 202, as the docs show); e.g. 400 to test clients. */
+  failedBatchStatus?: number
   /** When set, outbox.ndjson here holds one accepted message per line and is reloaded on start. */
   dataDir?: string
   /** GET status route limit; past it 429 + Retry-After. Default 10 per 1000 ms. */
@@ -78,6 +87,10 @@ export interface Sandbox {
   inject(fault: Fault): void
   clearFaults(): void
   setDefinition(definitionKey: string, state: DefinitionState | 'missing'): void
+  /** The status outcome of one messageKey (overrides statusModel.outcome). */
+  setOutcome(messageKey: string, outcome: Outcome): void
+  /** Refuses one messageKey with this per-recipient code from now on (undefined: stop refusing it). */
+  setRejection(messageKey: string, rejection: ScriptedRejection | undefined): void
   expireTokens(): void
   close(): Promise<void>
 }
@@ -94,6 +107,8 @@ const DEFINITIONS_PREFIX = '/messaging/v1/email/definitions'
 
 type Route =
   | {name: 'token'}
+  | {name: 'userinfo'}
+  | {name: 'control'}
   | {name: 'batch'}
   | {name: 'notSent'}
   | {name: 'single'; key: string}
@@ -121,14 +136,25 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   if (!(Number.isInteger(rate.requests) && rate.requests >= 1 && rate.perMs > 0)) throw new RangeError('statusRateLimit needs requests >= 1 and perMs > 0')
   const queuedMs = options.statusModel?.queuedMs ?? 0
   if (!(queuedMs >= 0)) throw new RangeError(`statusModel.queuedMs must be >= 0, got ${queuedMs}`)
-  const outcome = options.statusModel?.outcome ?? sentOutcome
+  const modelOutcome = options.statusModel?.outcome ?? sentOutcome
+  const outcomes = new Map<string, Outcome>()
+  const outcome = (messageKey: string): Outcome => outcomes.get(messageKey) ?? modelOutcome(messageKey)
+  const rejections = new Map<string, ScriptedRejection>()
+  let failedBatchStatus = options.failedBatchStatus
   const clock = options.clock ?? Date.now
   const lenient = options.lenientShapes === true
   const listCount = options.definitionListCount ?? 'page'
   const onRequest = options.onRequest
 
-  const definitions = new DefinitionRegistry(options.definitions ?? {}, options.unknownDefinitions ?? 'active', clock())
-  const store = new MessageStore({dedupeWindowMs, queuedMs, outcome, definitionState: (key) => definitions.peek(key), rejectRecipient: options.rejectRecipient})
+  const fromFile = options.dataDir === undefined ? {} : await loadDefinitionsFile(options.dataDir)
+  const definitions = new DefinitionRegistry({...(options.builtinDefinitions === false ? {} : KNOWN_DEFINITIONS), ...fromFile, ...options.definitions}, options.unknownDefinitions ?? 'missing', clock())
+  const scripted = options.rejectRecipient
+  const rejectRecipient: RejectRecipient = (r) => {
+    const rejection = rejections.get(r.messageKey)
+    if (rejection) return {errorcode: rejection.errorcode, message: rejection.message, remember: rejection.remember}
+    return scripted?.(r)
+  }
+  const store = new MessageStore({dedupeWindowMs, queuedMs, outcome, definitionState: (key) => definitions.peek(key), rejectRecipient})
   const faults = new FaultPlan(lenient)
   let url = '' // known once listening; the token response's rest_instance_url points back at this server
   const tokens = new TokenIssuer({clientId, clientSecret, defaultAccountId, tokenLifetimeMs, expiresIn, restUrl: () => url})
@@ -218,6 +244,23 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const method = req.method ?? 'GET'
     const target = new URL(req.url ?? '/', 'http://sandbox.invalid')
     const route = classify(method, target.pathname)
+    if (route.name === 'control') {
+      const body = await readBody(req).catch(() => undefined)
+      let parsed: unknown
+      try {
+        parsed = body === undefined ? undefined : JSON.parse(body.toString('utf8'))
+      } catch {
+        finish(method, target.pathname, res, json(400, {error: 'the control request body is not JSON'}), started, undefined)
+        return
+      }
+      const secret = req.headers[CONTROL_SECRET_HEADER]
+      const response =
+        typeof secret === 'string' && secret === clientSecret
+          ? control(method, target.pathname, parsed, controlApi)
+          : json(403, {error: `control requests need the sandbox's client secret in the ${CONTROL_SECRET_HEADER} header`})
+      finish(method, target.pathname, res, response, started, undefined)
+      return
+    }
     const family = familyOf(route)
     if (family === 'token') stats.tokenRequests++
     else if (family === 'send') stats.sendRequests++
@@ -289,12 +332,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         if (parsed instanceof Error) return oauthError(400, 'invalid_request', parsed.message)
         return tokens.issue(parsed, now)
       }
+      case 'userinfo': {
+        const mid = tokens.verify(req.headers.authorization, now)
+        return mid === undefined ? notAuthorized(lenient) : json(200, tokens.userinfo(mid, now))
+      }
       case 'notAllowed':
         return {...apiError(405, 0, `Method Not Allowed: use ${route.allow}`, lenient), headers: {allow: route.allow}}
       case 'badPath':
         return apiError(400, Code.invalidValue, 'MCMS_UTM_Validation_InvalidValue: the key in the path is not validly URL-encoded', lenient)
       case 'notFound':
-        return apiError(404, 0, 'Not Found: the sandbox serves /v2/token, /messaging/v1/email/messages[/{messageKey}] and /messaging/v1/email/definitions[/{key}[/queue]]', lenient)
+        return apiError(404, 0, 'Not Found: the sandbox serves /v2/token, /v2/userinfo, /mcsend-sandbox/… (control), /messaging/v1/email/messages[/{messageKey}] and /messaging/v1/email/definitions[/{key}[/queue]]', lenient)
       default:
         break
     }
@@ -309,7 +356,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         if (parsed instanceof Error) return parsed.message === 'media' ? unsupportedMedia() : serializationError()
         const checked = route.name === 'batch' ? checkBatch(parsed.value, lenient) : checkSingle(parsed.value, route.key, lenient)
         if ('status' in checked) return checked
-        return accept(mid, checked, now)
+        return accept(mid, checked, now, route.name === 'batch' ? failedBatchStatus : undefined)
       }
       case 'status':
         return statusOf(mid, route.key, now)
@@ -343,7 +390,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
   }
 
-  async function accept(mid: string, checked: CheckedSend, now: number): Promise<WireResponse> {
+  async function accept(mid: string, checked: CheckedSend, now: number, allFailedStatus: number | undefined): Promise<WireResponse> {
     const state = definitions.state(checked.definitionKey)
     if (state === 'missing' || state === 'Deleted') {
       const res = apiError(400, Code.invalidDefinitionKey, "MCMS_UTM_Validation_InvalidValue_definitionKey: Definition key doesn't exist for this MID", lenient)
@@ -354,7 +401,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     // Dedupe and recording happen synchronously here, so concurrent duplicates are decided one request at a time.
     // commit() writes each recipient's verdict into the shared `codes`/`messages` arrays that sendResponse reads.
     const accepted = store.commit({...checked, mid, requestId}, now, new Date(now).toISOString())
-    const response = sendResponse(requestId, checked, lenient)
+    const response = sendResponse(requestId, checked, lenient, allFailedStatus)
     if (outboxFile && accepted.length > 0) {
       let chunk = ''
       for (const entry of accepted) chunk += `${JSON.stringify(entry)}\n`
@@ -371,7 +418,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const limited = statusLimited()
     if (limited) return limited
     const rec = store.status(mid, messageKey, now)
-    if (!rec) return apiError(404, Code.objectNotFound, 'MCMS_UTM_Runtime_ObjectNotFound: no message with this messageKey in the last 3 days', lenient)
+    // The status route documents 200, 400, 401 and 500 only: an unknown key is a 400.
+    if (!rec) return apiError(400, Code.objectNotFound, 'MCMS_UTM_Runtime_ObjectNotFound: no message with this messageKey in the last 3 days', lenient)
     const requestId = randomUUID()
     if (rec.state === QUEUED) {
       return json(200, {requestId, eventCategoryType: 'TransactionalSendEvents.EmailQueued', timestamp: cstTimestamp(rec.acceptedMs, rec.seq)})
@@ -430,6 +478,25 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     return apiError(400, Code.serialization, 'Serialization error: the request body is not valid JSON (unbalanced or malformed)', lenient)
   }
 
+  const setDefinition = (definitionKey: string, state: DefinitionState | 'missing'): void => {
+    const now = clock()
+    // Settle first, so messages due before the change get the outcome they would have had.
+    store.settle(now)
+    definitions.set(definitionKey, state, now)
+    store.definitionChanged(definitionKey, now)
+  }
+  const controlApi = {
+    inject: (fault: Fault) => faults.inject(fault),
+    clearFaults: () => faults.clear(),
+    setDefinition,
+    setOutcome: (messageKey: string, o: Outcome) => void outcomes.set(messageKey, o),
+    setRejection: (messageKey: string, r: ScriptedRejection | undefined) => void (r === undefined ? rejections.delete(messageKey) : rejections.set(messageKey, r)),
+    setFailedBatchStatus: (status: number | undefined) => void (failedBatchStatus = status),
+    expireTokens: () => tokens.expireAll(),
+    outbox: () => store.outbox(),
+    stats: () => ({...stats}),
+  }
+
   let closed: Promise<void> | undefined
   return {
     url,
@@ -439,16 +506,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     stats,
     outbox: () => store.outbox(),
     deliveries: (messageKey) => store.deliveries(messageKey),
-    inject: (fault) => faults.inject(fault),
-    clearFaults: () => faults.clear(),
-    setDefinition(definitionKey, state) {
-      const now = clock()
-      // Settle first, so messages due before the change get the outcome they would have had.
-      store.settle(now)
-      definitions.set(definitionKey, state, now)
-      store.definitionChanged(definitionKey, now)
-    },
-    expireTokens: () => tokens.expireAll(),
+    inject: controlApi.inject,
+    clearFaults: controlApi.clearFaults,
+    setDefinition,
+    setOutcome: controlApi.setOutcome,
+    setRejection: controlApi.setRejection,
+    expireTokens: controlApi.expireTokens,
     close() {
       if (closed) return closed
       closing = true
@@ -496,6 +559,8 @@ function compositeId(rec: MessageRecord): string {
 
 function classify(method: string, pathname: string): Route {
   if (pathname === '/v2/token' || pathname === '/v2/token/') return method === 'POST' ? {name: 'token'} : {name: 'notAllowed', allow: 'POST'}
+  if (pathname === '/v2/userinfo' || pathname === '/v2/userinfo/') return method === 'GET' ? {name: 'userinfo'} : {name: 'notAllowed', allow: 'GET'}
+  if (pathname.startsWith(CONTROL_PREFIX)) return {name: 'control'}
   if (pathname === MESSAGES_PREFIX || pathname === `${MESSAGES_PREFIX}/`) {
     if (method === 'POST') return {name: 'batch'}
     if (method === 'GET') return {name: 'notSent'}
@@ -531,6 +596,7 @@ function classify(method: string, pathname: string): Route {
 function familyOf(route: Route): RouteFamily {
   switch (route.name) {
     case 'token':
+    case 'userinfo':
       return 'token'
     case 'batch':
     case 'single':

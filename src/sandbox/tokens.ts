@@ -17,7 +17,7 @@ export interface TokenSettings {
   restUrl: () => string
 }
 
-/** Scopes a transactional email integration is given (sfmc-api.md §1). */
+/** Scopes a transactional email integration is given (docs/marketing-cloud-api.md). */
 const DEFAULT_SCOPE = 'email_read email_write email_send'
 
 /** Issues client-credentials tokens bound to a MID; a token dies after tokenLifetimeMs whatever expires_in says. */
@@ -62,6 +62,20 @@ export class TokenIssuer {
       soap_instance_url: `${this.settings.restUrl()}/`,
       rest_instance_url: `${this.settings.restUrl()}/`,
     })
+  }
+
+  /**
+   * The `GET /v2/userinfo` body for a token of this MID: the organization's member_id is what mcsend reads to
+   * learn which business unit a token belongs to. The user part is made up and holds no real address.
+   */
+  userinfo(mid: string, now: number): Record<string, unknown> {
+    return {
+      exp: Math.floor((now + this.settings.tokenLifetimeMs) / 1000),
+      iss: this.settings.restUrl(),
+      user: {sub: '1', name: 'sandbox', preferred_username: 'sandbox'},
+      organization: {member_id: Number(mid), enterprise_id: Number(this.settings.defaultAccountId), enterprise_name: 'mcsend sandbox', account_type: 'enterprise'},
+      rest: {rest_instance_url: `${this.settings.restUrl()}/`, soap_instance_url: `${this.settings.restUrl()}/`},
+    }
   }
 
   /** The MID a live bearer token belongs to, or undefined (unknown, expired or revoked). */

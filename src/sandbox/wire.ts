@@ -1,11 +1,11 @@
 /**
  * Wire-level facts of the fake Marketing Cloud: error codes, error bodies and the CST timestamp format.
- * Sources are in /work/shared/sfmc-api.md (§1, §2, §4, §5); nothing here is shared with src/sfmc/.
+ * Sources are in docs/marketing-cloud-api.md; nothing here is shared with src/sfmc/.
  */
 
 export const DOCUMENTATION_URL = 'https://developer.salesforce.com/docs/atlas.en-us.mc-apis.meta/mc-apis/error-handling.htm'
 
-/** Response-level and recipient-level codes of the transactional messaging API (sfmc-api.md §2). */
+/** Response-level and recipient-level codes of the transactional messaging API (docs/marketing-cloud-api.md). */
 export const Code = {
   notAuthorized: 0,
   invalidDataType: 10_001,
@@ -20,6 +20,7 @@ export const Code = {
   responsesHaveErrors: 109_001,
   tooManySubscribers: 109_101,
   noSubscribers: 109_102,
+  noValidSubscribers: 109_103,
   missingSubscriberKey: 109_105,
   missingTo: 109_106,
   missingDefinitionKey: 109_107,
@@ -41,13 +42,13 @@ export const RECIPIENT_MESSAGES: Readonly<Record<number, string>> = {
   [Code.duplicateMessageKey]: 'MCMS_UTM_Validation_DuplicateMessageKey: messageKey reused within the past 2 days',
 }
 
-/** The longest messageKey Marketing Cloud accepts (sfmc-api.md §2). */
+/** The longest messageKey Marketing Cloud accepts (docs/marketing-cloud-api.md). */
 export const MAX_MESSAGE_KEY_LENGTH = 100
-/** The most recipients one batch request may carry (sfmc-api.md §2). */
+/** The most recipients one batch request may carry (docs/marketing-cloud-api.md). */
 export const MAX_RECIPIENTS = 2000
 /** Subscriber keys longer than this are rejected (subscriber code 30, SubscriberKeyTooLong). */
 export const MAX_CONTACT_KEY_LENGTH = 254
-/** GET status answers for messages up to 3 days old (sfmc-api.md §4). */
+/** GET status answers for messages up to 3 days old (docs/marketing-cloud-api.md). */
 export const STATUS_RETENTION_MS = 3 * 24 * 3600 * 1000
 
 export interface WireResponse {
@@ -82,7 +83,7 @@ const CST_OFFSET_MS = 6 * 3600 * 1000
 
 /**
  * Marketing Cloud reports status times in Central Standard Time all year (UTC-6, no DST), without an offset
- * and with a varying number of fractional digits (sfmc-api.md §4). The digits below the millisecond come from
+ * and with a varying number of fractional digits (docs/marketing-cloud-api.md). The digits below the millisecond come from
  * `jitter` so that clients meet 0 to 7 fractional digits; trailing zeros are dropped as the service does.
  */
 export function cstTimestamp(epochMs: number, jitter: number): string {

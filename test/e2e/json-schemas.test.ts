@@ -69,7 +69,7 @@ function expectNoAddress(doc: unknown): void {
 const MANIFEST = `apiVersion: mcsend/v1
 kind: Send
 name: news
-definitionKey: news-def
+definitionKey: maintenance-notice
 attributes:
   Edition: "March"
 recipients:

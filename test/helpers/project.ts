@@ -33,7 +33,7 @@ export async function makeProject(options: ProjectOptions): Promise<Project> {
     'apiVersion: mcsend/v1',
     'kind: Send',
     `name: ${options.name ?? 'test-send'}`,
-    `definitionKey: ${options.definitionKey ?? 'test-def'}`,
+    `definitionKey: ${options.definitionKey ?? 'release-notes'}`,
     'attributes:',
     '  ReleaseVersion: "1.0.0"',
   ]

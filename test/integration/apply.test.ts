@@ -103,7 +103,7 @@ for (const backend of stateBackends) {
       expect(state.messages.size).toBe(4500)
       expect([...state.messages.values()].every((r) => r.status === 'accepted' && r.requestId)).toBe(true)
       expect(state.serial).toBeGreaterThan(0)
-      expect(state.sends['test-send']).toMatchObject({definitionKey: 'test-def', revision: 1})
+      expect(state.sends['test-send']).toMatchObject({definitionKey: 'release-notes', revision: 1})
     })
 
     it('stores no email address and no per-recipient attribute value in clear', async () => {

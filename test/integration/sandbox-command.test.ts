@@ -58,11 +58,13 @@ describe('mcsend sandbox', () => {
     const dir = await tempDir()
     const run = start(['--json', '--data-dir', dir, '--token-lifetime', '60'])
     await waitFor(() => run.stdout().includes('\n'), 20_000) // the JSON line
-    const doc = JSON.parse(run.stdout().trim()) as {url: string; authUrl: string; clientId: string; clientSecret: string; outbox: string; env: Record<string, string>; exports: string}
+    const doc = JSON.parse(run.stdout().trim()) as {url: string; authUrl: string; clientId: string; clientSecret: string; outbox: string; state: string; env: Record<string, string>; exports: string}
     expect(doc.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect(doc.authUrl).toBe(`${doc.url}/`)
-    expect(doc.env).toEqual({MCSEND_AUTH_URL: doc.authUrl, MCSEND_CLIENT_ID: doc.clientId, MCSEND_CLIENT_SECRET: doc.clientSecret})
-    expect(doc.exports).toBe(`export MCSEND_AUTH_URL=${doc.authUrl} MCSEND_CLIENT_ID=${doc.clientId} MCSEND_CLIENT_SECRET=${doc.clientSecret}`)
+    // The exports include the sandbox's own state, so a shell pointed at the sandbox never writes the real state.
+    expect(doc.state).toBe(path.join(dir, 'state.json'))
+    expect(doc.env).toEqual({MCSEND_AUTH_URL: doc.authUrl, MCSEND_CLIENT_ID: doc.clientId, MCSEND_CLIENT_SECRET: doc.clientSecret, MCSEND_STATE: doc.state})
+    expect(doc.exports).toBe(`export MCSEND_AUTH_URL=${doc.authUrl} MCSEND_CLIENT_ID=${doc.clientId} MCSEND_CLIENT_SECRET=${doc.clientSecret} MCSEND_STATE=${doc.state}`)
     expect(doc.outbox).toBe(path.join(dir, 'outbox.ndjson'))
 
     const tokenRes = await fetch(`${doc.authUrl}v2/token`, {
@@ -74,7 +76,7 @@ describe('mcsend sandbox', () => {
     const send = await fetch(`${tok.rest_instance_url}messaging/v1/email/messages/`, {
       method: 'POST',
       headers: {'content-type': 'application/json', authorization: `Bearer ${tok.access_token}`},
-      body: JSON.stringify({definitionKey: 'welcome', recipients: [{contactKey: 'ann', to: 'ann@example.com', messageKey: 'k1'}, {contactKey: 'bob', to: 'bob@example.com', messageKey: 'k2'}]}),
+      body: JSON.stringify({definitionKey: 'welcome-email', recipients: [{contactKey: 'ann', to: 'ann@example.com', messageKey: 'k1'}, {contactKey: 'bob', to: 'bob@example.com', messageKey: 'k2'}]}),
     })
     expect(send.status).toBe(202)
     await waitFor(() => run.stderr().includes('recipients=2'), 20_000) // the request log line
@@ -94,7 +96,7 @@ describe('mcsend sandbox', () => {
     const dir = await tempDir()
     const run = start(['--data-dir', dir])
     await waitFor(() => run.stdout().includes('MCSEND_CLIENT_SECRET='), 20_000) // the export line
-    expect(run.stdout()).toMatch(/^export MCSEND_AUTH_URL=http:\/\/127\.0\.0\.1:\d+\/ MCSEND_CLIENT_ID=sandbox-client-id MCSEND_CLIENT_SECRET=sandbox-client-secret$/m)
+    expect(run.stdout()).toMatch(/^export MCSEND_AUTH_URL=http:\/\/127\.0\.0\.1:\d+\/ MCSEND_CLIENT_ID=sandbox-client-id MCSEND_CLIENT_SECRET=sandbox-client-secret MCSEND_STATE=\S+state\.json$/m)
     run.child.kill('SIGTERM')
     expect(await run.exited).toBe(0)
     expect(run.stderr()).toContain('sandbox stopped')

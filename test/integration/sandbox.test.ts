@@ -21,7 +21,7 @@ afterEach(async () => {
 })
 
 async function sandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const sb = await startSandbox(options)
+  const sb = await startSandbox({definitions: {welcome: 'Active'}, ...options})
   open.push(sb)
   return sb
 }
@@ -180,7 +180,7 @@ describe('token endpoint', () => {
     expect(responsesOf((await sendBatch(sb, buA, [recipient(1)])).body)[0]?.errorcode).toBe(109110)
     expect(sb.outbox().map((e) => e.mid)).toEqual(['111', '222'])
     const defaultMid = await token(sb)
-    expect((await call(sb, 'GET', `${MESSAGES}/key-1`, defaultMid)).status).toBe(404)
+    expect((await call(sb, 'GET', `${MESSAGES}/key-1`, defaultMid)).status).toBe(400)
   })
 })
 
@@ -493,19 +493,19 @@ describe('status model', () => {
     expect((status.body.info as {statusCode: number}).statusCode).toBe(37)
   })
 
-  it('answers 404 / 30003 for an unknown key and for a message older than 3 days', async () => {
+  it('answers 400 / 30003 for an unknown key and for a message older than 3 days (the route documents no 404)', async () => {
     const clock = manualClock()
     const sb = await sandbox({clock: clock.read, tokenLifetimeMs: 1000 * HOUR, statusRateLimit: {requests: 100, perMs: 1000}})
     const tok = await token(sb)
     const unknown = await call(sb, 'GET', `${MESSAGES}/never-sent`, tok)
-    expect(unknown.status).toBe(404)
+    expect(unknown.status).toBe(400)
     expect(unknown.body.errorcode).toBe(30003)
     expect(typeof unknown.body.message).toBe('string')
     await sendBatch(sb, tok, [recipient(1)])
     clock.now += 72 * HOUR
     expect((await call(sb, 'GET', `${MESSAGES}/key-1`, tok)).status).toBe(200)
     clock.now += 1000
-    expect((await call(sb, 'GET', `${MESSAGES}/key-1`, tok)).status).toBe(404)
+    expect((await call(sb, 'GET', `${MESSAGES}/key-1`, tok)).status).toBe(400)
   })
 
   it('rate-limits the status route with 429, Retry-After and the documented body', async () => {
@@ -543,14 +543,40 @@ describe('definitions', () => {
     expect((await call(sb, 'GET', `${DEFINITIONS}/old`, tok)).body).toMatchObject({definitionKey: 'old', status: 'Deleted'})
   })
 
-  it("makes up an Active definition for an unknown key by default (friendly for --sandbox)", async () => {
+  it('answers an unknown definitionKey as Marketing Cloud does by default (404, 109111 on send), and knows the examples\' keys', async () => {
     const sb = await sandbox()
+    const tok = await token(sb)
+    const res = await call(sb, 'GET', `${DEFINITIONS}/anything`, tok)
+    expect(res.status).toBe(404)
+    expect(res.body.message).toMatch(/doesn't exist for this MID/)
+    const send = await call(sb, 'POST', `${MESSAGES}/`, tok, {definitionKey: 'anything', recipients: [recipient(1)]})
+    expect(send.status).toBe(400)
+    expect(send.body.errorcode).toBe(109111)
+    expect(sb.outbox()).toEqual([])
+    for (const key of ['release-notes', 'beta-invitation', 'trial-ending-reminder', 'maintenance-notice', 'welcome-email']) {
+      expect((await call(sb, 'GET', `${DEFINITIONS}/${key}`, tok)).body).toMatchObject({definitionKey: key, status: 'Active'})
+    }
+  })
+
+  it("makes up an Active definition for an unknown key with unknownDefinitions: 'active'", async () => {
+    const sb = await sandbox({unknownDefinitions: 'active'})
     const res = await call(sb, 'GET', `${DEFINITIONS}/anything`, await token(sb))
     expect(res.body).toMatchObject({definitionKey: 'anything', status: 'Active'})
   })
 
+  it('reads more definitions from definitions.json in its data directory', async () => {
+    const dir = await tempDir()
+    await writeFile(path.join(dir, 'definitions.json'), JSON.stringify({'order-confirmation': 'active', paused: 'Inactive'}))
+    const sb = await sandbox({dataDir: dir})
+    const tok = await token(sb)
+    expect((await call(sb, 'GET', `${DEFINITIONS}/order-confirmation`, tok)).body).toMatchObject({status: 'Active'})
+    expect((await call(sb, 'GET', `${DEFINITIONS}/paused`, tok)).body).toMatchObject({status: 'Inactive'})
+    await writeFile(path.join(dir, 'definitions.json'), '{"x": "Maybe"}')
+    await expect(startSandbox({dataDir: dir})).rejects.toThrow(/"x" must map to Active, Inactive or Deleted/)
+  })
+
   it('lists definitions with $filter and paging, reproducing count = items on the page', async () => {
-    const sb = await sandbox({definitions: {a: 'Active', b: 'Active', c: 'Active', d: 'Inactive'}})
+    const sb = await sandbox({builtinDefinitions: false, definitions: {a: 'Active', b: 'Active', c: 'Active', d: 'Inactive'}})
     const tok = await token(sb)
     const page1 = await call(sb, 'GET', `${DEFINITIONS}?$pageSize=2&$page=1`, tok)
     expect(page1.body).toMatchObject({count: 2, page: 1, pageSize: 2})
@@ -562,7 +588,7 @@ describe('definitions', () => {
     const active = await call(sb, 'GET', `${DEFINITIONS}?$filter=${encodeURIComponent('status eq active')}`, tok)
     expect((active.body.definitions as {definitionKey: string}[]).map((d) => d.definitionKey)).toEqual(['a', 'b', 'c'])
     expect((await call(sb, 'GET', `${DEFINITIONS}?$filter=bogus`, tok)).status).toBe(400)
-    const total = await sandbox({definitions: {a: 'Active', b: 'Active', c: 'Active'}, definitionListCount: 'total'})
+    const total = await sandbox({builtinDefinitions: false, definitions: {a: 'Active', b: 'Active', c: 'Active'}, definitionListCount: 'total'})
     expect((await call(total, 'GET', `${DEFINITIONS}?$pageSize=2`, await token(total))).body.count).toBe(3)
   })
 })
@@ -766,5 +792,52 @@ describe('request log', () => {
     expect(events[1]).toMatchObject({method: 'POST', path: `/${MESSAGES}/`, status: 202, recipients: 2})
     expect(events[2]?.path).toBe(`/${MESSAGES}/[redacted]`)
     expect(JSON.stringify(events)).not.toMatch(/@/)
+  })
+})
+
+describe('userinfo and the control routes', () => {
+  it('answers GET /v2/userinfo with the MID the token belongs to (organization.member_id)', async () => {
+    const sb = await sandbox()
+    const info = await call(sb, 'GET', 'v2/userinfo', await token(sb, '4242'))
+    expect(info.status).toBe(200)
+    expect((info.body.organization as {member_id: number}).member_id).toBe(4242)
+    expect((await call(sb, 'GET', 'v2/userinfo', 'not-a-token')).status).toBe(401)
+  })
+
+  it('refuses control requests without the client secret, and steers definitions, faults, outcomes and rejections', async () => {
+    const sb = await sandbox()
+    const ctl = (method: string, route: string, body?: unknown) => call(sb, method, `mcsend-sandbox/${route}`, undefined, body, {'x-mcsend-sandbox-secret': sb.clientSecret})
+    expect((await call(sb, 'POST', 'mcsend-sandbox/expire-tokens', undefined)).status).toBe(403)
+    const tok = await token(sb)
+
+    expect((await ctl('PUT', 'definitions/order-confirmation', {status: 'Active'})).status).toBe(204)
+    expect((await call(sb, 'GET', `${DEFINITIONS}/order-confirmation`, tok)).body).toMatchObject({status: 'Active'})
+    expect((await ctl('PUT', 'definitions/x', {status: 'Sleeping'})).status).toBe(400)
+
+    expect((await ctl('POST', 'faults', {kind: 'status', route: 'send', status: 503, retryAfter: 1})).status).toBe(204)
+    expect((await sendBatch(sb, tok, [recipient(1)])).status).toBe(503)
+    expect((await ctl('POST', 'faults', {kind: 'nonsense'})).status).toBe(400)
+
+    expect((await ctl('PUT', 'outcomes/key-2', {event: 'notSent', statusCode: 24, statusMessage: 'ListDetectiveExclusion'})).status).toBe(204)
+    expect((await ctl('PUT', 'rejections/key-3', {errorcode: 109106, remember: true})).status).toBe(204)
+    const res = await sendBatch(sb, tok, [recipient(2), recipient(3)])
+    expect(responsesOf(res.body)).toEqual([{messageKey: 'key-2'}, expect.objectContaining({messageKey: 'key-3', errorcode: 109106})])
+    expect((await call(sb, 'GET', `${MESSAGES}/key-2`, tok)).body).toMatchObject({eventCategoryType: 'TransactionalSendEvents.EmailNotSent', info: {statusCode: 24}})
+    // A remembered rejection: the key now counts as used, so a retry is answered 109110 and still not sent.
+    expect((await ctl('DELETE', 'rejections/key-3')).status).toBe(204)
+    expect(responsesOf((await sendBatch(sb, tok, [recipient(3)])).body)[0]?.errorcode).toBe(109110)
+
+    // Every recipient failing: with failedBatchStatus the answer is that status, still listing each recipient.
+    expect((await ctl('PUT', 'settings', {failedBatchStatus: 400})).status).toBe(204)
+    const allDup = await sendBatch(sb, tok, [recipient(2)])
+    expect(allDup.status).toBe(400)
+    expect(allDup.body.errorcode).toBe(109103)
+    expect(responsesOf(allDup.body)[0]?.errorcode).toBe(109110)
+
+    const outbox = (await ctl('GET', 'outbox')).body.entries as {messageKey: string}[]
+    expect(outbox.map((e) => e.messageKey)).toEqual(['key-2'])
+    expect((await ctl('POST', 'expire-tokens')).status).toBe(204)
+    expect((await sendBatch(sb, tok, [recipient(4)])).status).toBe(401)
+    expect((await ctl('GET', 'nowhere')).status).toBe(404)
   })
 })

@@ -42,7 +42,7 @@ for (const backend of stateBackends) {
     async function accept(send: string, contacts: string[], at = new Date(businessNow)): Promise<string[]> {
       const client = createSfmcClient({clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, authUrl: sandbox.authUrl})
       const recipients = contacts.map((c) => ({contactKey: c, to: `${c}@example.com`, messageKey: `${send}.${c}`}))
-      const result = await client.sendBatch({definitionKey: 'def', recipients})
+      const result = await client.sendBatch({definitionKey: 'release-notes', recipients})
       expect(result.outcomes.every((o) => o.accepted)).toBe(true)
       const records: MessageRecord[] = recipients.map((r) => ({
         messageKey: r.messageKey,
