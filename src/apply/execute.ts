@@ -112,6 +112,9 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
     const startedAt = deps.clock().toISOString()
     let t0 = performance.now()
     await deps.store.append(base.map((b) => record(b, 'pending', startedAt)))
+    // Fencing: send only while this run still holds the lock (a run paused long enough to be taken over must not).
+    // The pending records above are harmless if it does not: their keys were never sent.
+    await deps.store.checkLock()
     let stateMs = performance.now() - t0
     options.onEvent?.({type: 'batch_started', ...ref})
     let response: SendBatchResult

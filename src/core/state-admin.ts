@@ -1,4 +1,4 @@
-import {InvalidInputError} from '../errors.js'
+import {InvalidInputError, StateLockedError} from '../errors.js'
 import {hashContactKey} from '../keys/hash.js'
 import {makeLockOwner} from '../state/lock.js'
 import {openStateStore} from '../state/open.js'
@@ -142,8 +142,16 @@ export async function unlockState(target: StateTarget, force: boolean): Promise<
   const store = await openTarget(target)
   try {
     const info = await store.lockInfo()
+    const owner = info ? await store.unlock(force) : undefined
+    // Taking the lock folds what a run that did not finish left (a leftover journal) into the state file.
+    try {
+      const lock = await store.lock(makeLockOwner('state unlock'))
+      await lock.release()
+    } catch (error) {
+      // Another run took the lock meanwhile: it folds them itself.
+      if (!(error instanceof StateLockedError)) throw error
+    }
     if (!info) return {location: store.location, removed: false}
-    const owner = await store.unlock(force)
     return {location: store.location, holder: owner ?? info.owner, stale: info.stale, removed: true}
   } finally {
     await store.close()

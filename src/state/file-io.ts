@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import {promises as nodeFs} from 'node:fs'
+import {constants, promises as nodeFs} from 'node:fs'
 import path from 'node:path'
 import {errorCode} from '../errors.js'
 
@@ -17,13 +17,27 @@ export interface StateFileHandle {
 
 /** The subset of `fs.promises` the file state store uses, so tests can pass memfs. */
 export interface StateFs {
-  open(file: string, flags: string, mode?: number): Promise<StateFileHandle>
+  open(file: string, flags: string | number, mode?: number): Promise<StateFileHandle>
   readFile(file: string, encoding: 'utf8'): Promise<string>
   rename(from: string, to: string): Promise<void>
   unlink(file: string): Promise<void>
-  mkdir(dir: string, options: {recursive: true}): Promise<string | undefined>
+  mkdir(dir: string, options: {recursive: true; mode?: number}): Promise<string | undefined>
   stat(file: string): Promise<{size: number; mtimeMs: number; ino: number; mode: number}>
+  lstat(file: string): Promise<{isSymbolicLink(): boolean; isFile(): boolean}>
+  realpath(file: string): Promise<string>
+  readdir(dir: string): Promise<string[]>
 }
+
+/** State files are private to their user: created 0600 in directories created 0700. */
+export const FILE_MODE = 0o600
+export const DIR_MODE = 0o700
+
+/** Open flags that never follow a symlink at the last path component (journal, temp and side files). */
+const NOFOLLOW = constants.O_NOFOLLOW ?? 0
+export const OPEN_CREATE_EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW
+export const OPEN_CREATE_TRUNCATE = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | NOFOLLOW
+export const OPEN_READ_WRITE = constants.O_RDWR | NOFOLLOW
+export const OPEN_READ_NOFOLLOW = constants.O_RDONLY | NOFOLLOW
 
 export const realFs: StateFs = nodeFs as unknown as StateFs
 
@@ -48,10 +62,11 @@ export async function forEachRawLine(
   fs: StateFs,
   file: string,
   onLine: (buffer: Buffer, start: number, end: number, lineNo: number) => boolean | void,
+  flags: string | number = 'r',
 ): Promise<LineScan | undefined> {
   let handle: StateFileHandle
   try {
-    handle = await fs.open(file, 'r')
+    handle = await fs.open(file, flags)
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined
     throw error
@@ -101,8 +116,13 @@ export async function forEachRawLine(
 }
 
 /** forEachRawLine with each line decoded as UTF-8 text. */
-export function forEachLine(fs: StateFs, file: string, onLine: (line: string, lineNo: number) => boolean | void): Promise<LineScan | undefined> {
-  return forEachRawLine(fs, file, (buffer, start, end, lineNo) => onLine(buffer.toString('utf8', start, end), lineNo))
+export function forEachLine(
+  fs: StateFs,
+  file: string,
+  onLine: (line: string, lineNo: number) => boolean | void,
+  flags: string | number = 'r',
+): Promise<LineScan | undefined> {
+  return forEachRawLine(fs, file, (buffer, start, end, lineNo) => onLine(buffer.toString('utf8', start, end), lineNo), flags)
 }
 
 /** Writes all of `buffer` at `position` (or at the current position when null), looping over short writes. */
@@ -130,6 +150,17 @@ export async function syncDirectory(fs: StateFs, dir: string): Promise<void> {
 
 const WRITE_CHUNK = 1 << 20
 
+/** `state.json.<pid>-<8 hex>.tmp`: the temporary file of an atomic write beside `target`. */
+function tempFileName(target: string): string {
+  return `${target}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`
+}
+
+/** Whether `name` is a temporary file writeFileAtomically made for the file named `base` (in the same directory). */
+export function isTempFileOf(base: string, name: string): boolean {
+  if (!name.startsWith(`${base}.`) || !name.endsWith('.tmp')) return false
+  return /^\d+-[0-9a-f]{8}$/.test(name.slice(base.length + 1, -'.tmp'.length))
+}
+
 /**
  * Replaces `target` atomically with the concatenation of `pieces`: writes a temp file beside it in chunks, fsyncs,
  * renames over the target and fsyncs the directory. Readers see the old file or the new one, never a mix. We do
@@ -138,15 +169,16 @@ const WRITE_CHUNK = 1 << 20
  */
 export async function writeFileAtomically(fs: StateFs, target: string, pieces: Iterable<string>): Promise<void> {
   const dir = path.dirname(target)
-  await fs.mkdir(dir, {recursive: true})
-  let mode = 0o644
+  await fs.mkdir(dir, {recursive: true, mode: DIR_MODE})
+  // A new file is private; a file that exists keeps the mode its owner gave it.
+  let mode = FILE_MODE
   try {
     mode = (await fs.stat(target)).mode & 0o777
   } catch (error) {
     if (errorCode(error) !== 'ENOENT') throw error
   }
-  const temp = `${target}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`
-  const handle = await fs.open(temp, 'wx', mode)
+  const temp = tempFileName(target)
+  const handle = await fs.open(temp, OPEN_CREATE_EXCLUSIVE, mode)
   try {
     let pending = ''
     let position = 0

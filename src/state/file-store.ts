@@ -1,10 +1,13 @@
 import {randomUUID} from 'node:crypto'
 import {readFileSync} from 'node:fs'
+import path from 'node:path'
+
+import semver from 'semver'
 
 import {StateError, errorCode} from '../errors.js'
-import {type StateFs, forEachRawLine, realFs, writeFileAtomically} from './file-io.js'
-import {type JournalEntry, type JournalHeader, JournalFormatError, JournalWriter, encodeMeta, encodePut, encodeRemove, encodeSend, scanJournal} from './journal.js'
-import {DEFAULT_STALE_LOCK_MS, type HeldLock, type LockSettings, acquireLock, readLockStatus, removeLock} from './lock.js'
+import {type StateFs, forEachRawLine, isTempFileOf, realFs, writeFileAtomically} from './file-io.js'
+import {type JournalEntry, JournalFormatError, JournalWriter, encodeMeta, encodePut, encodeRemove, encodeSend, scanJournal} from './journal.js'
+import {DEFAULT_STALE_LOCK_MS, type HeldLock, type LockSettings, acquireLock, describeOwner, readLockStatus, removeLock} from './lock.js'
 import {
   SnapshotFormatError,
   SnapshotLineReader,
@@ -39,6 +42,11 @@ export interface FileStateStoreOptions {
   toolVersion?: string
   /** Told when the held lock was lost (default: a warning on stderr); commit() then refuses to write. */
   onLockCompromised?: (error: Error) => void
+  /**
+   * Told once, when a load without the lock (plan, state list, status) shows results that are not in the state
+   * file yet and which command writes them (default: a note on stderr).
+   */
+  onUnfolded?: (message: string) => void
 }
 
 type JournalMode =
@@ -46,11 +54,16 @@ type JournalMode =
   | 'absent'
   /** A journal on top of the loaded snapshot; its complete lines end at `goodLength`. */
   | 'live'
-  /** A leftover journal already folded into the snapshot (crash after the rename): ignored and replaced. */
-  | 'stale'
 
 interface Loaded {
   data: StateData
+  /** The serial of the snapshot on disk (data.serial is one more when leftover journals change it: the folded view). */
+  snapshotSerial: number
+  /**
+   * Journals found when the state was read (left by an earlier process: the main journal, and side journals of
+   * runs that lost the lock), already merged into `data`. Removed only once a durable snapshot holds them.
+   */
+  leftovers: string[]
   journal: JournalMode
   goodLength: number
   /** Physical journal size we expect on disk (-1: none), to notice another process's writes. */
@@ -93,12 +106,16 @@ export class FileStateStore implements StateStore {
   private readonly lockSettings: LockSettings
   private readonly toolVersion: string | undefined
   private readonly onLockCompromised: (error: Error) => void
+  private readonly onUnfolded: (message: string) => void
+  private toldUnfolded = false
   private readonly writer: JournalWriter
   private loading?: Promise<Loaded>
   private queue: Promise<unknown> = Promise.resolve()
   private held?: HeldLock
   private lockAttempt?: object
   private lockLost?: Error
+  /** Where this run writes what it learns after losing the lock (never the main journal another run now owns). */
+  private lostWriter?: JournalWriter
 
   constructor(options: FileStateStoreOptions) {
     this.file = options.path
@@ -117,6 +134,7 @@ export class FileStateStore implements StateStore {
       ((error) => {
         process.stderr.write(`warning: the lock on ${this.location} was lost (${error.message}); the state will not be committed by this run\n`)
       })
+    this.onUnfolded = options.onUnfolded ?? ((message) => process.stderr.write(`note: ${message}\n`))
     this.writer = new JournalWriter(this.fs, this.journalFile)
   }
 
@@ -125,7 +143,13 @@ export class FileStateStore implements StateStore {
   }
 
   async load(): Promise<StateData> {
-    return (await this.ensureLoaded()).data
+    const state = await this.ensureLoaded()
+    if (!this.toldUnfolded && !this.held && state.dirty && state.leftovers.length > 0) {
+      this.toldUnfolded = true
+      const message = await this.unfolded()
+      if (message !== undefined) this.onUnfolded(message)
+    }
+    return state.data
   }
 
   async lock(owner: LockOwner): Promise<StateLock> {
@@ -139,12 +163,25 @@ export class FileStateStore implements StateStore {
     this.lockLost = undefined
     this.held = held
     // What we read before holding the lock may be out of date: read again if the files changed meanwhile.
-    await this.enqueue(async () => {
-      if (this.loading && (await this.changedOnDisk(await this.loading.catch(() => undefined)))) {
-        await this.writer.close()
-        this.loading = undefined
-      }
-    })
+    // Then fold what earlier runs left (journals, temporary files): every command that takes the lock does.
+    try {
+      await this.enqueue(async () => {
+        if (this.loading && (await this.changedOnDisk(await this.loading.catch(() => undefined)))) {
+          await this.writer.close()
+          this.loading = undefined
+        }
+        await this.removeTempFiles()
+        const state = await this.ensureLoaded()
+        if (state.leftovers.length > 0) {
+          if (state.dirty) await this.writeSnapshot(state)
+          else await this.dropJournal(state)
+        }
+      })
+    } catch (error) {
+      if (this.held === held) this.held = undefined
+      await held.release().catch(() => undefined)
+      throw error
+    }
     return {
       release: async () => {
         if (this.held === held) this.held = undefined
@@ -162,6 +199,26 @@ export class FileStateStore implements StateStore {
     return removeLock(this.lockSettings, force)
   }
 
+  async checkLock(): Promise<void> {
+    if (!this.held) return
+    const reason = await this.enqueue(() => this.fenceReason())
+    if (reason !== undefined) throw this.lockLostError(reason)
+  }
+
+  async unfolded(): Promise<string | undefined> {
+    const state = await this.ensureLoaded()
+    if (state.leftovers.length === 0 || !state.dirty || this.held) return undefined
+    const names = state.leftovers.map((f) => this.display(f)).join(', ')
+    const status = await readLockStatus(this.lockSettings).catch(() => undefined)
+    if (status && !status.stale) {
+      return `${this.location} has results in ${names} that ${describeOwner(status.owner)} is recording; they are shown here and written into ${this.location} when that run ends`
+    }
+    return (
+      `${this.location} has results in ${names} that are not in it yet (a run that did not finish); they are shown here, and the next ` +
+      'command that takes the lock writes them into the state file: `mcsend apply` (even with nothing to send), `mcsend state unlock`, `mcsend plan --refresh`'
+    )
+  }
+
   append(records: MessageRecord[]): Promise<void> {
     let copies: MessageRecord[]
     let line: string
@@ -176,7 +233,12 @@ export class FileStateStore implements StateStore {
       if (copies.length === 0) return
       const state = await this.ensureLoaded()
       await this.writeJournal(state, line)
-      if (applyEntry(state.data, {op: 'put', records: copies})) state.dirty = true
+      // The caller's records are the newest facts: set as given (a replay merges by time, see mergeEntry).
+      for (const record of copies) {
+        const previous = state.data.messages.get(record.messageKey)
+        if (previous === undefined || !recordsEqual(previous, record)) state.dirty = true
+        state.data.messages.set(record.messageKey, record)
+      }
     })
   }
 
@@ -222,49 +284,18 @@ export class FileStateStore implements StateStore {
   commit(): Promise<void> {
     return this.enqueue(async () => {
       const state = await this.ensureLoaded()
+      if (this.held) await this.fenceReason()
       if (this.lockLost) {
         throw new StateError(
           `not committing ${this.location}: the lock was lost during this run (${this.lockLost.message})`,
-          `the journal ${this.journalDisplay} keeps every result; the next mcsend run on this state folds it in`,
+          `nothing is lost: this run's results are in ${this.lostWriter ? this.display(this.lostWriter.file) : this.journalDisplay}, and the next mcsend command that takes the lock folds them in`,
         )
       }
       if (!state.dirty) {
-        if (state.journal !== 'absent') await this.dropJournal(state)
+        if (state.journal !== 'absent' || state.leftovers.length > 0) await this.dropJournal(state)
         return
       }
-      const sig = await this.snapshotSignature()
-      if (sig !== state.snapshotSig) {
-        throw new StateError(
-          `${this.location} was changed by someone else since this run read it; not overwriting it`,
-          `the journal ${this.journalDisplay} keeps this run's results; make sure only one mcsend runs at a time (they take a lock), then run again`,
-        )
-      }
-      const data = state.data
-      const lineage = data.lineage || randomUUID()
-      const serial = data.serial + 1
-      try {
-        await writeFileAtomically(
-          this.fs,
-          this.file,
-          snapshotPieces(
-            {lineage, serial, toolVersion: this.toolVersion, updatedAt: this.clock().toISOString(), target: data.target, keyFingerprint: data.keyFingerprint},
-            data.sends,
-            data.messages,
-          ),
-        )
-      } catch (error) {
-        throw new StateError(
-          `cannot write ${this.location}: ${(error as Error).message}`,
-          `nothing was lost: the journal ${this.journalDisplay} keeps the results; fix the problem (disk space, permissions) and run again`,
-          error,
-        )
-      }
-      data.lineage = lineage
-      data.serial = serial
-      state.snapshotSig = await this.snapshotSignature()
-      state.dirty = false
-      // A crash before this point leaves a journal whose header says it is folded already (see journal.ts).
-      await this.dropJournal(state)
+      await this.writeSnapshot(state)
     })
   }
 
@@ -291,6 +322,7 @@ export class FileStateStore implements StateStore {
       return Promise.reject(error)
     }
     return this.enqueue(async () => {
+      if (this.held) await this.fenceReason()
       if (this.lockLost) throw new StateError(`not replacing ${this.location}: the lock was lost (${this.lockLost.message})`)
       const imported: StateData = {formatVersion: data.formatVersion, lineage: data.lineage, serial: data.serial, sends, messages, ...meta}
       if (data.lineage === '') {
@@ -303,19 +335,31 @@ export class FileStateStore implements StateStore {
       } else {
         const head = {lineage: data.lineage, serial: data.serial, toolVersion: this.toolVersion, updatedAt: this.clock().toISOString(), ...meta}
         try {
-          await writeFileAtomically(this.fs, this.file, snapshotPieces(head, sends, messages))
+          await writeFileAtomically(this.fs, await this.snapshotTarget(), snapshotPieces(head, sends, messages))
         } catch (error) {
           throw new StateError(`cannot write ${this.location}: ${(error as Error).message}`, 'fix the problem (disk space, permissions) and run again', error)
         }
         await this.writer.discard()
       }
-      const loaded: Loaded = {data: imported, journal: 'absent', goodLength: 0, journalSize: -1, snapshotSig: await this.snapshotSignature(), dirty: false}
+      const loaded: Loaded = {
+        data: imported,
+        snapshotSerial: imported.serial,
+        leftovers: [],
+        journal: 'absent',
+        goodLength: 0,
+        journalSize: -1,
+        snapshotSig: await this.snapshotSignature(),
+        dirty: false,
+      }
       this.loading = Promise.resolve(loaded)
     })
   }
 
   async close(): Promise<void> {
-    await this.enqueue(() => this.writer.close())
+    await this.enqueue(async () => {
+      await this.writer.close()
+      await this.lostWriter?.close()
+    })
     const held = this.held
     this.held = undefined
     await held?.release()
@@ -369,45 +413,201 @@ export class FileStateStore implements StateStore {
     return new StateError(`cannot read ${display}: ${(error as Error).message}`, 'check the path and its permissions', error)
   }
 
+  /**
+   * Reads the snapshot and folds every journal beside it into the view: the main journal and the side journals of
+   * runs that lost the lock. A journal is folded, not judged: whatever its header says, each record replaces the
+   * state's unless the state's is newer (see mergeEntry), so a journal beside a snapshot of another lineage or
+   * serial loses nothing. Only a journal that cannot be read is refused, and it is never deleted.
+   */
   private async readFromDisk(): Promise<Loaded> {
     const snapshotSig = await this.snapshotSignature()
     const data = snapshotSig === 'absent' ? emptyState() : await this.readSnapshot()
-    const base: JournalHeader = {lineage: data.lineage, serial: data.serial}
+    const snapshotSerial = data.serial
     let dirty = false
-    let scan
+    const onEntry = (entry: JournalEntry) => {
+      if (mergeEntry(data, entry)) dirty = true
+    }
+    const leftovers: string[] = []
+    const main = await this.scan(this.journalFile, onEntry)
+    if (main) leftovers.push(this.journalFile)
+    // A journal started on a state that has no snapshot yet gives the lineage it was started with.
+    if (data.lineage === '' && main?.header?.lineage) data.lineage = main.header.lineage
+    for (const side of await this.lostJournals()) {
+      if (await this.scan(side, onEntry)) leftovers.push(side)
+    }
+    // The folded view: what the state will be once a command that takes the lock writes it.
+    if (dirty) data.serial = snapshotSerial + 1
+    return {
+      data,
+      snapshotSerial,
+      leftovers,
+      journal: main ? 'live' : 'absent',
+      goodLength: main?.goodLength ?? 0,
+      journalSize: main?.size ?? -1,
+      snapshotSig,
+      dirty,
+    }
+  }
+
+  private async scan(file: string, onEntry: (entry: JournalEntry) => void): Promise<Awaited<ReturnType<typeof scanJournal>>> {
     try {
-      scan = await scanJournal(
-        this.fs,
-        this.journalFile,
-        (header) => this.journalApplies(header, base),
-        (entry) => {
-          if (applyEntry(data, entry)) dirty = true
-        },
-      )
+      return await scanJournal(this.fs, file, onEntry)
     } catch (error) {
-      if (error instanceof StateError) throw error
+      const display = this.display(file)
       if (error instanceof JournalFormatError) {
         throw new StateError(
-          `the journal ${this.journalDisplay} is corrupt at line ${error.line}: ${error.message}`,
-          `only a torn last line is tolerated; move the journal aside to load the last committed state (its unfolded results are then lost), or restore it from a backup`,
+          `the journal ${display} cannot be folded into ${this.location}: line ${error.line}: ${error.message}`,
+          `it was left as it is; only a torn last line is tolerated. Repair that line (each line is one JSON object), or restore the journal from a backup; ` +
+            `moving it aside (mv ${display} ${display}.bak) loads the last committed state without its results`,
           error,
         )
       }
-      throw this.ioError(this.journalDisplay, error)
+      if (errorCode(error) === 'ELOOP') {
+        throw new StateError(`the journal ${display} is a symbolic link; mcsend never writes or reads a journal through one`, `remove the link (rm ${display}) and run again`, error)
+      }
+      throw this.ioError(display, error)
     }
-    const journal: JournalMode = !scan ? 'absent' : scan.replayed ? 'live' : 'stale'
-    return {data, journal, goodLength: scan?.goodLength ?? 0, journalSize: scan?.size ?? -1, snapshotSig, dirty}
   }
 
-  /** True if the journal continues the snapshot; false if it was folded into it already; throws if it belongs elsewhere. */
-  private journalApplies(header: JournalHeader, snapshot: JournalHeader): boolean {
-    if (header.lineage === snapshot.lineage && header.serial === snapshot.serial) return true
-    if (header.serial + 1 === snapshot.serial && (header.lineage === '' || header.lineage === snapshot.lineage)) return false
-    throw new StateError(
-      `the journal ${this.journalDisplay} belongs to state serial ${header.serial}${header.lineage ? ` (lineage ${header.lineage})` : ''}, ` +
-        `but ${this.location} is serial ${snapshot.serial}${snapshot.lineage ? ` (lineage ${snapshot.lineage})` : ''}`,
-      `the snapshot was replaced while a run's results were still in the journal; restore the snapshot that matches it from git, or move the journal aside to discard those results`,
+  /** Side journals of runs that lost the lock (`state.json.lost-<token>.journal`), oldest name first. */
+  private async lostJournals(): Promise<string[]> {
+    const dir = path.dirname(this.file)
+    const prefix = `${path.basename(this.file)}.lost-`
+    let names: string[]
+    try {
+      names = await this.fs.readdir(dir)
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return []
+      throw this.ioError(dir, error)
+    }
+    return names
+      .filter((n) => n.startsWith(prefix) && n.endsWith('.journal') && /^[0-9a-f]+$/.test(n.slice(prefix.length, -'.journal'.length)))
+      .sort()
+      .map((n) => path.join(dir, n))
+  }
+
+  /** Removes temporary files left by atomic writes of crashed runs. Call holding the lock. */
+  private async removeTempFiles(): Promise<void> {
+    const base = path.basename(this.file)
+    const dir = path.dirname(this.file)
+    let names: string[]
+    try {
+      names = await this.fs.readdir(dir)
+    } catch {
+      return
+    }
+    for (const name of names) {
+      if (!isTempFileOf(base, name)) continue
+      const file = path.join(dir, name)
+      try {
+        // Never follow a link somewhere else: only a regular file (or the link itself) is removed.
+        await this.fs.lstat(file)
+        await this.fs.unlink(file)
+      } catch (error) {
+        if (errorCode(error) !== 'ENOENT') throw new StateError(`cannot remove the leftover temporary file ${this.display(file)}: ${(error as Error).message}`, 'remove it by hand', error)
+      }
+    }
+  }
+
+  /** A path of ours as users see it (beside the displayed state path). */
+  private display(file: string): string {
+    return path.join(path.dirname(this.location), path.basename(file))
+  }
+
+  /**
+   * Where the snapshot is written: the file itself, or the file a `state.json` symlink points to (the atomic write
+   * then happens in the target's directory, so the link stays a link). A dangling link is refused.
+   */
+  private async snapshotTarget(): Promise<string> {
+    let isLink: boolean
+    try {
+      isLink = (await this.fs.lstat(this.file)).isSymbolicLink()
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return this.file
+      throw this.ioError(this.location, error)
+    }
+    if (!isLink) return this.file
+    try {
+      return await this.fs.realpath(this.file)
+    } catch (error) {
+      throw new StateError(
+        `${this.location} is a symbolic link to a file that does not exist; mcsend writes through a link only to an existing state file`,
+        'point the link at the shared state file, or remove the link so that mcsend creates a regular file',
+        error,
+      )
+    }
+  }
+
+  /** Writes the folded state as a new snapshot (serial + 1), then removes the journals it holds. */
+  private async writeSnapshot(state: Loaded): Promise<void> {
+    const sig = await this.snapshotSignature()
+    if (sig !== state.snapshotSig) {
+      throw new StateError(
+        `${this.location} was changed by someone else since this run read it; not overwriting it`,
+        `the journal ${this.journalDisplay} keeps this run's results; make sure only one mcsend runs at a time (they take a lock), then run again`,
+      )
+    }
+    const data = state.data
+    const lineage = data.lineage || randomUUID()
+    const serial = state.snapshotSerial + 1
+    try {
+      await writeFileAtomically(
+        this.fs,
+        await this.snapshotTarget(),
+        snapshotPieces(
+          {lineage, serial, toolVersion: this.toolVersion, updatedAt: this.clock().toISOString(), target: data.target, keyFingerprint: data.keyFingerprint},
+          data.sends,
+          data.messages,
+        ),
+      )
+    } catch (error) {
+      if (error instanceof StateError) throw error
+      throw new StateError(
+        `cannot write ${this.location}: ${(error as Error).message}`,
+        `nothing was lost: the journal ${this.journalDisplay} keeps the results; fix the problem (disk space, permissions) and run again`,
+        error,
+      )
+    }
+    data.lineage = lineage
+    data.serial = serial
+    state.snapshotSerial = serial
+    state.snapshotSig = await this.snapshotSignature()
+    state.dirty = false
+    // Only now, with the snapshot durable: a crash before this point leaves journals whose records are all in it.
+    await this.dropJournal(state)
+  }
+
+  /** Why the lock is no longer ours (and remembers it), or undefined while it is. */
+  private async fenceReason(): Promise<string | undefined> {
+    if (this.lockLost) return this.lockLost.message
+    if (!this.held) return undefined
+    const reason = await this.held.check()
+    if (reason !== undefined) this.lockLost = new Error(reason)
+    return reason
+  }
+
+  private lockLostError(reason: string): StateError {
+    const kept = this.lostWriter ? this.display(this.lostWriter.file) : `${this.display(this.file)}.lost-…journal`
+    return new StateError(
+      `stopped: this run no longer holds the lock on ${this.location} (${reason}); nothing more is sent`,
+      `another run took the state over (this one was paused or too slow to renew the lock); what this run learned is kept in ${kept} and the next command that takes the lock folds it in`,
     )
+  }
+
+  /** Appends a line to this run's side journal, created on first use beside the state. */
+  private async writeLost(state: Loaded, line: string): Promise<void> {
+    const token = this.held?.token ?? randomUUID().replace(/-/g, '')
+    this.lostWriter ??= new JournalWriter(this.fs, `${this.file}.lost-${token}.journal`)
+    const writer = this.lostWriter
+    try {
+      if (writer.isOpen) await writer.append(line)
+      else if (writer.needsRepair) {
+        await writer.resume(writer.size, false)
+        await writer.append(line)
+      } else await writer.create({lineage: state.data.lineage, serial: state.snapshotSerial}, line)
+    } catch (error) {
+      throw new StateError(`cannot write ${this.display(writer.file)}: ${(error as Error).message}`, 'check disk space and permissions', error)
+    }
   }
 
   private async readSnapshot(): Promise<StateData> {
@@ -431,7 +631,10 @@ export class FileStateStore implements StateStore {
     } catch (error) {
       if (error instanceof SnapshotFormatError) {
         if (error.newerFormat) {
-          const by = error.newerFormat.toolVersion ? `mcsend ${error.newerFormat.toolVersion} or newer` : 'a newer mcsend'
+          // Name the version that wrote the file only when it really is newer than this one.
+          const writer = error.newerFormat.toolVersion
+          const newer = writer !== undefined && semver.valid(writer) !== null && (this.toolVersion === undefined || semver.valid(this.toolVersion) === null || semver.gt(writer, this.toolVersion))
+          const by = newer ? `mcsend ${writer} or newer` : `a newer mcsend (one that reads state format ${error.newerFormat.formatVersion})`
           throw new StateError(
             `${this.location} has state format ${error.newerFormat.formatVersion}, which this mcsend${this.toolVersion ? ` (${this.toolVersion})` : ''} cannot read; it needs ${by}`,
             `upgrade mcsend (npm install -g mcsend@latest, or the version pinned by your project)`,
@@ -448,7 +651,21 @@ export class FileStateStore implements StateStore {
     }
   }
 
+  /**
+   * Appends a line to the journal. A run holding the lock checks before and after the write that the lock is
+   * still its own: once it is not, the journal belongs to whoever took the lock over, so the line goes to this
+   * run's side journal instead (or as well), where the next command that takes the lock finds it.
+   */
   private async writeJournal(state: Loaded, line: string): Promise<void> {
+    if (this.held && (await this.fenceReason()) !== undefined) {
+      await this.writeLost(state, line)
+      return
+    }
+    await this.writeMainJournal(state, line)
+    if (this.held && (await this.fenceReason()) !== undefined) await this.writeLost(state, line)
+  }
+
+  private async writeMainJournal(state: Loaded, line: string): Promise<void> {
     try {
       if (!this.writer.isOpen) {
         if (this.writer.needsRepair) {
@@ -456,7 +673,7 @@ export class FileStateStore implements StateStore {
         } else if (state.journal === 'live') {
           await this.writer.resume(state.goodLength, true)
         } else {
-          await this.writer.create({lineage: state.data.lineage, serial: state.data.serial}, line)
+          await this.writer.create({lineage: state.data.lineage, serial: state.snapshotSerial}, line)
           state.journal = 'live'
           state.goodLength = state.journalSize = this.writer.size
           return
@@ -468,6 +685,9 @@ export class FileStateStore implements StateStore {
       if (error instanceof JournalFormatError) {
         throw new StateError(`cannot append to ${this.journalDisplay}: ${error.message}`, 'make sure only one mcsend runs on this state at a time', error)
       }
+      if (errorCode(error) === 'ELOOP') {
+        throw new StateError(`the journal ${this.journalDisplay} is a symbolic link; mcsend never writes a journal through one`, `remove the link (rm ${this.journalDisplay}) and run again`, error)
+      }
       throw new StateError(
         `cannot write the journal ${this.journalDisplay}: ${(error as Error).message}`,
         'check disk space and permissions; results recorded before this one are safe',
@@ -476,12 +696,17 @@ export class FileStateStore implements StateStore {
     }
   }
 
+  /** Removes the journal and the leftover journals read with the state: call only once a durable snapshot holds them. */
   private async dropJournal(state: Loaded): Promise<void> {
     try {
       await this.writer.discard()
+      for (const file of state.leftovers) if (file !== this.journalFile) await this.fs.unlink(file).catch((error: unknown) => {
+        if (errorCode(error) !== 'ENOENT') throw error
+      })
     } catch (error) {
-      throw new StateError(`cannot remove the folded journal ${this.journalDisplay}: ${(error as Error).message}`, 'remove it by hand; it is already part of the snapshot', error)
+      throw new StateError(`cannot remove a folded journal beside ${this.location}: ${(error as Error).message}`, 'remove it by hand; its records are already part of the snapshot', error)
     }
+    state.leftovers = []
     state.journal = 'absent'
     state.goodLength = 0
     state.journalSize = -1
@@ -494,22 +719,26 @@ function checkedRecord(record: MessageRecord, operation: 'append' | 'importState
   return canonicalRecord(record)
 }
 
-/** Applies one journal entry to the state; true if it changed anything. Upserts and removals: replay is idempotent. */
-function applyEntry(data: StateData, entry: JournalEntry): boolean {
+/**
+ * Folds one journal entry into the state; true if it changed anything. Records and send snapshots are merged by
+ * time: an entry replaces what the state holds unless the state's is strictly newer (its `at`, or `appliedAt`), so
+ * replaying a journal twice, or one written beside another snapshot, never loses the newer fact. Removals and
+ * metadata apply as written.
+ */
+function mergeEntry(data: StateData, entry: JournalEntry): boolean {
   let changed = false
   switch (entry.op) {
     case 'put':
       for (const record of entry.records) {
-        if (!changed) {
-          const previous = data.messages.get(record.messageKey)
-          changed = previous === undefined || !recordsEqual(previous, record)
-        }
+        const previous = data.messages.get(record.messageKey)
+        if (previous !== undefined && (previous.at > record.at || recordsEqual(previous, record))) continue
         data.messages.set(record.messageKey, record)
+        changed = true
       }
       return changed
     case 'send': {
       const previous = data.sends[entry.send.name]
-      if (previous !== undefined && sendsEqual(previous, entry.send)) return false
+      if (previous !== undefined && (previous.appliedAt > entry.send.appliedAt || sendsEqual(previous, entry.send))) return false
       data.sends[entry.send.name] = entry.send
       return true
     }
@@ -520,4 +749,3 @@ function applyEntry(data: StateData, entry: JournalEntry): boolean {
       return applyMeta(data, entry.meta)
   }
 }
-

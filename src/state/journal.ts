@@ -2,7 +2,18 @@ import path from 'node:path'
 
 import {errorCode} from '../errors.js'
 
-import {type StateFileHandle, type StateFs, forEachLine, syncDirectory, writeFully} from './file-io.js'
+import {
+  DIR_MODE,
+  FILE_MODE,
+  OPEN_CREATE_TRUNCATE,
+  OPEN_READ_NOFOLLOW,
+  OPEN_READ_WRITE,
+  type StateFileHandle,
+  type StateFs,
+  forEachLine,
+  syncDirectory,
+  writeFully,
+} from './file-io.js'
 import {canonicalMeta, canonicalSend, metaProblem, recordJson, recordProblem, sendProblem} from './serialize.js'
 import type {MessageRecord, SendSnapshot, StateMeta} from './types.js'
 
@@ -15,9 +26,10 @@ import type {MessageRecord, SendSnapshot, StateMeta} from './types.js'
  *   {"op":"rm","keys":["…", …]}                 forget message records
  *   {"op":"meta","meta":{…}}                    set state metadata (target, keyFingerprint)
  *
- * Every operation is an upsert or a removal, so replaying a line twice changes nothing. The header makes a crash
- * between the snapshot rename and the journal removal harmless: the new snapshot's serial is then the header's
- * plus one, and the journal is known to be folded already.
+ * Every operation is an upsert or a removal, so replaying a line twice changes nothing. The header says which
+ * snapshot the journal was started on; it is informational: a journal is folded, not judged (see file-store.ts),
+ * so a crash between the snapshot rename and the journal removal, or a journal beside a snapshot of another
+ * lineage, loses nothing. The journal is never opened through a symlink.
  */
 export const JOURNAL_FORMAT = 1
 
@@ -117,8 +129,8 @@ function parseEntry(text: string, lineNo: number): JournalEntry {
 }
 
 export interface JournalScanResult {
-  /** Whether the entries were passed to onEntry (false when onHeader said to skip, or there is no header line). */
-  replayed: boolean
+  /** The header line, if the journal has one. */
+  header?: JournalHeader
   /** Byte offset after the last complete line read: where the next append goes. */
   goodLength: number
   /** Physical size seen, including a torn final line. */
@@ -126,26 +138,23 @@ export interface JournalScanResult {
 }
 
 /**
- * Reads a journal: the header goes to `onHeader`, which decides whether the entries are replayed; each complete
- * entry line goes to `onEntry`. A final line without its newline is a torn append from a crash and is ignored; a
- * bad line anywhere else throws JournalFormatError. Returns undefined if there is no journal.
+ * Reads a journal: each complete entry line after the header goes to `onEntry`. A final line without its newline
+ * is a torn append from a crash and is ignored; a bad line anywhere else throws JournalFormatError. Returns
+ * undefined if there is no journal. A symlink in place of the journal fails (ELOOP).
  */
-export async function scanJournal(
-  fs: StateFs,
-  file: string,
-  onHeader: (header: JournalHeader) => boolean,
-  onEntry: (entry: JournalEntry) => void,
-): Promise<JournalScanResult | undefined> {
-  let replay = false
-  const scan = await forEachLine(fs, file, (text, lineNo) => {
-    if (lineNo === 1) {
-      replay = onHeader(parseHeader(text, lineNo))
-      return replay
-    }
-    onEntry(parseEntry(text, lineNo))
-  })
+export async function scanJournal(fs: StateFs, file: string, onEntry: (entry: JournalEntry) => void): Promise<JournalScanResult | undefined> {
+  let header: JournalHeader | undefined
+  const scan = await forEachLine(
+    fs,
+    file,
+    (text, lineNo) => {
+      if (lineNo === 1) header = parseHeader(text, lineNo)
+      else onEntry(parseEntry(text, lineNo))
+    },
+    OPEN_READ_NOFOLLOW,
+  )
   if (!scan) return undefined
-  return {replayed: replay, goodLength: scan.goodLength, size: scan.goodLength + scan.tailBytes}
+  return {header, goodLength: scan.goodLength, size: scan.goodLength + scan.tailBytes}
 }
 
 /** Appends lines to the journal, each followed by a datasync; a failed write is rolled back on the next open. */
@@ -179,7 +188,7 @@ export class JournalWriter {
    * added by someone else since it was read (`strict`), refuses, since appending would interleave two runs.
    */
   async resume(goodLength: number, strict: boolean): Promise<void> {
-    const handle = await this.fs.open(this.file, 'r+')
+    const handle = await this.fs.open(this.file, OPEN_READ_WRITE)
     try {
       const size = await sizeOf(handle)
       if (size !== goodLength) {
@@ -200,8 +209,8 @@ export class JournalWriter {
 
   /** Starts a new journal (replacing any old one) with `header` followed by `firstLine`, durably. */
   async create(header: JournalHeader, firstLine: string): Promise<void> {
-    await this.fs.mkdir(path.dirname(this.file), {recursive: true})
-    const handle = await this.fs.open(this.file, 'w')
+    await this.fs.mkdir(path.dirname(this.file), {recursive: true, mode: DIR_MODE})
+    const handle = await this.fs.open(this.file, OPEN_CREATE_TRUNCATE, FILE_MODE)
     const buffer = Buffer.from(encodeHeader(header) + firstLine, 'utf8')
     try {
       await writeFully(handle, buffer, 0)

@@ -1,3 +1,4 @@
+import {randomBytes} from 'node:crypto'
 import * as fs from 'node:fs'
 import {promises as fsp} from 'node:fs'
 import os from 'node:os'
@@ -10,7 +11,12 @@ import type {LockOwner} from './types.js'
 
 /**
  * The state lock: a directory `${state}.lock` created atomically by proper-lockfile (which keeps its mtime fresh
- * while held), holding `owner.json` with who holds it. Locks always live on the real file system.
+ * while held), holding `owner.json` with who holds it and a random token of this holding. Locks always live on the
+ * real file system, are never followed through a symlink, and are private (directory 0700, owner file 0600).
+ *
+ * Fencing: a holder renews the mtime every quarter of the stale time; before each batch it checks (HeldLock.check)
+ * that the directory still carries its token and that its mtime was renewed recently, so a run that was paused
+ * long enough to be taken over notices it before it sends anything more.
  */
 
 const OWNER_FILE = 'owner.json'
@@ -38,7 +44,16 @@ export interface LockStatus {
 }
 
 export interface HeldLock {
+  /** Random id of this holding, written in owner.json. */
+  readonly token: string
+  /** Undefined while the lock is still ours; otherwise why it is not (another run took it over, it was removed). */
+  check(): Promise<string | undefined>
   release(): Promise<void>
+}
+
+/** Renewal interval for a stale time: often enough that a live run is never taken for dead (proper-lockfile needs 1 s to stale/2). */
+export function renewIntervalMs(staleMs: number): number {
+  return Math.max(1000, Math.floor(staleMs / 4))
 }
 
 function lockDirOf(file: string): string {
@@ -51,6 +66,7 @@ const heldHere = new Set<string>()
 /** proper-lockfile removes its lock with rmdir; ours holds owner.json, so removal must be recursive. */
 const lockFs = {
   ...fs,
+  mkdir: (dir: string, callback: (error: NodeJS.ErrnoException | null) => void) => fs.mkdir(dir, {mode: 0o700}, (error) => callback(error)),
   rmdir: (dir: string, callback: (error: NodeJS.ErrnoException | null) => void) => fs.rm(dir, {recursive: true}, callback),
   rmdirSync: (dir: string) => fs.rmSync(dir, {recursive: true, force: true}),
 }
@@ -104,12 +120,38 @@ function isLockOwner(value: unknown): value is LockOwner {
   return typeof o.operation === 'string' && typeof o.who === 'string' && typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.since === 'string'
 }
 
-async function readOwner(lockDir: string): Promise<LockOwner | undefined> {
+async function readOwnerFile(lockDir: string): Promise<{owner: LockOwner; token?: string} | undefined> {
+  let handle: fs.promises.FileHandle | undefined
   try {
-    const parsed: unknown = JSON.parse(await fsp.readFile(path.join(lockDir, OWNER_FILE), 'utf8'))
-    return isLockOwner(parsed) ? parsed : undefined
+    handle = await fsp.open(path.join(lockDir, OWNER_FILE), fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0))
+    const parsed: unknown = JSON.parse(await handle.readFile('utf8'))
+    if (!isLockOwner(parsed)) return undefined
+    const {operation, who, pid, host, since} = parsed
+    const token = (parsed as {token?: unknown}).token
+    return {owner: {operation, who, pid, host, since}, token: typeof token === 'string' ? token : undefined}
   } catch {
     return undefined
+  } finally {
+    await handle?.close().catch(() => undefined)
+  }
+}
+
+async function readOwner(lockDir: string): Promise<LockOwner | undefined> {
+  return (await readOwnerFile(lockDir))?.owner
+}
+
+/** Refuses a lock path that is a symlink: the lock must be a directory of our own, never somewhere it points to. */
+async function refuseSymlink(settings: LockSettings): Promise<void> {
+  try {
+    if ((await fsp.lstat(lockDirOf(settings.file))).isSymbolicLink()) {
+      throw new StateError(
+        `the lock ${settings.displayPath}.lock is a symbolic link; mcsend does not follow it`,
+        `remove the link (rm ${settings.displayPath}.lock) and run again`,
+      )
+    }
+  } catch (error) {
+    if (error instanceof StateError) throw error
+    if (errorCode(error) !== 'ENOENT') throw new StateError(`cannot inspect the lock ${settings.displayPath}.lock: ${(error as Error).message}`)
   }
 }
 
@@ -118,7 +160,7 @@ export async function readLockStatus(settings: LockSettings): Promise<LockStatus
   const lockDir = lockDirOf(settings.file)
   let mtime: Date
   try {
-    mtime = (await fsp.stat(lockDir)).mtime
+    mtime = (await fsp.lstat(lockDir)).mtime
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined
     throw new StateError(`cannot inspect the lock ${settings.displayPath}.lock: ${(error as Error).message}`)
@@ -141,9 +183,9 @@ export async function readLockStatus(settings: LockSettings): Promise<LockStatus
   }
 }
 
-async function writeOwner(lockDir: string, owner: LockOwner): Promise<void> {
+async function writeOwner(lockDir: string, owner: LockOwner, token: string): Promise<void> {
   const temp = path.join(lockDir, `${OWNER_FILE}.tmp`)
-  await fsp.writeFile(temp, `${JSON.stringify(owner, null, 2)}\n`)
+  await fsp.writeFile(temp, `${JSON.stringify({...owner, token}, null, 2)}\n`, {mode: 0o600, flag: fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | (fs.constants.O_NOFOLLOW ?? 0)})
   await fsp.rename(temp, path.join(lockDir, OWNER_FILE))
 }
 
@@ -153,6 +195,7 @@ async function tryAcquire(settings: LockSettings, onCompromised: (error: Error) 
       realpath: false,
       lockfilePath: lockDirOf(settings.file),
       stale: settings.staleMs,
+      update: renewIntervalMs(settings.staleMs),
       retries: 0,
       fs: lockFs,
       onCompromised,
@@ -188,7 +231,8 @@ const OWNER_WAIT_MS = 1000
  */
 export async function acquireLock(settings: LockSettings, owner: LockOwner, onCompromised: (error: Error) => void): Promise<HeldLock> {
   const lockDir = lockDirOf(settings.file)
-  await fsp.mkdir(path.dirname(settings.file), {recursive: true})
+  await fsp.mkdir(path.dirname(settings.file), {recursive: true, mode: 0o700})
+  await refuseSymlink(settings)
   let release = await tryAcquire(settings, onCompromised)
   if (!release) {
     const status = await readLockStatus(settings)
@@ -201,8 +245,9 @@ export async function acquireLock(settings: LockSettings, owner: LockOwner, onCo
     if (!release) throw lockedError(settings, await statusWithOwner(settings, status))
   }
   heldHere.add(lockDir)
+  const token = randomBytes(12).toString('hex')
   try {
-    await writeOwner(lockDir, owner)
+    await writeOwner(lockDir, owner, token)
   } catch (error) {
     heldHere.delete(lockDir)
     await release().catch(() => undefined)
@@ -210,7 +255,29 @@ export async function acquireLock(settings: LockSettings, owner: LockOwner, onCo
   }
   const held = release
   let released = false
+  const renewMs = renewIntervalMs(settings.staleMs)
   return {
+    token,
+    async check() {
+      if (released) return 'the lock was released'
+      // The token says the directory is still the one we created; a renewal missed by far means we were paused.
+      const deadline = Date.now() + renewMs + 1000
+      for (;;) {
+        let stat: fs.Stats
+        try {
+          stat = await fsp.lstat(lockDir)
+        } catch {
+          return `${settings.displayPath}.lock was removed`
+        }
+        const file = await readOwnerFile(lockDir)
+        if (file?.token !== token) return file ? `${settings.displayPath}.lock is now held by ${describeOwner(file.owner)}` : `${settings.displayPath}.lock is no longer ours`
+        const age = Date.now() - stat.mtimeMs
+        if (age <= settings.staleMs / 2) return undefined
+        // Not renewed for a while (the process was paused, or the event loop blocked): the renewal is due now.
+        if (Date.now() > deadline) return `${settings.displayPath}.lock was not renewed for ${Math.round(age / 1000)} s`
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    },
     async release() {
       if (released) return
       released = true

@@ -34,7 +34,8 @@ const UPSERT_SET = `send = EXCLUDED.send, revision = EXCLUDED.revision, status =
     delivery = EXCLUDED.delivery`
 
 /**
- * Upserts into workspace $1 the records given as twelve array parameters from `$first` on (one per column, see
+ * Upserts into workspace $1 the records given (a stored record strictly newer than the given one is kept: a run
+ * that lost the lock may still record what it learned, and must not overwrite what the new holder recorded since) as twelve array parameters from `$first` on (one per column, see
  * encodeChunks), in one statement. Keys must be unique within the arrays (one INSERT cannot update a row twice).
  */
 function upsertRows(first: number): string {
@@ -43,7 +44,8 @@ function upsertRows(first: number): string {
   INSERT INTO mcsend_messages AS m (workspace, ${MESSAGE_COLUMNS})
   SELECT $1, * FROM unnest(${p(0, 'text')}, ${p(1, 'text')}, ${p(2, 'int4')}, ${p(3, 'text')}, ${p(4, 'timestamptz')}, ${p(5, 'text')},
                            ${p(6, 'int4')}, ${p(7, 'text')}, ${p(8, 'text')}, ${p(9, 'text')}, ${p(10, 'text')}, ${p(11, 'jsonb')})
-  ON CONFLICT (workspace, message_key) DO UPDATE SET ${UPSERT_SET}`
+  ON CONFLICT (workspace, message_key) DO UPDATE SET ${UPSERT_SET}
+  WHERE m.at <= EXCLUDED.at`
 }
 
 /** Upserts records ($2 to $13) without touching the workspace row (state import). */
@@ -155,6 +157,8 @@ function checkWorkspace(workspace: string): void {
 interface HeldLock {
   client: pg.Client
   backendPid: number
+  /** Random id of this holding, in the holder row: fencing compares it. */
+  token: string
   lost?: unknown
   released: boolean
 }
@@ -389,7 +393,8 @@ export class PgStateStore implements StateStore {
 
   /** Writes a group of appends in one transaction, falling back to one transaction per call on a statement error. */
   private async writeAppends(group: PendingAppend[]): Promise<void> {
-    this.assertLockIntact()
+    // No lock check here: records are facts about Marketing Cloud, kept even from a run that lost the lock (its
+    // sending stops at checkLock); the upsert never overwrites a newer record.
     try {
       await this.writeChunks(group.flatMap((p) => p.chunks))
       this.changed = true
@@ -547,7 +552,7 @@ export class PgStateStore implements StateStore {
 
   async lock(owner: LockOwner): Promise<StateLock> {
     const client = this.newClient()
-    const held: HeldLock = {client, backendPid: 0, released: false}
+    const held: HeldLock = {client, backendPid: 0, token: randomUUID(), released: false}
     client.on('error', (error: unknown) => {
       held.lost ??= error
     })
@@ -570,7 +575,7 @@ export class PgStateStore implements StateStore {
         await client.query(
           `INSERT INTO mcsend_lock_holders (workspace, owner, backend_pid, locked_at) VALUES ($1, $2::jsonb, pg_backend_pid(), now())
            ON CONFLICT (workspace) DO UPDATE SET owner = EXCLUDED.owner, backend_pid = EXCLUDED.backend_pid, locked_at = now()`,
-          [this.workspace, JSON.stringify(owner)],
+          [this.workspace, JSON.stringify({...owner, token: held.token})],
         )
       }
     } catch (error) {
@@ -617,15 +622,51 @@ export class PgStateStore implements StateStore {
     await held.client.end().catch(() => undefined)
   }
 
+  async checkLock(): Promise<void> {
+    const held = this.held
+    if (!held || held.released) return
+    if (held.lost === undefined) {
+      try {
+        // On the lock's own connection: it answers only while the session (and so the advisory lock) is alive.
+        const result = await held.client.query<{token: string | null; held: boolean}>(
+          `SELECT (SELECT owner->>'token' FROM mcsend_lock_holders WHERE workspace = $1) AS token,
+                  EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND granted AND objsubid = 2
+                          AND classid::bigint = $2 AND objid::bigint = $3) AS held`,
+          [this.workspace, PG_LOCK_NAMESPACE_WORKSPACE >>> 0, this.lockKey >>> 0],
+        )
+        const row = result.rows[0]
+        if (!row?.held) held.lost = new Error('the advisory lock is no longer held by this session')
+        else if (row.token !== held.token) held.lost = new Error('the holder row names another run')
+      } catch (error) {
+        held.lost ??= error
+      }
+    }
+    if (held.lost !== undefined) {
+      throw new StateError(
+        `stopped: this run no longer holds the lock on the PostgreSQL state at ${this.where} (workspace ${this.workspace}): ${(held.lost as Error).message ?? String(held.lost)}; nothing more is sent`,
+        'its session was ended (e.g. `mcsend state unlock --force`) and another run may hold the lock now; everything this run recorded is kept: re-run to continue',
+        held.lost,
+      )
+    }
+  }
+
+  async unfolded(): Promise<string | undefined> {
+    // load() counts a finished-but-uncommitted run's writes itself (they are already in the tables).
+    return undefined
+  }
+
   async lockInfo(): Promise<{owner: LockOwner; stale: boolean} | undefined> {
     return this.exclusive('reading the lock', async () => {
       const pids = await this.livePids()
-      const row = await this.client.query<{owner: LockOwner; backend_pid: number}>(
+      const row = await this.client.query<{owner: LockOwner & {token?: string}; backend_pid: number}>(
         'SELECT owner, backend_pid FROM mcsend_lock_holders WHERE workspace = $1',
         [this.workspace],
       )
       const holder = row.rows[0]
-      if (holder) return {owner: holder.owner, stale: pids.length === 0}
+      if (holder) {
+        const {operation, who, pid, host, since} = holder.owner
+        return {owner: {operation, who, pid, host, since}, stale: pids.length === 0}
+      }
       const pid = pids[0]
       if (pid === undefined) return undefined
       // Held, but the holder has not written its row yet (or it was deleted): describe the session instead.

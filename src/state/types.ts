@@ -101,6 +101,16 @@ export interface StateStore {
   lock(owner: LockOwner): Promise<StateLock>
   /** Who holds the lock, if anyone, and whether that holder looks dead (stale). */
   lockInfo(): Promise<{owner: LockOwner; stale: boolean} | undefined>
+  /**
+   * Fencing: resolves while this store still holds the lock it took, throws a StateError once it does not (another
+   * run took it over). Call before every batch sent. Resolves at once when no lock is held.
+   */
+  checkLock(): Promise<void>
+  /**
+   * For read-only commands: a sentence saying that the loaded view holds results not yet written into the state
+   * (a run that did not finish) and which command writes them; undefined when there are none.
+   */
+  unfolded(): Promise<string | undefined>
   /** Removes the lock; refuses a live one unless force. */
   unlock(force: boolean): Promise<LockOwner | undefined>
   /**

@@ -270,7 +270,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL state store', () => {
       await again.release()
     })
 
-    it('loses the lock with its connection when the holder dies, and the dead holder stops writing', async () => {
+    it('loses the lock with its connection when the holder dies: the fence stops it, what it learned is kept, it commits nothing', async () => {
       const a = await open()
       const b = await open(a.workspace)
       await a.lock(owner('apply', 1))
@@ -287,10 +287,18 @@ describe.skipIf(!pgAvailable)('PostgreSQL state store', () => {
       const lockB = await b.lock(owner('apply', 2))
       expect((await b.lockInfo())?.owner.pid).toBe(2)
 
-      const error = await a.append([record(2)]).catch((e: unknown) => e)
-      expect(error).toBeInstanceOf(StateError)
-      expect((error as StateError).message).toMatch(/lost the lock/)
-      expect([...(await b.load()).messages.keys()]).toEqual([record(1).messageKey])
+      const fence = await a.checkLock().catch((e: unknown) => e)
+      expect(fence).toBeInstanceOf(StateError)
+      expect((fence as StateError).message).toMatch(/no longer holds the lock/)
+      // An outcome it learned before it noticed is a fact about Marketing Cloud: recorded, never over a newer record.
+      await b.append([record(3, {status: 'accepted', at: '2026-11-26T12:00:00.000Z'})])
+      await a.append([record(2, {status: 'accepted'}), record(3, {status: 'failed', at: '2026-11-26T11:00:00.000Z'})])
+      const seen = (await b.load()).messages
+      expect([...seen.keys()].sort()).toEqual([record(1), record(2), record(3)].map((r) => r.messageKey).sort())
+      expect(seen.get(record(3).messageKey)?.status).toBe('accepted')
+      const commit = await a.commit().catch((e: unknown) => e)
+      expect(commit).toBeInstanceOf(StateError)
+      expect((commit as StateError).message).toMatch(/lost the lock/)
       await lockB.release()
     })
 

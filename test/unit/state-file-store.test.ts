@@ -4,6 +4,7 @@ import {describe, expect, it} from 'vitest'
 import {StateError} from '../../src/errors.js'
 import type {StateFileHandle, StateFs} from '../../src/state/file-io.js'
 import {FileStateStore} from '../../src/state/file-store.js'
+import {encodePut} from '../../src/state/journal.js'
 import {compileSchema} from '../helpers/schemas.js'
 import {fixedClock, memVolume, record, records, sendSnapshot} from '../helpers/state-file.js'
 
@@ -42,6 +43,9 @@ function counting(fs: StateFs) {
     unlink: (file) => fs.unlink(file),
     mkdir: (dir, options) => fs.mkdir(dir, options),
     stat: (file) => fs.stat(file),
+    lstat: (file) => fs.lstat(file),
+    realpath: (file) => fs.realpath(file),
+    readdir: (dir) => fs.readdir(dir),
   }
   return {fs: wrapped, counts}
 }
@@ -139,7 +143,8 @@ describe('FileStateStore over memfs', () => {
 
     const next = storeOn(fs)
     const data = await next.load()
-    expect(data.serial).toBe(1)
+    // The folded view: the serial the state will have once the journal is written into it.
+    expect(data.serial).toBe(2)
     expect([...data.messages.keys()].sort()).toEqual([record('c0'), record('c1'), record('late')].map((r) => r.messageKey).sort())
     expect(data.messages.get(record('c0').messageKey)?.status).toBe('accepted')
     await next.commit()
@@ -256,15 +261,31 @@ describe('FileStateStore over memfs', () => {
     expect((await storeOn(fs).load()).messages.size).toBe(4)
   })
 
-  it('refuses a journal written against another snapshot (e.g. the file was checked out from git)', async () => {
+  it('folds a journal whatever its header says, keeping the newer of two records (header of another lineage/serial)', async () => {
     const {volume, fs} = memVolume()
     const store = storeOn(fs)
-    await store.append([record('amy')])
+    await store.append([record('amy', 'accepted', {at: '2026-11-26T10:00:00.000Z'}), record('bob', 'accepted', {at: '2026-11-26T12:00:00.000Z'})])
     await store.commit()
     const lineage = (await store.load()).lineage
-    volume.writeFileSync(JOURNAL, `{"journal":1,"lineage":"${lineage}","serial":7}\n`)
-    const error = await expectStateError(storeOn(fs).load())
-    expect(error.message).toMatch(/serial 7.*serial 1/)
+    // A journal of a first apply on an empty state (header lineage "", serial 0), e.g. killed before its first commit.
+    const lines = [
+      '{"journal":1,"lineage":"","serial":0}',
+      encodePut([record('amy', 'pending', {at: '2026-11-26T09:00:00.000Z'}), record('bob', 'pending', {at: '2026-11-26T11:00:00.000Z'})]).trimEnd(),
+      encodePut([record('amy', 'accepted', {at: '2026-11-26T09:00:01.000Z'}), record('bob', 'accepted', {at: '2026-11-26T11:00:01.000Z'}), record('cat', 'accepted', {at: '2026-11-26T11:00:01.000Z'})]).trimEnd(),
+    ]
+    volume.writeFileSync(JOURNAL, `${lines.join('\n')}\n`)
+    const next = storeOn(fs)
+    const view = await next.load()
+    expect(view).toMatchObject({lineage, serial: 2})
+    // amy and bob: the state's records are newer and stay; cat: only in the journal, merged.
+    expect(view.messages.get(record('amy').messageKey)?.at).toBe('2026-11-26T10:00:00.000Z')
+    expect(view.messages.get(record('bob').messageKey)?.at).toBe('2026-11-26T12:00:00.000Z')
+    expect(view.messages.get(record('cat').messageKey)?.status).toBe('accepted')
+    await next.commit()
+    expect(volume.existsSync(JOURNAL)).toBe(false)
+    const folded = await storeOn(fs).load()
+    expect(folded).toMatchObject({lineage, serial: 2})
+    expect(folded.messages.size).toBe(3)
   })
 
   it('refuses to overwrite a snapshot someone else committed meanwhile', async () => {
@@ -312,8 +333,8 @@ describe('FileStateStore over memfs', () => {
       expect((await store.load()).target).toBeUndefined() // absent: unknown
       await store.setMeta({target, keyFingerprint: 'sha256:Ab3_x'})
       expect(String(volume.readFileSync(JOURNAL, 'utf8'))).toContain('"op":"meta"')
-      // Durable before the commit: a crash here keeps it (the journal is replayed).
-      expect(await storeOn(fs).load()).toMatchObject({serial: 1, target, keyFingerprint: 'sha256:Ab3_x'})
+      // Durable before the commit: a crash here keeps it (the journal is replayed; the view is the folded serial).
+      expect(await storeOn(fs).load()).toMatchObject({serial: 2, target, keyFingerprint: 'sha256:Ab3_x'})
       await store.commit()
       expect(volume.existsSync(JOURNAL)).toBe(false)
       const text = String(volume.readFileSync(STATE, 'utf8'))
