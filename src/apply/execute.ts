@@ -109,11 +109,13 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
     }
     // Hashes are computed once per batch, when it starts, for both its pending and its outcome records.
     const base = job.batch.messages.map((m) => baseRecord(job.send, m))
+    // Fencing: record and send only while this run still holds the lock (a run paused long enough to be taken over
+    // must not). Checked before the pending records (a run that lost the lock must not mark keys pending that the
+    // new holder recorded since) and again right before the request.
+    await deps.store.checkLock()
     const startedAt = deps.clock().toISOString()
     let t0 = performance.now()
     await deps.store.append(base.map((b) => record(b, 'pending', startedAt)))
-    // Fencing: send only while this run still holds the lock (a run paused long enough to be taken over must not).
-    // The pending records above are harmless if it does not: their keys were never sent.
     await deps.store.checkLock()
     let stateMs = performance.now() - t0
     options.onEvent?.({type: 'batch_started', ...ref})

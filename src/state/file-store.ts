@@ -722,7 +722,8 @@ function checkedRecord(record: MessageRecord, operation: 'append' | 'importState
 /**
  * Folds one journal entry into the state; true if it changed anything. Records and send snapshots are merged by
  * time: an entry replaces what the state holds unless the state's is strictly newer (its `at`, or `appliedAt`), so
- * replaying a journal twice, or one written beside another snapshot, never loses the newer fact. Removals and
+ * replaying a journal twice, or one written beside another snapshot, never loses the newer fact; and an accepted
+ * record is never set back to pending (Marketing Cloud accepted that key: nothing un-sends it). Removals and
  * metadata apply as written.
  */
 function mergeEntry(data: StateData, entry: JournalEntry): boolean {
@@ -731,7 +732,7 @@ function mergeEntry(data: StateData, entry: JournalEntry): boolean {
     case 'put':
       for (const record of entry.records) {
         const previous = data.messages.get(record.messageKey)
-        if (previous !== undefined && (previous.at > record.at || recordsEqual(previous, record))) continue
+        if (previous !== undefined && (previous.at > record.at || recordsEqual(previous, record) || (previous.status === 'accepted' && record.status === 'pending'))) continue
         data.messages.set(record.messageKey, record)
         changed = true
       }

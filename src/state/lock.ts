@@ -247,7 +247,11 @@ export async function acquireLock(settings: LockSettings, owner: LockOwner, onCo
   heldHere.add(lockDir)
   const token = randomBytes(12).toString('hex')
   try {
+    // Adding owner.json changes the directory's mtime, which proper-lockfile would take for another process
+    // touching its lock (it declares the lock compromised at its first renewal): put the mtime back.
+    const {mtime} = await fsp.stat(lockDir)
     await writeOwner(lockDir, owner, token)
+    await fsp.utimes(lockDir, mtime, mtime)
   } catch (error) {
     heldHere.delete(lockDir)
     await release().catch(() => undefined)

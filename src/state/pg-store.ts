@@ -34,8 +34,9 @@ const UPSERT_SET = `send = EXCLUDED.send, revision = EXCLUDED.revision, status =
     delivery = EXCLUDED.delivery`
 
 /**
- * Upserts into workspace $1 the records given (a stored record strictly newer than the given one is kept: a run
- * that lost the lock may still record what it learned, and must not overwrite what the new holder recorded since) as twelve array parameters from `$first` on (one per column, see
+ * Upserts into workspace $1 the records given (a stored record strictly newer than the given one is kept, and an
+ * accepted one is never set back to pending: a run that lost the lock may still record what it learned, and must
+ * not overwrite what the new holder recorded since) as twelve array parameters from `$first` on (one per column, see
  * encodeChunks), in one statement. Keys must be unique within the arrays (one INSERT cannot update a row twice).
  */
 function upsertRows(first: number): string {
@@ -45,7 +46,7 @@ function upsertRows(first: number): string {
   SELECT $1, * FROM unnest(${p(0, 'text')}, ${p(1, 'text')}, ${p(2, 'int4')}, ${p(3, 'text')}, ${p(4, 'timestamptz')}, ${p(5, 'text')},
                            ${p(6, 'int4')}, ${p(7, 'text')}, ${p(8, 'text')}, ${p(9, 'text')}, ${p(10, 'text')}, ${p(11, 'jsonb')})
   ON CONFLICT (workspace, message_key) DO UPDATE SET ${UPSERT_SET}
-  WHERE m.at <= EXCLUDED.at`
+  WHERE m.at <= EXCLUDED.at AND NOT (m.status = 'accepted' AND EXCLUDED.status = 'pending')`
 }
 
 /** Upserts records ($2 to $13) without touching the workspace row (state import). */
