@@ -5,9 +5,17 @@ import pLimit from 'p-limit'
 import {ApiError, CliError} from '../errors.js'
 import {hashAttributes, hashContactKey, hashTo} from '../keys/hash.js'
 import type {Plan, PlannedBatch, PlannedMessage, PlannedSend} from '../plan/types.js'
-import {DUPLICATE_MESSAGE_KEY} from '../sfmc/codes.js'
-import type {SendBatchResult, SfmcClient} from '../sfmc/types.js'
-import type {MessageRecord, StateStore} from '../state/types.js'
+import {CONCURRENCY_BLOCKED, DUPLICATE_MESSAGE_KEY} from '../sfmc/codes.js'
+import type {RecipientOutcome, SendBatchResult, SfmcClient} from '../sfmc/types.js'
+import type {MessageRecord, MessageStatus, StateStore} from '../state/types.js'
+
+/** What a 109110 means for a key mcsend never saw accepted: Marketing Cloud had it already, so it was not delivered again. */
+export const ALREADY_HAD_KEY_MESSAGE = 'Marketing Cloud already had this key (109110): not re-delivered; bump revision to send again'
+/** A key rejected before, answered 109110 on a retry, that the status endpoint does not know. */
+export const BLOCKED_KEY_MESSAGE =
+  'Marketing Cloud refuses this messageKey as reused (109110) but holds no message for it: it remembers keys it rejected, so the key stays blocked for its dedupe window (2-3 days); bump revision in the manifest to send to this recipient now'
+/** 429 / 50200 answers in a row (each at a lower concurrency) before apply gives up. */
+const BLOCKED_LIMIT = 5
 
 
 export const DEFAULT_PARALLELISM = 4
@@ -16,6 +24,8 @@ export interface ExecuteDeps {
   client: SfmcClient
   store: StateStore
   clock: () => Date
+  /** The status each key had in the state before this run (the plan retries `failed` and `pending` keys). */
+  previousStatus?: (messageKey: string) => MessageStatus | undefined
 }
 
 export interface BatchRef {
@@ -43,6 +53,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal
   onEvent?: (event: ExecuteEvent) => void
   onProgress?: (progress: Progress) => void
+  /** First wait after a 429 / 50200 (too many concurrent requests); it doubles each time. Default 2000 ms. */
+  blockedBackoffMs?: number
 }
 
 export interface Rejection {
@@ -56,7 +68,7 @@ export interface Rejection {
 export interface ApplyResult {
   /** Newly accepted in this run. */
   accepted: number
-  /** Answered 109110: accepted by an earlier, interrupted attempt; counted as accepted, never re-delivered. */
+  /** Answered 109110: Marketing Cloud already had the key (an earlier attempt); counted as accepted, never re-delivered. */
   alreadyAccepted: number
   rejected: number
   /** Sent, but Marketing Cloud's answer was lost: left pending for the next run (same keys). */
@@ -99,6 +111,9 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
   let messagesDone = 0
   let stopped = false
   const limit = pLimit(Math.max(1, options.parallelism ?? DEFAULT_PARALLELISM))
+  // 429 / 50200 in a row: each one halves the concurrency (down to 1) and backs off; a success resets it.
+  let blockedStreak = 0
+  const blockedBackoffMs = options.blockedBackoffMs ?? 2000
 
   const runJob = async (job: Job): Promise<void> => {
     const ref: BatchRef = {send: job.send.name, index: job.batch.index, size: job.batch.messages.length}
@@ -113,6 +128,8 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
     // must not). Checked before the pending records (a run that lost the lock must not mark keys pending that the
     // new holder recorded since) and again right before the request.
     await deps.store.checkLock()
+    // Read before the pending records below replace them.
+    const wasFailed = job.batch.messages.map((m) => deps.previousStatus?.(m.messageKey) === 'failed')
     const startedAt = deps.clock().toISOString()
     let t0 = performance.now()
     await deps.store.append(base.map((b) => record(b, 'pending', startedAt)))
@@ -120,29 +137,47 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
     let stateMs = performance.now() - t0
     options.onEvent?.({type: 'batch_started', ...ref})
     let response: SendBatchResult
-    try {
-      // Planned messages carry contactKey, to, messageKey and attributes: the client builds the wire body from them.
-      response = await deps.client.sendBatch({definitionKey: job.send.definitionKey, attributes: job.send.attributes, recipients: job.batch.messages})
-    } catch (error) {
-      await onBatchError(base, ref, error)
-      return
+    for (;;) {
+      try {
+        // Planned messages carry contactKey, to, messageKey and attributes: the client builds the wire body from them.
+        response = await deps.client.sendBatch({definitionKey: job.send.definitionKey, attributes: job.send.attributes, recipients: job.batch.messages})
+        blockedStreak = 0
+        break
+      } catch (error) {
+        if (isConcurrencyBlocked(error) && !stopped && !options.signal?.aborted && ++blockedStreak <= BLOCKED_LIMIT) {
+          // Too many concurrent requests (not a rate): fewer requests in flight, then this batch again. Its keys stay
+          // pending meanwhile; the refused request was not processed.
+          limit.concurrency = Math.max(1, Math.floor(limit.concurrency / 2))
+          await sleep(Math.min(blockedBackoffMs * 2 ** (blockedStreak - 1), 60_000), options.signal)
+          await deps.store.checkLock()
+          continue
+        }
+        await onBatchError(base, ref, error)
+        return
+      }
     }
     const at = deps.clock().toISOString()
     const records: MessageRecord[] = []
     let accepted = 0
     let already = 0
     let rejected = 0
+    let unknown = 0
     for (const [i, m] of job.batch.messages.entries()) {
       const b = base[i]!
       // One outcome per recipient, in request order (a key missing from the answer comes back as not accepted).
-      const o = response.outcomes[i]!
+      let o: Outcome109110 = response.outcomes[i]!
+      if (!o.accepted && o.errorCode === DUPLICATE_MESSAGE_KEY && wasFailed[i]) o = await confirmReusedKey(m.messageKey, o)
       if (o.accepted) {
         accepted++
         records.push(record(b, 'accepted', at, {requestId: response.requestId}))
-      } else if (o.errorCode === DUPLICATE_MESSAGE_KEY) {
-        // The key was accepted by an earlier attempt whose answer we never saw (it was pending): do not resend.
+      } else if (o.unknown) {
+        // Neither accepted nor refused: it stays pending and the next run re-sends it with the same key.
+        unknown++
+      } else if (o.errorCode === DUPLICATE_MESSAGE_KEY && !o.blocked) {
+        // Marketing Cloud already had this key (an earlier attempt whose answer was lost, or a state that forgot
+        // it): it did not deliver it again, and it never counts as failed.
         already++
-        records.push(record(b, 'accepted', at, {requestId: response.requestId, errorCode: o.errorCode, errorMessage: o.errorMessage}))
+        records.push(record(b, 'accepted', at, {requestId: response.requestId, errorCode: o.errorCode, errorMessage: wasPending(m.messageKey) ? o.errorMessage : ALREADY_HAD_KEY_MESSAGE}))
       } else {
         rejected++
         records.push(record(b, 'failed', at, {requestId: response.requestId, errorCode: o.errorCode, errorMessage: o.errorMessage}))
@@ -155,14 +190,40 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
     result.accepted += accepted
     result.alreadyAccepted += already
     result.rejected += rejected
+    result.unknown += unknown
     finishBatch(ref)
     options.onEvent?.({type: 'batch_finished', ...ref, accepted, alreadyAccepted: already, rejected, requestId: response.requestId, stateMs: Math.round(stateMs * 100) / 100})
+  }
+
+  const wasPending = (messageKey: string): boolean => deps.previousStatus?.(messageKey) === 'pending'
+
+  /**
+   * A key rejected before and answered 109110 now: Marketing Cloud may remember keys it rejected, so the answer does
+   * not prove it queued one. Ask the status endpoint: a message there means accepted; none means the key is blocked
+   * (recorded failed, with what to do); no answer leaves it pending.
+   */
+  const confirmReusedKey = async (messageKey: string, o: RecipientOutcome): Promise<Outcome109110> => {
+    try {
+      const status = await deps.client.getMessageStatus(messageKey)
+      if (status !== undefined) return {messageKey, accepted: true}
+      return {messageKey, accepted: false, errorCode: DUPLICATE_MESSAGE_KEY, errorMessage: BLOCKED_KEY_MESSAGE, blocked: true}
+    } catch {
+      return {...o, unknown: true}
+    }
   }
 
   const onBatchError = async (base: BaseRecord[], ref: BatchRef, error: unknown): Promise<void> => {
     stopped = true
     const cliError = error instanceof CliError ? error : new ApiError(`sending failed: ${error instanceof Error ? error.message : String(error)}`, {outcomeUnknown: true, cause: error})
     result.fatal ??= cliError
+    if (isConcurrencyBlocked(error) || (error instanceof ApiError && error.status === 429)) {
+      // Refused before processing (throttled): nothing was queued and nothing was rejected. The keys stay pending
+      // and the next run sends them with the same keys.
+      result.notAttempted += ref.size
+      finishBatch(ref)
+      options.onEvent?.({type: 'batch_errored', ...ref, error: cliError.message, outcomeUnknown: false})
+      return
+    }
     const outcomeUnknown = !(error instanceof ApiError) || error.outcomeUnknown || error.status === undefined || error.status === 401
     if (outcomeUnknown) {
       // Marketing Cloud may have queued them: leave them pending, the next run re-sends with the same keys.
@@ -205,6 +266,26 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
 }
 
 type Outcome = Pick<MessageRecord, 'requestId' | 'errorCode' | 'errorMessage'>
+
+/** An outcome after a 109110 was checked: `blocked` when the status endpoint knows no message for the key. */
+type Outcome109110 = RecipientOutcome & {blocked?: boolean}
+
+function isConcurrencyBlocked(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 429 && error.apiErrorCode === CONCURRENCY_BLOCKED
+}
+
+/** Waits, or stops waiting when the run is interrupted. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, {once: true})
+  })
+}
 
 /** One state record: the batch's hashes, a status and time, and the fields of the answer that are set. */
 function record(b: BaseRecord, status: MessageRecord['status'], at: string, outcome: Outcome = {}): MessageRecord {

@@ -8,13 +8,13 @@ import type {ClientOptions} from '../sfmc/client.js'
 import type {SfmcClient} from '../sfmc/types.js'
 import {makeLockOwner} from '../state/lock.js'
 import {openStateStore} from '../state/open.js'
-import type {StateData} from '../state/types.js'
+import type {MessageStatus, StateData} from '../state/types.js'
 import type {Send} from '../manifest/types.js'
 import {openConnection, requireConnection, SANDBOX_STATE, type Connection} from './connection.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
 
 // Marketing Cloud's messageKey reuse window is documented as 72 h in places and "2 days" in others
-// (sfmc-api.md §2); a pending key older than the shorter one can no longer be re-sent safely.
+// (docs/marketing-cloud-api.md); a pending key older than the shorter one can no longer be re-sent safely.
 export const SAFE_RESEND_WINDOW_MS = 48 * 3600 * 1000
 
 export interface ApplyOptions {
@@ -104,8 +104,15 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
       connection = await openConnection({sandbox: options.sandbox, env: options.env, cwd: options.cwd, clientOptions: options.clientOptions})
       const sfmc = connection.client
       await preflightDefinitions(plan, sfmc, options.allowInactive)
-      const result = await executePlan(plan, {client: sfmc, store, clock}, {
+      // Each key's status before this run, read now: the executor's pending records replace them as it goes.
+      const before = new Map<string, MessageStatus>()
+      for (const send of plan.sends) for (const b of send.batches) for (const m of b.messages) {
+        const status = state.messages.get(m.messageKey)?.status
+        if (status !== undefined) before.set(m.messageKey, status)
+      }
+      const result = await executePlan(plan, {client: sfmc, store, clock, previousStatus: (key) => before.get(key)}, {
         parallelism: options.parallelism,
+        blockedBackoffMs: options.clientOptions?.retry?.baseDelayMs,
         signal: options.signal,
         onEvent: ui.onEvent,
         onProgress: ui.onProgress,
@@ -191,10 +198,12 @@ async function preflightDefinitions(plan: Plan, client: SfmcClient, allowInactiv
     if (definition === undefined) {
       throw new InvalidInputError(`send definition "${key}" does not exist in this business unit`, [], 'check definitionKey in the manifest, and MCSEND_ACCOUNT_ID if you target another business unit')
     }
-    if (definition.status === 'Deleted') {
+    // The docs' schema says "active, inactive, or deleted" while the examples say "Active": compare without case.
+    const status = definition.status.toLowerCase()
+    if (status === 'deleted') {
       throw new InvalidInputError(`send definition "${key}" is deleted`, [], 'point definitionKey at an active transactional send definition')
     }
-    if (definition.status !== 'Active' && !allowInactive) {
+    if (status !== 'active' && !allowInactive) {
       throw new InvalidInputError(
         `send definition "${key}" is ${definition.status}: Marketing Cloud would queue the messages for up to 3 days instead of sending them`,
         [],

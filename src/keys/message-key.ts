@@ -1,6 +1,6 @@
 import {sha256Base64url} from './hash.js'
 
-/** Marketing Cloud accepts messageKeys of up to 100 characters (sfmc-api.md §2). */
+/** Marketing Cloud accepts messageKeys of up to 100 characters (docs/marketing-cloud-api.md). */
 export const MAX_MESSAGE_KEY_LENGTH = 100
 
 /**

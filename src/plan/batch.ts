@@ -1,6 +1,6 @@
 /**
  * At most 2,000 recipients per request, and Salesforce recommends at most 500 when recipients carry
- * attributes (sfmc-api.md §2, "Limits").
+ * attributes (docs/marketing-cloud-api.md, "Batch send").
  */
 export const MAX_BATCH_SIZE = 2000
 export const BATCH_SIZE_WITH_ATTRIBUTES = 500

@@ -17,7 +17,7 @@ export function renderApplySummary(result: ApplyResult, options: ApplySummaryOpt
   const lines: string[] = []
   const accepted = result.accepted + result.alreadyAccepted
   const parts = [paint.green(`${formatCount(accepted)} accepted`)]
-  if (result.alreadyAccepted > 0) parts.push(`${formatCount(result.alreadyAccepted)} of them by an earlier interrupted attempt (not delivered twice)`)
+  if (result.alreadyAccepted > 0) parts.push(`${formatCount(result.alreadyAccepted)} of them Marketing Cloud already had (109110): not re-delivered; bump revision to send again`)
   if (result.rejected > 0) parts.push(paint.red(`${formatCount(result.rejected)} rejected`))
   if (result.unknown > 0) parts.push(paint.yellow(`${formatCount(result.unknown)} unanswered (kept pending)`))
   if (result.notAttempted > 0) parts.push(paint.yellow(`${formatCount(result.notAttempted)} not attempted`))

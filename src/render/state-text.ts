@@ -14,6 +14,7 @@ function shortTime(iso: string | undefined): string {
 export function describeDelivery(record: MessageRecord): string {
   const d = record.delivery
   if (!d) return '-'
+  if (d.event === 'other') return `other ${d.statusMessage ?? ''}`.trimEnd()
   if (d.event !== 'notSent') return d.event
   return d.statusCode === undefined ? `notSent ${d.statusMessage ?? ''}`.trimEnd() : `notSent ${subscriberStatusName(d.statusCode)}`
 }

@@ -30,7 +30,7 @@ export function renderStatusText(report: StatusReport, options: StatusTextOption
   const notes: string[] = []
   const t = report.totals
   if (t.tooOld > 0) notes.push(`${plural(t.tooOld, 'message')} accepted more than 3 days ago: unknown (too old to query); the status endpoint only answers for 3 days.`)
-  if (t.notFound > 0) notes.push(`${plural(t.notFound, 'message')} accepted but not known to the status endpoint (another business unit? check MCSEND_ACCOUNT_ID).`)
+  if (t.notFound > 0) notes.push(`${plural(t.notFound, 'message')} recorded accepted, but Marketing Cloud does not know the key (never accepted, or older than its 3-day reach; another business unit? check MCSEND_ACCOUNT_ID).`)
   if (t.queued > 0) notes.push(`${plural(t.queued, 'message')} still queued: run \`mcsend status\` again later (a queued message can stay queued while its definition is Inactive).`)
   if (t.pending > 0) notes.push(`${plural(t.pending, 'message')} pending (left by an interrupted run): \`mcsend plan --refresh\` settles them.`)
   if (t.unchecked > 0) notes.push(`${plural(t.unchecked, 'message')} not checked in this run: run \`mcsend status\` again.`)

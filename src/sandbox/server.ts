@@ -91,6 +91,8 @@ export interface Sandbox {
   setOutcome(messageKey: string, outcome: Outcome): void
   /** Refuses one messageKey with this per-recipient code from now on (undefined: stop refusing it). */
   setRejection(messageKey: string, rejection: ScriptedRejection | undefined): void
+  /** HTTP status for a batch whose every recipient failed (undefined: 202). */
+  setFailedBatchStatus(status: number | undefined): void
   expireTokens(): void
   close(): Promise<void>
 }
@@ -511,6 +513,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     setDefinition,
     setOutcome: controlApi.setOutcome,
     setRejection: controlApi.setRejection,
+    setFailedBatchStatus: controlApi.setFailedBatchStatus,
     expireTokens: controlApi.expireTokens,
     close() {
       if (closed) return closed

@@ -1,5 +1,5 @@
 import {ApiError} from '../errors.js'
-import {codeName, parseCode, RESPONSES_HAVE_ERRORS} from './codes.js'
+import {CONCURRENCY_BLOCKED, codeName, NO_VALID_SUBSCRIBERS, parseCode, RESPONSES_HAVE_ERRORS} from './codes.js'
 import {CREDENTIAL_VARIABLES} from './credentials.js'
 import {hostNotFound, isRecord, RequestFailure, requestJson, type HttpRequest, type HttpResponse, type HttpSettings, type Route} from './http.js'
 import {maskEmails} from './redact.js'
@@ -81,9 +81,17 @@ export function createSfmcClient(credentials: Credentials, options: ClientOption
       try {
         response = await rest('send', 'post', SEND_PATH, body, signal)
       } catch (error) {
+        // Per-recipient results are read whatever the status: a batch whose every recipient failed (say, all 109110
+        // after a crash) may come back as a 4xx that still lists each recipient's code.
+        // 109103 (no valid subscribers) is about the recipients, not the request: each one is rejected with it.
+        const perRecipient = error instanceof RequestFailure && (error.body.responses !== undefined || error.body.errorCode === NO_VALID_SUBSCRIBERS)
+        if (error instanceof RequestFailure && error.kind === 'http' && perRecipient && isClientError(error.status)) {
+          const answer = {requestId: error.body.requestId, errorcode: error.body.errorCode, message: error.body.message, responses: error.body.responses}
+          return mapSendResponse(request.recipients, answer, error.status)
+        }
         throw apiErrorFromFailure(error, (text) => tokens.redact(text), {what: `the send to definition "${request.definitionKey}"`, send: true})
       }
-      return mapSendResponse(request.recipients, response.body)
+      return mapSendResponse(request.recipients, response.body, response.status)
     },
 
     async getDefinition(definitionKey: string): Promise<Definition | undefined> {
@@ -108,7 +116,7 @@ export function createSfmcClient(credentials: Credentials, options: ClientOption
       try {
         response = await rest('status', 'get', `${SEND_PATH}${encodeURIComponent(messageKey)}`)
       } catch (error) {
-        // The status of an unknown key is undocumented (404 or 400, sfmc-api.md §4); either means "not known here".
+        // The route documents 200/400/401/500: a 400 (or a 404, to be safe) means Marketing Cloud does not know the key.
         if (isNotFound(error, true)) return undefined
         throw apiErrorFromFailure(error, (text) => tokens.redact(text), {what: 'the message status lookup', send: false})
       }
@@ -154,13 +162,14 @@ async function restCall(
 }
 
 /**
- * Maps a 202 answer to one outcome per recipient sent, matched by messageKey: an entry without an error code was
- * queued; one with `errorcode`/`errorCode` (number or numeric string) was not. A recipient the answer does not
- * mention is reported as not accepted.
+ * Maps a send answer to one outcome per recipient sent, matched by messageKey: an entry with `errorcode`/`errorCode`
+ * (number or numeric string, not 0) was not queued; an entry without one was queued in a 2xx answer and is unknown
+ * in any other (left pending, re-sent with the same key). A recipient the answer does not mention is not accepted.
  */
-export function mapSendResponse(recipients: readonly SendRecipient[], body: unknown): SendBatchResult {
+export function mapSendResponse(recipients: readonly SendRecipient[], body: unknown, httpStatus = 202): SendBatchResult {
   const answer = isRecord(body) ? body : {}
-  const result: SendBatchResult = {outcomes: []}
+  const success = httpStatus >= 200 && httpStatus < 300
+  const result: SendBatchResult = {outcomes: [], httpStatus}
   if (typeof answer.requestId === 'string') result.requestId = answer.requestId
   const byKey = new Map<string, Record<string, unknown>[]>()
   const responses = Array.isArray(answer.responses) ? answer.responses : undefined
@@ -177,7 +186,9 @@ export function mapSendResponse(recipients: readonly SendRecipient[], body: unkn
     const entry = byKey.get(recipient.messageKey)?.shift()
     if (entry !== undefined) {
       const code = parseCode(entry.errorcode ?? entry.errorCode)
-      if (code === undefined || code === 0) {
+      if ((code === undefined || code === 0) && !success) {
+        result.outcomes.push({messageKey: recipient.messageKey, accepted: false, unknown: true, errorMessage: `Marketing Cloud answered HTTP ${httpStatus} without a code for this messageKey; it stays pending`})
+      } else if (code === undefined || code === 0) {
         result.outcomes.push({messageKey: recipient.messageKey, accepted: true})
       } else {
         const message = typeof entry.message === 'string' && entry.message.trim() !== '' ? maskEmails(entry.message) : codeName(code)
@@ -186,8 +197,9 @@ export function mapSendResponse(recipients: readonly SendRecipient[], body: unkn
       continue
     }
     const outcome: RecipientOutcome = {messageKey: recipient.messageKey, accepted: false}
-    if (responses === undefined && topCode !== undefined && topCode !== 0 && topCode !== RESPONSES_HAVE_ERRORS) {
-      // The whole request was refused inside a 202 (no per-recipient list): every recipient shares that reason.
+    if ((responses === undefined || !success) && topCode !== undefined && topCode !== 0 && topCode !== RESPONSES_HAVE_ERRORS) {
+      // The whole request was refused (a 202 without a per-recipient list, or a 4xx): every recipient not listed
+      // shares that reason.
       outcome.errorCode = topCode
       outcome.errorMessage = topMessage === undefined ? codeName(topCode) : maskEmails(topMessage)
     } else {
@@ -198,17 +210,25 @@ export function mapSendResponse(recipients: readonly SendRecipient[], body: unkn
   return result
 }
 
-/** Maps a GET status answer; the CST timestamp becomes UTC ISO. */
+/**
+ * Maps a GET status answer; the CST timestamp becomes UTC ISO. `statusCode`/`statusMessage` are read inside `info`
+ * (the documented example) or at the top level (other published payloads of the same route, and the not-sent list).
+ */
 export function mapStatusResponse(body: unknown): MessageStatusResult {
   const answer = isRecord(body) ? body : {}
   const info = isRecord(answer.info) ? answer.info : {}
-  const result: MessageStatusResult = {eventCategoryType: typeof answer.eventCategoryType === 'string' ? answer.eventCategoryType : 'Unknown'}
+  const result: MessageStatusResult = {eventCategoryType: typeof answer.eventCategoryType === 'string' && answer.eventCategoryType.trim() !== '' ? answer.eventCategoryType : 'Unknown'}
   const timestamp = cstToUtcIso(typeof answer.timestamp === 'string' ? answer.timestamp : undefined)
   if (timestamp !== undefined) result.timestamp = timestamp
-  const statusCode = parseCode(info.statusCode)
+  const statusCode = parseCode(info.statusCode ?? answer.statusCode)
   if (statusCode !== undefined) result.statusCode = statusCode
-  if (typeof info.statusMessage === 'string') result.statusMessage = maskEmails(info.statusMessage)
+  const statusMessage = typeof info.statusMessage === 'string' ? info.statusMessage : answer.statusMessage
+  if (typeof statusMessage === 'string') result.statusMessage = maskEmails(statusMessage)
   return result
+}
+
+function isClientError(status: number | undefined): boolean {
+  return status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 429
 }
 
 function isNotFound(error: unknown, badRequestToo: boolean): boolean {
@@ -250,13 +270,14 @@ export function apiErrorFromFailure(error: unknown, redact: (text: string) => st
     if (status === 404) {
       return make(message, 'not_found', `check the definitionKey: the send definition must exist and be active in this business unit (${CREDENTIAL_VARIABLES.accountId})`)
     }
-    if (status === 429) {
-      const hint =
-        apiCode === 50200
-          ? 'Marketing Cloud blocks this business unit for too many concurrent requests: lower the concurrency; if it persists, contact Salesforce support'
-          : 'Marketing Cloud is rate-limiting this business unit; wait a few minutes and run again'
-      return make(message, 'rate_limited', hint)
+    if (status === 429 && apiCode === CONCURRENCY_BLOCKED) {
+      return make(
+        message,
+        'concurrency_blocked',
+        'Marketing Cloud blocks this business unit for too many concurrent requests: run again with --parallelism 1, and make sure no other integration sends at the same time; if it persists, contact Salesforce support',
+      )
     }
+    if (status === 429) return make(message, 'rate_limited', 'Marketing Cloud is rate-limiting this business unit; wait a few minutes and run again')
     if (status >= 500) return make(message, 'server_error', unknownHint ?? 'Marketing Cloud is having trouble; wait a few minutes and run again')
     return make(message, 'api_error', `see ${DOCS_RESPONSE_CODES}`)
   }

@@ -1,25 +1,36 @@
 /**
- * Marketing Cloud error and status code names, for human output. Sources (see sfmc-api.md §2 and §5):
- * "Transactional send response codes", "Transactional send subscriber codes" and "Handle Errors in REST API".
+ * Marketing Cloud error and status code names, for human output, as docs/marketing-cloud-api.md lists them from
+ * "Transactional Send Response Codes", "Transactional Send Subscriber Codes", "Handle Errors in REST API" and
+ * "Rate Limiting Errors" (developer.salesforce.com).
  */
 
-/** Response-level `errorcode` values of the transactional messaging routes and the platform. */
+/**
+ * Response-level `errorcode` values of the transactional messaging routes and the platform. 0 has no name: it is
+ * the code of a success, and also the code a 401 "Not Authorized" body carries, so only the HTTP status tells.
+ */
 export const RESPONSE_CODE_NAMES: ReadonlyMap<number, string> = new Map([
-  [0, 'NotAuthorized'],
   [10000, 'MCMS_UTM_Validation'],
   [10001, 'MCMS_UTM_Validation_InvalidDataType'],
   [10002, 'MCMS_UTM_Validation_MissingRequiredField'],
   [10003, 'MCMS_UTM_Validation_IncorrectFormat'],
-  [10004, 'SerializationError'],
+  [10004, 'InvalidMessageFormat (unbalanced or malformed JSON)'],
   [10005, 'MCMS_UTM_Validation_InvalidValue'],
+  [10006, 'AggregateError'],
+  [20000, 'Authorization_GeneralException'],
+  [20001, 'Authorization_BusinessRuleNotSet'],
+  [20002, 'Authorization_InsufficientPrivileges'],
   [30000, 'MCMS_UTM_Runtime'],
   [30001, 'MCMS_UTM_Runtime_InvalidOperation'],
+  [30002, 'Runtime_Conflict'],
   [30003, 'MCMS_UTM_Runtime_ObjectNotFound'],
   [30004, 'MCMS_UTM_Runtime_ObjectAlreadyExists'],
   [40000, 'MCMS_UTM_Authentication'],
   [40001, 'MCMS_UTM_Authentication_NotAuthenticated'],
+  [40002, 'Authentication_TokenInvalidOnThisEndpoint'],
+  [40003, 'Authentication_TokenInvalidOnUrl'],
+  [40004, 'Authentication_TokenInvalidOnUrlOrRequestBody'],
   [50100, 'RateLimitExceeded'],
-  [50200, 'RequestsTemporarilyBlocked'],
+  [50200, 'RequestsTemporarilyBlocked (too many concurrent requests)'],
   [50300, 'ServiceUnavailable'],
   [109001, 'MCMS_UTM_ResponsesHasErrors'],
   [109101, 'MCMS_UTM_Validation_TooManySubscribers'],
@@ -50,6 +61,10 @@ export const RESPONSE_CODE_NAMES: ReadonlyMap<number, string> = new Map([
 export const DUPLICATE_MESSAGE_KEY = 109110
 /** The top-level code of a 202 in which some recipients failed. */
 export const RESPONSES_HAVE_ERRORS = 109001
+/** No recipient of the request was valid: the whole request was refused. */
+export const NO_VALID_SUBSCRIBERS = 109103
+/** 429 "Your requests are temporarily blocked": too many concurrent requests (no Retry-After). */
+export const CONCURRENCY_BLOCKED = 50200
 
 /** Asynchronous subscriber status codes (GET status `info.statusCode`, notSent list, ENS EmailNotSent). */
 export const SUBSCRIBER_STATUS_NAMES: ReadonlyMap<number, string> = new Map([

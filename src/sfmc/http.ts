@@ -1,7 +1,7 @@
 import ky, {isHTTPError, isTimeoutError, type HTTPError} from 'ky'
 
 import {CliError} from '../errors.js'
-import {codeName, parseCode} from './codes.js'
+import {CONCURRENCY_BLOCKED, codeName, parseCode} from './codes.js'
 import {backoffDelayMs, classifyConnectionError, OUTCOME_UNKNOWN_STATUSES, RETRY_STATUSES, retryAfterMs, type RetryPolicy} from './retry.js'
 import type {ClientEvent} from './types.js'
 
@@ -40,6 +40,9 @@ export interface ApiErrorBody {
   errorDescription?: string
   /** Seconds, from a 429 body. */
   retryAfter?: number
+  /** Per-recipient results (`responses[]`) when the answer carries them, whatever its HTTP status. */
+  responses?: unknown[]
+  requestId?: string
 }
 
 export type FailureKind = 'http' | 'timeout' | 'connection' | 'aborted' | 'invalid-response'
@@ -98,6 +101,9 @@ export async function requestJson(request: HttpRequest, settings: HttpSettings):
       const status = error.response.status
       if (!RETRY_STATUSES.has(status)) return undefined
       const body = await readBody(error)
+      // 50200 means too many concurrent requests, not a rate: retrying at the same concurrency makes it worse.
+      // The caller lowers its concurrency instead (src/apply/execute.ts).
+      if (status === 429 && body.errorCode === CONCURRENCY_BLOCKED) return undefined
       const code = body.errorCode === undefined ? '' : ` (${codeName(body.errorCode)})`
       const after =
         status === 429 || status === 503
@@ -204,6 +210,8 @@ function readErrorBody(value: unknown): ApiErrorBody {
   if (typeof value.error_description === 'string') out.errorDescription = value.error_description
   const retryAfter = typeof value.retryAfter === 'string' ? Number(value.retryAfter) : value.retryAfter
   if (typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0) out.retryAfter = retryAfter
+  if (Array.isArray(value.responses)) out.responses = value.responses
+  if (typeof value.requestId === 'string') out.requestId = value.requestId
   return out
 }
 

@@ -1,6 +1,6 @@
 /**
  * Marketing Cloud's status timestamps are Central Standard Time without daylight saving (UTC-6) and carry no offset,
- * with a varying number of fractional digits, e.g. `2018-08-03T13:41:18.55` (sfmc-api.md §4).
+ * with a varying number of fractional digits, e.g. `2018-08-03T13:41:18.55` (docs/marketing-cloud-api.md).
  */
 const CST_OFFSET_MS = 6 * 60 * 60 * 1000
 const NAIVE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?$/

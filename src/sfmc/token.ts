@@ -35,7 +35,7 @@ const REFRESH_MARGIN_MS = 60_000
 /**
  * When to refresh a token obtained at `obtainedAt` with `expires_in` seconds: 60 s early, but never later than
  * half-way through its life, so a short-lived token is not used to its last second. Marketing Cloud already
- * reports 2 minutes less than the real 20-minute lifetime (sfmc-api.md §1).
+ * reports 2 minutes less than the real 20-minute lifetime (docs/marketing-cloud-api.md).
  */
 export function tokenRefreshAt(obtainedAt: number, expiresInSeconds: number): number {
   const lifetime = Math.max(0, expiresInSeconds) * 1000
@@ -63,7 +63,7 @@ export function normaliseRestUrl(raw: string): string | undefined {
   return url.toString()
 }
 
-/** Client-credentials tokens for one installed package and business unit (sfmc-api.md §1). */
+/** Client-credentials tokens for one installed package and business unit (docs/marketing-cloud-api.md). */
 export function createTokenProvider(credentials: Credentials, options: TokenProviderOptions): TokenProvider {
   const clock = options.clock ?? Date.now
   const settings = options.http

@@ -1,4 +1,4 @@
-/** The Marketing Cloud client's public shape. See ../../../shared/sfmc-api.md for the API facts it follows. */
+/** The Marketing Cloud client's public shape. docs/marketing-cloud-api.md holds the API facts it follows. */
 
 export interface Credentials {
   clientId: string
@@ -26,12 +26,19 @@ export interface RecipientOutcome {
   messageKey: string
   /** true when Marketing Cloud queued it (no per-recipient errorcode). */
   accepted: boolean
+  /**
+   * Neither accepted nor refused: an entry without a code inside a non-2xx answer. The key stays pending and the
+   * next run re-sends it with the same key (Marketing Cloud answers 109110 if it did queue it).
+   */
+  unknown?: boolean
   errorCode?: number
   errorMessage?: string
 }
 
 export interface SendBatchResult {
   requestId?: string
+  /** The HTTP status of the answer (202 normally; a 4xx that listed per-recipient results). */
+  httpStatus?: number
   /** One entry per recipient of the request, in the request's order (matched to the answer by messageKey). */
   outcomes: RecipientOutcome[]
 }

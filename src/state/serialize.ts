@@ -4,7 +4,7 @@ import type {DeliveryRecord, MessageRecord, MessageStatus, SendSnapshot, StateDa
 export const STATE_FORMAT_VERSION = 1
 
 const STATUSES: ReadonlySet<string> = new Set<MessageStatus>(['pending', 'accepted', 'failed'])
-const EVENTS: ReadonlySet<string> = new Set(['queued', 'sent', 'notSent'])
+const EVENTS: ReadonlySet<string> = new Set(['queued', 'sent', 'notSent', 'other'])
 /** Hashes are short base64/hex digests; anything else (an address, a space, an `@`) is refused. */
 const HASH_PATTERN = /^[A-Za-z0-9_\-+/=:.]{1,128}$/
 /** Any token holding an `@` in free text (an error message from Marketing Cloud may quote an address). */
@@ -47,7 +47,7 @@ export function recordProblem(value: unknown, strictHashes = true): string | und
   if (value.delivery !== undefined) {
     const d = value.delivery
     if (!isObject(d)) return '`delivery` must be an object'
-    if (typeof d.event !== 'string' || !EVENTS.has(d.event)) return '`delivery.event` must be queued, sent or notSent'
+    if (typeof d.event !== 'string' || !EVENTS.has(d.event)) return '`delivery.event` must be queued, sent, notSent or other'
     if (typeof d.checkedAt !== 'string') return '`delivery.checkedAt` must be an ISO time string'
     if (d.statusCode !== undefined && !isInteger(d.statusCode)) return '`delivery.statusCode` must be an integer'
     if (d.statusMessage !== undefined && typeof d.statusMessage !== 'string') return '`delivery.statusMessage` must be a string'

@@ -6,7 +6,8 @@
 
 export type MessageStatus = 'pending' | 'accepted' | 'failed'
 
-export type DeliveryEvent = 'queued' | 'sent' | 'notSent'
+/** `other`: an event category mcsend does not know (e.g. EmailBounced); its raw name is in statusMessage. */
+export type DeliveryEvent = 'queued' | 'sent' | 'notSent' | 'other'
 
 export interface DeliveryRecord {
   event: DeliveryEvent

@@ -5,7 +5,8 @@ import type {DeliveryRecord, MessageRecord} from '../state/types.js'
 
 /**
  * Pure parts of `mcsend status` and `--refresh`: which keys to ask about, what an answer means, and the counts.
- * The status endpoint answers for messages up to 3 days old only (sfmc-api.md §4); past that, a 404 says nothing.
+ * The status endpoint answers for messages up to 3 days old only (docs/marketing-cloud-api.md); past that, "not
+ * found" says nothing.
  */
 export const STATUS_REACH_MS = 3 * 24 * 3600 * 1000
 
@@ -15,11 +16,19 @@ const EVENT_SUFFIX: Record<string, DeliveryRecord['event']> = {
   EmailNotSent: 'notSent',
 }
 
-/** The delivery event of a status answer (`TransactionalSendEvents.EmailSent` → sent); undefined for an unknown category. */
-export function deliveryFromStatus(result: MessageStatusResult, checkedAt: string): DeliveryRecord | undefined {
+/**
+ * The delivery event of a status answer (`TransactionalSendEvents.EmailSent` → sent). Any 200 answer proves the
+ * message exists: a category mcsend does not know (event notifications also name EmailBounced, for instance) is
+ * `other`, with the raw name in statusMessage.
+ */
+export function deliveryFromStatus(result: MessageStatusResult, checkedAt: string): DeliveryRecord {
   const suffix = result.eventCategoryType.split('.').pop() ?? ''
-  const event = EVENT_SUFFIX[suffix]
-  if (event === undefined) return undefined
+  const event = Object.hasOwn(EVENT_SUFFIX, suffix) ? EVENT_SUFFIX[suffix] : undefined
+  if (event === undefined) {
+    const other: DeliveryRecord = {event: 'other', checkedAt, statusMessage: result.eventCategoryType}
+    if (result.timestamp !== undefined) other.at = result.timestamp
+    return other
+  }
   const delivery: DeliveryRecord = {event, checkedAt}
   if (event === 'notSent' && result.statusCode !== undefined) delivery.statusCode = result.statusCode
   if (event === 'notSent' && result.statusMessage !== undefined) delivery.statusMessage = result.statusMessage
@@ -27,9 +36,9 @@ export function deliveryFromStatus(result: MessageStatusResult, checkedAt: strin
   return delivery
 }
 
-/** sent and notSent never change again; queued does. */
+/** sent, notSent and the categories mcsend does not know never change again; queued does. */
 function isFinalDelivery(delivery: DeliveryRecord | undefined): boolean {
-  return delivery?.event === 'sent' || delivery?.event === 'notSent'
+  return delivery?.event === 'sent' || delivery?.event === 'notSent' || delivery?.event === 'other'
 }
 
 /** When Marketing Cloud accepted the message, as far as the state knows (the queued event, or the record's time). */
@@ -71,7 +80,7 @@ export function selectForStatus(records: Iterable<MessageRecord>, options: {now:
 }
 
 /** What a pending key turns into once the status endpoint answered (`--refresh`). */
-export const NEVER_ACCEPTED_MESSAGE = 'the status endpoint does not know this messageKey: Marketing Cloud never accepted it, so it is safe to send again'
+export const NEVER_ACCEPTED_MESSAGE = 'Marketing Cloud does not know this messageKey (never accepted, or older than its 3-day reach): it is sent again with the same key'
 
 /**
  * Settles a `pending` record with the status endpoint's answer: found (queued, sent or notSent) means Marketing
@@ -83,9 +92,7 @@ export function settlePending(record: MessageRecord, answer: MessageStatusResult
   const at = now.toISOString()
   const {errorCode: _code, errorMessage: _message, delivery: _delivery, ...base} = record
   if (answer === undefined) return {...base, status: 'failed', at, errorMessage: NEVER_ACCEPTED_MESSAGE}
-  const delivery = deliveryFromStatus(answer, at)
-  if (delivery === undefined) return undefined
-  return {...base, status: 'accepted', at, delivery}
+  return {...base, status: 'accepted', at, delivery: deliveryFromStatus(answer, at)}
 }
 
 export interface SendStatusCounts {

@@ -1,5 +1,5 @@
 /**
- * Request pacing for the rate-limited status endpoint (sfmc-api.md §4: "use it only for occasional checks"):
+ * Request pacing for the rate-limited status endpoint (docs/marketing-cloud-api.md, "Status of one message": use it only for occasional checks):
  * one request every 1/rate seconds, never bursting. A 429 halves the rate and pauses for the Retry-After; each run
  * of successes earns a little of the rate back, up to the configured ceiling (additive increase, multiplicative
  * decrease). Time and sleeping are injected so the arithmetic is testable without waiting.

@@ -26,7 +26,7 @@ describe('renderApplySummary', () => {
       {send: 's', messageKey: 'k3', contactKey: 'c3', errorCode: 109121, errorMessage: 'MCMS_UTM_Validation_InvalidValue_to: bad'},
     ]
     const text = renderApplySummary(result({accepted: 7, alreadyAccepted: 2, rejected: 3, rejections}), {paint, showAddresses: false, stateLocation: 'state.json'})
-    expect(text).toContain('Apply complete: 9 accepted, 2 of them by an earlier interrupted attempt (not delivered twice), 3 rejected.')
+    expect(text).toContain('Apply complete: 9 accepted, 2 of them Marketing Cloud already had (109110): not re-delivered; bump revision to send again, 3 rejected.')
     expect(text).toContain('109106 MCMS_UTM_Validation_MissingRequiredField_to  x2')
     expect(text).toContain('109121 MCMS_UTM_Validation_InvalidValue_to  x1')
     expect(text).toContain('a***@example.com')

@@ -13,6 +13,13 @@ describe('code names', () => {
     expect(codeName(424242)).toBe('424242')
   })
 
+  it('follows the documented tables: 0 has no name, 10004 is the message format error, the platform codes exist', () => {
+    expect(codeName(0)).toBe('0')
+    expect(codeName(10004)).toBe('10004 InvalidMessageFormat (unbalanced or malformed JSON)')
+    expect(codeName(50200)).toBe('50200 RequestsTemporarilyBlocked (too many concurrent requests)')
+    for (const code of [10006, 20000, 20001, 20002, 30002, 40002, 40003, 40004]) expect(RESPONSE_CODE_NAMES.has(code)).toBe(true)
+  })
+
   it('covers the documented ranges', () => {
     for (const code of [109001, 109101, 109125, 10000, 10005, 40001, 50200, 50300]) expect(RESPONSE_CODE_NAMES.has(code)).toBe(true)
     for (const code of [1, 24, 43, 100, 141, 1000, 1040]) expect(SUBSCRIBER_STATUS_NAMES.has(code)).toBe(true)

@@ -12,6 +12,7 @@ describe('mapSendResponse', () => {
     const body = {requestId: 'r-1', errorcode: 0, responses: [{messageKey: 'k3'}, {messageKey: 'k1'}, {messageKey: 'k2'}]}
     expect(mapSendResponse(recipients, body)).toEqual({
       requestId: 'r-1',
+      httpStatus: 202,
       outcomes: [
         {messageKey: 'k1', accepted: true},
         {messageKey: 'k2', accepted: true},
@@ -98,7 +99,7 @@ describe('apiErrorFromFailure', () => {
     expect(error).toBeInstanceOf(ApiError)
     expect(error).toMatchObject({code: 'forbidden', status: 403, apiErrorCode: 20001, outcomeUnknown: false})
     const {message, hint} = error as ApiError
-    expect(message).toBe('Marketing Cloud refused the send (HTTP 403, 20001): Insufficient privileges')
+    expect(message).toBe('Marketing Cloud refused the send (HTTP 403, 20001 Authorization_BusinessRuleNotSet): Insufficient privileges')
     expect(hint).toContain('email_read email_write email_send')
     expect(hint).toContain('MCSEND_ACCOUNT_ID')
   })
@@ -122,8 +123,9 @@ describe('apiErrorFromFailure', () => {
     const lookup = apiErrorFromFailure(failure(503), noSecrets, {what: 'the lookup', send: false}) as ApiError
     expect(lookup.outcomeUnknown).toBe(false)
     const blocked = apiErrorFromFailure(failure(429, {errorCode: 50200}), noSecrets, {what: 'the send', send: true}) as ApiError
-    expect(blocked).toMatchObject({code: 'rate_limited', outcomeUnknown: false})
-    expect(blocked.hint).toMatch(/concurrency/)
+    expect(blocked).toMatchObject({code: 'concurrency_blocked', outcomeUnknown: false})
+    expect(blocked.hint).toMatch(/concurrent requests: run again with --parallelism 1/)
+    expect(apiErrorFromFailure(failure(429, {errorCode: 50100}), noSecrets, {what: 'the send', send: true})).toMatchObject({code: 'rate_limited'})
   })
 
   it('passes through errors that are not request failures', () => {

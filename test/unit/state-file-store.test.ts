@@ -8,7 +8,7 @@ import {encodePut} from '../../src/state/journal.js'
 import {compileSchema} from '../helpers/schemas.js'
 import {fixedClock, memVolume, record, records, sendSnapshot} from '../helpers/state-file.js'
 
-const STATE = '/work/.mcsend/state.json'
+const STATE = '/project/.mcsend/state.json'
 const JOURNAL = `${STATE}.journal`
 
 function storeOn(fs: StateFs) {
@@ -318,7 +318,7 @@ describe('FileStateStore over memfs', () => {
     expect((await storeOn(fs).load()).serial).toBe(43)
 
     await store.importState({formatVersion: 1, lineage: '', serial: 0, sends: {}, messages: new Map()})
-    expect(volume.toJSON()).toEqual({'/work/.mcsend': null})
+    expect(volume.toJSON()).toEqual({'/project/.mcsend': null})
     expect((await storeOn(fs).load()).serial).toBe(0)
   })
 

@@ -34,7 +34,8 @@ describe('deliveryFromStatus', () => {
       statusMessage: 'ListDetectiveExclusion',
       checkedAt: 'x',
     })
-    expect(deliveryFromStatus({eventCategoryType: 'Something.Else'}, 'x')).toBeUndefined()
+    // Any 200 proves the message exists: an unknown category is kept with its raw name.
+    expect(deliveryFromStatus({eventCategoryType: 'Something.Else'}, 'x')).toEqual({event: 'other', statusMessage: 'Something.Else', checkedAt: 'x'})
   })
 })
 
@@ -72,9 +73,11 @@ describe('settlePending', () => {
   it('not found: failed, so the plan retries it', () => {
     expect(settlePending(pending, undefined, NOW)).toMatchObject({status: 'failed', errorMessage: NEVER_ACCEPTED_MESSAGE})
   })
-  it('leaves records that are not pending, and unknown categories, alone', () => {
+  it('leaves records that are not pending alone', () => {
     expect(settlePending(record('a'), undefined, NOW)).toBeUndefined()
-    expect(settlePending(pending, {eventCategoryType: 'Nope'}, NOW)).toBeUndefined()
+  })
+  it('an event category it does not know is accepted, with its raw name, not left pending', () => {
+    expect(settlePending(pending, {eventCategoryType: 'TransactionalSendEvents.EmailBounced'}, NOW)).toMatchObject({status: 'accepted', delivery: {event: 'other', statusMessage: 'TransactionalSendEvents.EmailBounced'}})
   })
 })
 

@@ -13,7 +13,7 @@ export default class StateForget extends BaseCommand<typeof StateForget> {
   static summary = 'Erasure request: remove every record derived from one contact.'
   static description = `Removes from the state every message record whose contactKey hash matches the given contactKey (the state stores only a hash of it, so the key itself is needed to find them), in every send and revision, and prints what it removed. The contactKey is never printed in clear when it is an email address.
 
-The state's git history and Marketing Cloud's own records are not touched: erase those separately. Asks for confirmation on a terminal unless --yes; in a non-interactive shell, --yes is required (exit 64 otherwise). Holds the state lock while it writes.
+The state's git history and Marketing Cloud's own records are not touched: erase those separately. Within Marketing Cloud's dedupe window (2-3 days) it still refuses the forgotten keys, so applying the send again does not re-deliver to this contact: apply reports "Marketing Cloud already had this key (109110): not re-delivered". Asks for confirmation on a terminal unless --yes; in a non-interactive shell, --yes is required (exit 64 otherwise). Holds the state lock while it writes.
 
 EXIT CODES
 ${EXIT_CODE_HELP}`

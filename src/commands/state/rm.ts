@@ -10,7 +10,7 @@ import {confirm, needsConfirmation} from '../../cli/confirm.js'
 
 export default class StateRm extends BaseCommand<typeof StateRm> {
   static summary = 'Forget message records, so those messages can be sent again.'
-  static description = `Removes the records of the given messageKeys, or of every message of a send (--send), from the state. The next plan shows them as create, and apply sends them again with the same messageKey: within Marketing Cloud's 2-3 day dedupe window it answers 109110 and nothing is delivered twice; after it, they are delivered again. To deliberately send everyone again, bumping \`revision\` in the manifest is usually the better tool.
+  static description = `Removes the records of the given messageKeys, or of every message of a send (--send), from the state. The next plan shows them as create, and apply sends them again with the same messageKey. Within Marketing Cloud's dedupe window (documented as 2 days and as 72 hours) it refuses a reused key, so such a re-apply does not re-deliver: apply reports "Marketing Cloud already had this key (109110): not re-delivered; bump revision to send again". After the window they are delivered again. To deliberately send again now, bump \`revision\` in the manifest (new keys).
 
 Asks for confirmation on a terminal unless --yes; in a non-interactive shell, --yes is required (exit 64 otherwise). Holds the state lock while it writes, so it is refused (exit 5) while an apply runs.
 
