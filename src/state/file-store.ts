@@ -171,6 +171,8 @@ export class FileStateStore implements StateStore {
           this.loading = undefined
         }
         await this.removeTempFiles()
+        // A state.json link that leads nowhere is refused now, before anything is sent, not at the final commit.
+        await this.snapshotTarget()
         const state = await this.ensureLoaded()
         if (state.leftovers.length > 0) {
           if (state.dirty) await this.writeSnapshot(state)
