@@ -18,11 +18,8 @@ import {
   emptyState,
   isNotCanonical,
   metaDiffers,
-  metaProblem,
   parseSnapshotText,
-  recordProblem,
   recordsEqual,
-  sendProblem,
   sendsEqual,
   snapshotPieces,
 } from './serialize.js'
@@ -225,7 +222,8 @@ export class FileStateStore implements StateStore {
     let copies: MessageRecord[]
     let line: string
     try {
-      copies = records.map((r) => checkedRecord(r, 'append'))
+      // Shape and privacy checks are the guard's (guard.ts); the store keeps canonical copies.
+      copies = records.map((r) => canonicalRecord(r))
       // Encoded now, while an earlier append may still be waiting for its fsync.
       line = encodePut(copies)
     } catch (error) {
@@ -245,8 +243,6 @@ export class FileStateStore implements StateStore {
   }
 
   putSend(snapshot: SendSnapshot): Promise<void> {
-    const problem = sendProblem(snapshot)
-    if (problem) return Promise.reject(new TypeError(`putSend: the send snapshot ${problem}`))
     const send = canonicalSend(snapshot)
     return this.enqueue(async () => {
       const state = await this.ensureLoaded()
@@ -259,8 +255,6 @@ export class FileStateStore implements StateStore {
   }
 
   setMeta(meta: StateMeta): Promise<void> {
-    const problem = metaProblem(meta)
-    if (problem) return Promise.reject(new TypeError(`setMeta: the state metadata ${problem}`))
     const wanted = canonicalMeta(meta)
     return this.enqueue(async () => {
       const state = await this.ensureLoaded()
@@ -310,16 +304,10 @@ export class FileStateStore implements StateStore {
     let sends: Record<string, SendSnapshot>
     let meta: StateMeta
     try {
-      const problem = metaProblem({target: data.target, keyFingerprint: data.keyFingerprint})
-      if (problem) throw new TypeError(`importState: the state metadata ${problem}`)
       meta = canonicalMeta({target: data.target, keyFingerprint: data.keyFingerprint})
-      messages = new Map([...data.messages.values()].map((r) => [r.messageKey, checkedRecord(r, 'importState')]))
+      messages = new Map([...data.messages.values()].map((r) => [r.messageKey, canonicalRecord(r)]))
       sends = {}
-      for (const send of Object.values(data.sends)) {
-        const problem = sendProblem(send)
-        if (problem) throw new TypeError(`importState: the send snapshot ${problem}`)
-        sends[send.name] = canonicalSend(send)
-      }
+      for (const send of Object.values(data.sends)) sends[send.name] = canonicalSend(send)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -713,12 +701,6 @@ export class FileStateStore implements StateStore {
     state.goodLength = 0
     state.journalSize = -1
   }
-}
-
-function checkedRecord(record: MessageRecord, operation: 'append' | 'importState'): MessageRecord {
-  const problem = typeof record?.messageKey === 'string' && record.messageKey !== '' ? recordProblem(record) : '`messageKey` must be a non-empty string'
-  if (problem) throw new TypeError(`${operation}: a message record ${problem}`)
-  return canonicalRecord(record)
 }
 
 /**

@@ -1,6 +1,7 @@
 import path from 'node:path'
 
 import {InvalidInputError} from '../errors.js'
+import {guardStore} from './guard.js'
 import type {StateStore} from './types.js'
 
 export const DEFAULT_STATE_PATH = '.mcsend/state.json'
@@ -37,8 +38,9 @@ export async function openStateStore(options: OpenStateOptions): Promise<StateSt
   const spec = options.spec ?? (options.env.MCSEND_STATE || undefined) ?? DEFAULT_STATE_PATH
   if (isPostgresSpec(spec)) {
     const {PgStateStore} = await import('./pg-store.js')
-    return PgStateStore.connect({url: spec, workspace: options.workspace ?? (options.env.MCSEND_WORKSPACE || undefined) ?? 'default'})
+    return guardStore(await PgStateStore.connect({url: spec, workspace: options.workspace ?? (options.env.MCSEND_WORKSPACE || undefined) ?? 'default'}))
   }
   const {FileStateStore} = await import('./file-store.js')
-  return new FileStateStore({path: path.resolve(options.cwd, spec), displayPath: spec, staleLockMs: staleLockMsFromEnv(options.env)})
+  // Every store is used through the guard: one contract (shape, hashes only, redaction) whatever the backend.
+  return guardStore(new FileStateStore({path: path.resolve(options.cwd, spec), displayPath: spec, staleLockMs: staleLockMsFromEnv(options.env)}))
 }

@@ -7,7 +7,7 @@ import {plural} from '../text/format.js'
 import {describeOwner} from './lock.js'
 import {checkPgUrl, describePgTarget, isConnectionLoss, pgStateError, redactPgUrl} from './pg-errors.js'
 import {PG_LOCK_NAMESPACE_WORKSPACE, inTransaction, migratePgSchema} from './pg-migrations.js'
-import {canonicalMeta, canonicalTarget, metaProblem} from './serialize.js'
+import {canonicalMeta, canonicalTarget} from './serialize.js'
 import type {DeliveryRecord, LockOwner, MessageRecord, MessageStatus, SendSnapshot, StateData, StateLock, StateMeta, StateStore, StateTarget} from './types.js'
 
 export interface PgStateStoreOptions {
@@ -461,8 +461,6 @@ export class PgStateStore implements StateStore {
   }
 
   async setMeta(meta: StateMeta): Promise<void> {
-    const problem = metaProblem(meta)
-    if (problem) throw new TypeError(`setMeta: the state metadata ${problem}`)
     const wanted = canonicalMeta(meta)
     if (wanted.target === undefined && wanted.keyFingerprint === undefined) return
     await this.exclusive('recording the state metadata', async () => {
@@ -517,8 +515,6 @@ export class PgStateStore implements StateStore {
    * One transaction: readers see the old state or the new one, never a mix.
    */
   async importState(data: StateData): Promise<void> {
-    const problem = metaProblem({target: data.target, keyFingerprint: data.keyFingerprint})
-    if (problem) throw new TypeError(`importState: the state metadata ${problem}`)
     const meta = canonicalMeta({target: data.target, keyFingerprint: data.keyFingerprint})
     await this.exclusive(`importing ${plural(data.messages.size, 'record')}`, async () => {
       this.assertLockIntact()

@@ -145,7 +145,7 @@ export function applyMeta(data: StateData, meta: StateMeta): boolean {
   return changed
 }
 
-/** A fresh record in canonical field order, with free text redacted; unknown fields are dropped. */
+/** A fresh record in canonical field order; unknown fields are dropped. (Redaction is the guard's, see guard.ts.) */
 export function canonicalRecord(r: MessageRecord): MessageRecord {
   const out: MessageRecord = {
     messageKey: r.messageKey,
@@ -159,11 +159,11 @@ export function canonicalRecord(r: MessageRecord): MessageRecord {
   }
   if (r.requestId !== undefined) out.requestId = r.requestId
   if (r.errorCode !== undefined) out.errorCode = r.errorCode
-  if (r.errorMessage !== undefined) out.errorMessage = redactFreeText(r.errorMessage)
+  if (r.errorMessage !== undefined) out.errorMessage = r.errorMessage
   if (r.delivery !== undefined) {
     const d: DeliveryRecord = {event: r.delivery.event, checkedAt: r.delivery.checkedAt}
     if (r.delivery.statusCode !== undefined) d.statusCode = r.delivery.statusCode
-    if (r.delivery.statusMessage !== undefined) d.statusMessage = redactFreeText(r.delivery.statusMessage)
+    if (r.delivery.statusMessage !== undefined) d.statusMessage = r.delivery.statusMessage
     if (r.delivery.at !== undefined) d.at = r.delivery.at
     out.delivery = d
   }

@@ -4,6 +4,7 @@ import {describe, expect, it} from 'vitest'
 import {StateError} from '../../src/errors.js'
 import type {StateFileHandle, StateFs} from '../../src/state/file-io.js'
 import {FileStateStore} from '../../src/state/file-store.js'
+import {guardStore} from '../../src/state/guard.js'
 import {encodePut} from '../../src/state/journal.js'
 import {compileSchema} from '../helpers/schemas.js'
 import {fixedClock, memVolume, record, records, sendSnapshot} from '../helpers/state-file.js'
@@ -358,9 +359,9 @@ describe('FileStateStore over memfs', () => {
       expect(await storeOn(fs).load()).toMatchObject({serial: 2, target: {kind: 'sandbox'}, keyFingerprint: 'fp-2'})
     })
 
-    it('refuses a target or fingerprint holding an address or a bad shape, writing nothing', async () => {
+    it('refuses (through the store guard) a target or fingerprint holding an address or a bad shape, writing nothing', async () => {
       const {volume, fs} = memVolume()
-      const store = storeOn(fs)
+      const store = guardStore(storeOn(fs))
       await expect(store.setMeta({target: {kind: 'marketing-cloud', authHost: 'ann@example.com'}})).rejects.toThrow(/authHost/)
       await expect(store.setMeta({target: {kind: 'marketing-cloud', authHost: 'h', accountId: 'x@y'}})).rejects.toThrow(/accountId/)
       await expect(store.setMeta({target: {kind: 'elsewhere'} as never})).rejects.toThrow(/kind/)
@@ -383,16 +384,16 @@ describe('FileStateStore over memfs', () => {
     })
   })
 
-  it('refuses malformed or plaintext records from the caller', async () => {
-    const store = storeOn(memVolume().fs)
+  it('refuses (through the store guard) malformed or plaintext records from the caller', async () => {
+    const store = guardStore(storeOn(memVolume().fs))
     await expect(store.append([{...record('amy'), toHash: 'amy@example.com'}])).rejects.toThrow(/toHash/)
     await expect(store.append([{...record('amy'), messageKey: ''}])).rejects.toThrow(/messageKey/)
     expect((await store.load()).messages.size).toBe(0)
   })
 
-  it('writes files that validate against schemas/state.schema.json and hold no address', async () => {
+  it('writes files that validate against schemas/state.schema.json and hold no address (through the store guard)', async () => {
     const {volume, fs} = memVolume()
-    const store = storeOn(fs)
+    const store = guardStore(storeOn(fs))
     await store.append(records(20, 'pending'))
     await store.append([
       record('amy', 'failed', {errorCode: 180008, errorMessage: 'Subscriber amy@example.com is unsubscribed'}),

@@ -11,7 +11,9 @@ import {
   redactFreeText,
   snapshotPieces,
 } from '../../src/state/serialize.js'
+import {guardRecord} from '../../src/state/guard.js'
 import type {MessageRecord, StateData} from '../../src/state/types.js'
+import {compileSchema} from '../helpers/schemas.js'
 import {record, records, sendSnapshot} from '../helpers/state-file.js'
 
 const meta = {lineage: 'lin-1', serial: 4, toolVersion: '0.1.0', updatedAt: '2026-11-26T12:00:00.000Z'}
@@ -123,8 +125,30 @@ describe('records', () => {
 
   it('redacts address-like tokens from free text', () => {
     expect(redactFreeText('Invalid address amy@example.com in request')).toBe('Invalid address [redacted] in request')
-    expect(canonicalRecord(record('a', 'failed', {errorMessage: 'to <b@c.d> refused'})).errorMessage).toBe('to [redacted] refused')
+    expect(guardRecord(record('a', 'failed', {errorMessage: 'to <b@c.d> refused'}), 'append').errorMessage).toBe('to [redacted] refused')
     expect(redactFreeText('nothing to hide')).toBe('nothing to hide')
+  })
+
+  it('checks by hand exactly what schemas/state.schema.json says about a record (the guard does not use ajv: 3x slower, see bench/state-validate.ts)', () => {
+    const validate = compileSchema('state')
+    const inSchema = (r: unknown) => validate({formatVersion: 1, lineage: 'l', serial: 1, updatedAt: '2026-11-26T12:00:00.000Z', sends: {}, messages: {k: r}})
+    const {messageKey: _key, ...good} = record('amy', 'accepted', {requestId: 'r', errorCode: 1, errorMessage: 'm', delivery: {event: 'notSent', statusCode: 24, statusMessage: 's', at: '2026-11-26T12:00:00.000Z', checkedAt: '2026-11-26T12:00:00.000Z'}})
+    const variants: unknown[] = [
+      good,
+      {...good, status: 'sent'},
+      {...good, revision: 0},
+      {...good, revision: 1.5},
+      {...good, send: ''},
+      {...good, toHash: 'amy@example.com'},
+      {...good, attributesHash: 'has space'},
+      {...good, contactHash: 7},
+      {...good, errorCode: 'x'},
+      {...good, requestId: 5},
+      {...good, delivery: {event: 'bounced', checkedAt: 'x'}},
+      {...good, delivery: {event: 'sent'}},
+      {...good, delivery: {event: 'sent', checkedAt: '2026-11-26T12:00:00.000Z', statusCode: 'x'}},
+    ]
+    for (const v of variants) expect({v, byHand: recordProblem(v) === undefined}).toEqual({v, byHand: inSchema(v)})
   })
 
   it('drops unknown fields and keeps a canonical field order', () => {
