@@ -2,6 +2,7 @@ import {afterAll, afterEach, describe, expect, it} from 'vitest'
 
 import {CliError, StateError, StateLockedError} from '../../src/errors.js'
 import {PG_LOCK_NAMESPACE_WORKSPACE, PG_MIGRATIONS, migratePgSchema} from '../../src/state/pg-migrations.js'
+import {guardStore} from '../../src/state/guard.js'
 import {PgStateStore, workspaceLockKey} from '../../src/state/pg-store.js'
 import type {LockOwner, MessageRecord, SendSnapshot} from '../../src/state/types.js'
 import {PG_URL, adminClient, dropWorkspace, isolatedSchemaUrl, lockHolderPids, pgAvailable, uniqueName} from '../helpers/pg.js'
@@ -221,8 +222,8 @@ describe.skipIf(!pgAvailable)('PostgreSQL state store', () => {
       expect((await store.load()).lineage).toMatch(/^[0-9a-f-]{36}$/)
     })
 
-    it('refuses a target or fingerprint holding an address, storing nothing', async () => {
-      const store = await open()
+    it('refuses (through the store guard) a target or fingerprint holding an address, storing nothing', async () => {
+      const store = guardStore(await open())
       await expect(store.setMeta({target: {kind: 'marketing-cloud', authHost: 'ann@example.com'}})).rejects.toThrow(/authHost/)
       await expect(store.setMeta({keyFingerprint: 'ann@example.com'})).rejects.toThrow(/keyFingerprint/)
       expect(await store.load()).toMatchObject({lineage: '', serial: 0})
