@@ -87,3 +87,47 @@ export async function lockHolderPids(client: pg.Client, lockKey: number, namespa
   )
   return result.rows.map((r) => r.pid)
 }
+
+/**
+ * Fills `workspace` (lineage 'lineage-big', serial 7) in a fresh schema with `rows` generated records, fast:
+ * the table is made UNLOGGED (a throwaway schema needs no crash safety). Record i has key `big-r1-<i>`; every
+ * 1000th is failed (code 30005), the others accepted with request id `req-<i / 2000>`. See expectedBigRecord.
+ */
+export async function fillBigWorkspace(url: string, workspace: string, rows: number): Promise<void> {
+  const admin = await adminClient(url)
+  try {
+    await admin.query('ALTER TABLE mcsend_messages SET UNLOGGED')
+    await admin.query('SET synchronous_commit = off')
+    await admin.query(`INSERT INTO mcsend_workspaces (workspace, lineage, serial) VALUES ($1, 'lineage-big', 7)`, [workspace])
+    await admin.query(
+      `INSERT INTO mcsend_messages (workspace, message_key, send, revision, status, at, request_id, error_code, error_message, to_hash, attributes_hash, contact_hash)
+       SELECT $1, 'big-r1-' || i, 'big', 1,
+              CASE WHEN i % 1000 = 0 THEN 'failed' ELSE 'accepted' END,
+              timestamptz '2026-01-01T00:00:00Z' + i * interval '1 millisecond',
+              CASE WHEN i % 1000 = 0 THEN NULL ELSE 'req-' || (i / 2000) END,
+              CASE WHEN i % 1000 = 0 THEN 30005 END,
+              CASE WHEN i % 1000 = 0 THEN 'rejected' END,
+              'to-' || i, 'attr-' || i, 'contact-' || i
+       FROM generate_series(1, $2::int) AS i`,
+      [workspace, rows],
+    )
+    await admin.query('ANALYZE mcsend_messages')
+  } finally {
+    await admin.end()
+  }
+}
+
+/** Record i as fillBigWorkspace wrote it (i not a multiple of 1000: an accepted record). */
+export function expectedBigRecord(i: number): Record<string, unknown> {
+  return {
+    messageKey: `big-r1-${i}`,
+    send: 'big',
+    revision: 1,
+    status: 'accepted',
+    at: new Date(Date.UTC(2026, 0, 1) + i).toISOString(),
+    requestId: `req-${Math.floor(i / 2000)}`,
+    toHash: `to-${i}`,
+    attributesHash: `attr-${i}`,
+    contactHash: `contact-${i}`,
+  }
+}

@@ -5,14 +5,14 @@ import {loadOrFail} from '../../src/core/load.js'
 import {runApply, type ApplyOptions} from '../../src/core/apply.js'
 import {ExitCode} from '../../src/errors.js'
 import {buildPlan} from '../../src/plan/build.js'
-import {hashAttributes, hashContactKey, hashTo} from '../../src/keys/hash.js'
 import type {PlannedMessage} from '../../src/plan/types.js'
 import {startSandbox, type Sandbox} from '../../src/sandbox/server.js'
 import {createSfmcClient} from '../../src/sfmc/client.js'
 import {openStateStore} from '../../src/state/open.js'
-import type {MessageRecord, StateStore} from '../../src/state/types.js'
+import type {StateStore} from '../../src/state/types.js'
 import {NEVER_ACCEPTED_MESSAGE} from '../../src/status/delivery.js'
 import {stateBackends} from '../helpers/backends.js'
+import {recipientRecord} from '../helpers/records.js'
 import {makeProject, runCli, type Project} from '../helpers/project.js'
 
 const RETRY = {retry: {limit: 8, baseDelayMs: 5, maxDelayMs: 50, maxRetryAfterMs: 1500}}
@@ -50,16 +50,12 @@ for (const backend of stateBackends) {
       const send = sends[0]!
       messages = buildPlan(sends, {formatVersion: 1, lineage: '', serial: 0, sends: {}, messages: new Map()}, {stateLocation: spec}).sends[0]!.batches.flatMap((b) => b.messages)
       expect(messages).toHaveLength(10)
-      const pending: MessageRecord[] = messages.map((m) => ({
-        messageKey: m.messageKey,
-        send: send.name,
-        revision: send.revision,
-        status: 'pending',
-        at: pendingAt.toISOString(),
-        toHash: hashTo(m.to),
-        attributesHash: hashAttributes(send.attributes, m.attributes),
-        contactHash: hashContactKey(m.contactKey),
-      }))
+      const pending = messages.map((m) =>
+        recipientRecord(
+          {send: send.name, revision: send.revision, messageKey: m.messageKey, contactKey: m.contactKey, to: m.to, shared: send.attributes, attributes: m.attributes},
+          {status: 'pending', at: pendingAt.toISOString()},
+        ),
+      )
       await withStore(async (store) => {
         const lock = await store.lock({operation: 'apply', who: 'crashed', pid: process.pid, host: 'here', since: new Date().toISOString()})
         await store.append(pending)

@@ -3,25 +3,16 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {hashAttributes, hashContactKey, hashTo} from '../../src/keys/hash.js'
+import {hashContactKey} from '../../src/keys/hash.js'
 import {startSandbox, type Sandbox} from '../../src/sandbox/server.js'
 import {openStateStore} from '../../src/state/open.js'
 import type {MessageRecord, StateStore} from '../../src/state/types.js'
 import {stateBackends} from '../helpers/backends.js'
+import {recipientRecord} from '../helpers/records.js'
 import {makeProject, runCli, startCli, waitFor, type Project} from '../helpers/project.js'
 
 function rec(messageKey: string, send: string, contactKey: string, overrides: Partial<MessageRecord> = {}): MessageRecord {
-  return {
-    messageKey,
-    send,
-    revision: 1,
-    status: 'accepted',
-    at: '2026-03-01T10:00:00.000Z',
-    toHash: hashTo(`${contactKey}@example.com`),
-    attributesHash: hashAttributes({}, undefined),
-    contactHash: hashContactKey(contactKey),
-    ...overrides,
-  }
+  return recipientRecord({send, contactKey, messageKey}, overrides)
 }
 
 const OWNER = {operation: 'test-holder', who: 'tester@here', pid: process.pid, host: os.hostname(), since: new Date().toISOString()}

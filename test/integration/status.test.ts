@@ -3,13 +3,12 @@ import {mkdtemp, rm} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
-import {hashAttributes, hashContactKey, hashTo} from '../../src/keys/hash.js'
 import {startSandbox, type Sandbox, type SandboxOptions} from '../../src/sandbox/server.js'
 import {createSfmcClient} from '../../src/sfmc/client.js'
 import {openStateStore} from '../../src/state/open.js'
-import type {MessageRecord} from '../../src/state/types.js'
 import {runStatus, type StatusOptions} from '../../src/core/status.js'
 import {stateBackends} from '../helpers/backends.js'
+import {recipientRecord} from '../helpers/records.js'
 
 const DAY = 24 * 3600 * 1000
 const RETRY = {retry: {limit: 8, baseDelayMs: 5, maxDelayMs: 50, maxRetryAfterMs: 1500}}
@@ -44,17 +43,7 @@ for (const backend of stateBackends) {
       const recipients = contacts.map((c) => ({contactKey: c, to: `${c}@example.com`, messageKey: `${send}.${c}`}))
       const result = await client.sendBatch({definitionKey: 'release-notes', recipients})
       expect(result.outcomes.every((o) => o.accepted)).toBe(true)
-      const records: MessageRecord[] = recipients.map((r) => ({
-        messageKey: r.messageKey,
-        send,
-        revision: 1,
-        status: 'accepted',
-        at: at.toISOString(),
-        requestId: result.requestId,
-        toHash: hashTo(r.to),
-        attributesHash: hashAttributes({}, undefined),
-        contactHash: hashContactKey(r.contactKey),
-      }))
+      const records = recipients.map((r) => recipientRecord({send, ...r}, {at: at.toISOString(), requestId: result.requestId}))
       await withStore(async (store) => {
         const lock = await store.lock({operation: 'test', who: 'test', pid: process.pid, host: os.hostname(), since: new Date().toISOString()})
         await store.append(records)

@@ -1,25 +1,14 @@
 import {describe, expect, it} from 'vitest'
 
 import {buildPlan} from '../../src/plan/build.js'
-import {hashAttributes, hashContactKey, hashTo} from '../../src/keys/hash.js'
-import {deriveMessageKey} from '../../src/keys/message-key.js'
 import type {MessageRecord} from '../../src/state/types.js'
+import {recipientRecord} from '../helpers/records.js'
 import {emptyState, makeSend, manyRecipients, recipient, stateWith} from '../helpers/sends.js'
 
 const opts = {stateLocation: '.mcsend/state.json'}
 
 function record(send: string, contactKey: string, status: MessageRecord['status'], to = `${contactKey}@example.com`, extra: Partial<MessageRecord> = {}): MessageRecord {
-  return {
-    messageKey: deriveMessageKey(send, 1, contactKey),
-    send,
-    revision: 1,
-    status,
-    at: '2026-11-26T10:00:00.000Z',
-    toHash: hashTo(to),
-    attributesHash: hashAttributes({}, undefined),
-    contactHash: hashContactKey(contactKey),
-    ...extra,
-  }
+  return recipientRecord({send, contactKey, to}, {status, at: '2026-11-26T10:00:00.000Z', ...extra})
 }
 
 describe('buildPlan', () => {

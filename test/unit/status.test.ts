@@ -12,12 +12,13 @@ import {
 } from '../../src/status/delivery.js'
 import {MIN_STATUS_RATE, Pacer} from '../../src/status/pacer.js'
 import type {MessageRecord} from '../../src/state/types.js'
+import {testRecord} from '../helpers/records.js'
 
 const NOW = new Date('2026-03-10T12:00:00.000Z')
 const hoursAgo = (h: number) => new Date(NOW.getTime() - h * 3600_000).toISOString()
 
 function record(key: string, overrides: Partial<MessageRecord> = {}): MessageRecord {
-  return {messageKey: key, send: 'news', revision: 1, status: 'accepted', at: hoursAgo(1), toHash: 't', attributesHash: 'a', contactHash: 'c', ...overrides}
+  return testRecord(0, {messageKey: key, send: 'news', at: hoursAgo(1), ...overrides})
 }
 
 describe('deliveryFromStatus', () => {
