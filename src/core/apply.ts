@@ -7,11 +7,11 @@ import type {Plan} from '../plan/types.js'
 import type {ClientOptions} from '../sfmc/client.js'
 import type {SfmcClient} from '../sfmc/types.js'
 import {makeLockOwner} from '../state/lock.js'
-import {openStateStore} from '../state/open.js'
 import type {MessageStatus, StateData} from '../state/types.js'
 import type {Send} from '../manifest/types.js'
-import {openConnection, requireConnection, SANDBOX_STATE, type Connection} from './connection.js'
+import {requireConnection} from './connection.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
+import {withConnection, withLockedStore} from './resources.js'
 
 // Marketing Cloud's messageKey reuse window is documented as 72 h in places and "2 days" in others
 // (docs/marketing-cloud-api.md); a pending key older than the shorter one can no longer be re-sent safely.
@@ -78,68 +78,57 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
     digests = await digestFiles(savedPlanInputs(saved).map((d) => d.file), options.cwd)
   }
 
-  const stateSpec = options.state ?? (options.sandbox ? SANDBOX_STATE : undefined)
-  const store = await openStateStore({spec: stateSpec, cwd: options.cwd, env: options.env, workspace: options.workspace})
-  let connection: Connection | undefined
-  try {
-    const lock = await store.lock(makeLockOwner('apply', clock(), options.env))
-    try {
-      const state = await store.load()
-      if (options.refresh && saved === undefined) {
-        // Refresh opens its own connection: its status requests are paced, and a 429 slows the pacer down.
-        await refreshPending(store, state, {sandbox: options.sandbox, env: options.env, cwd: options.cwd, sends: options.targets, clock, signal: options.signal, clientOptions: options.clientOptions, note: (m) => ui.note(m)})
-      }
-      const plan =
-        saved === undefined
-          ? buildPlan(sends, state, {stateLocation: store.location, targets: options.targets})
-          : await replanSaved(saved, options, state, store.location, digests!)
-      await ui.showPlan(plan)
-      if (plan.summary.toSend === 0) {
-        return {plan, cancelled: false, exitCode: ExitCode.ok, stateLocation: store.location}
-      }
-      refuseStalePending(plan, state, clock())
-      if (saved === undefined && !(await ui.approve(plan))) {
-        return {plan, cancelled: true, exitCode: ExitCode.ok, stateLocation: store.location}
-      }
-      connection = await openConnection({sandbox: options.sandbox, env: options.env, cwd: options.cwd, clientOptions: options.clientOptions})
-      const sfmc = connection.client
-      await preflightDefinitions(plan, sfmc, options.allowInactive)
+  return withLockedStore(options, makeLockOwner('apply', clock(), options.env), async (store) => {
+    const state = await store.load()
+    if (options.refresh && saved === undefined) {
+      // Refresh opens its own connection: its status requests are paced, and a 429 slows the pacer down.
+      await refreshPending(store, state, {sandbox: options.sandbox, env: options.env, cwd: options.cwd, sends: options.targets, clock, signal: options.signal, clientOptions: options.clientOptions, note: (m) => ui.note(m)})
+    }
+    const plan =
+      saved === undefined
+        ? buildPlan(sends, state, {stateLocation: store.location, targets: options.targets})
+        : await replanSaved(saved, options, state, store.location, digests!)
+    await ui.showPlan(plan)
+    if (plan.summary.toSend === 0) {
+      return {plan, cancelled: false, exitCode: ExitCode.ok, stateLocation: store.location}
+    }
+    refuseStalePending(plan, state, clock())
+    if (saved === undefined && !(await ui.approve(plan))) {
+      return {plan, cancelled: true, exitCode: ExitCode.ok, stateLocation: store.location}
+    }
+    const result = await withConnection(options, undefined, async ({client}) => {
+      await preflightDefinitions(plan, client, options.allowInactive)
       // Each key's status before this run, read now: the executor's pending records replace them as it goes.
       const before = new Map<string, MessageStatus>()
       for (const send of plan.sends) for (const b of send.batches) for (const m of b.messages) {
         const status = state.messages.get(m.messageKey)?.status
         if (status !== undefined) before.set(m.messageKey, status)
       }
-      const result = await executePlan(plan, {client: sfmc, store, clock, previousStatus: (key) => before.get(key)}, {
+      return executePlan(plan, {client, store, clock, previousStatus: (key) => before.get(key)}, {
         parallelism: options.parallelism,
         blockedBackoffMs: options.clientOptions?.retry?.baseDelayMs,
         signal: options.signal,
         onEvent: ui.onEvent,
         onProgress: ui.onProgress,
       })
-      if (result.accepted + result.alreadyAccepted > 0) {
-        for (const send of plan.sends) {
-          if (send.batches.length === 0) continue
-          await store.putSend({
-            name: send.name,
-            definitionKey: send.definitionKey,
-            revision: send.revision,
-            attributes: send.attributes,
-            batchSize: send.batchSize,
-            sources: send.sources,
-            appliedAt: clock().toISOString(),
-          })
-        }
+    })
+    if (result.accepted + result.alreadyAccepted > 0) {
+      for (const send of plan.sends) {
+        if (send.batches.length === 0) continue
+        await store.putSend({
+          name: send.name,
+          definitionKey: send.definitionKey,
+          revision: send.revision,
+          attributes: send.attributes,
+          batchSize: send.batchSize,
+          sources: send.sources,
+          appliedAt: clock().toISOString(),
+        })
       }
-      await store.commit()
-      return {plan, result, cancelled: false, exitCode: exitCodeFor(result), stateLocation: store.location}
-    } finally {
-      await lock.release()
     }
-  } finally {
-    await connection?.close()
-    await store.close()
-  }
+    await store.commit()
+    return {plan, result, cancelled: false, exitCode: exitCodeFor(result), stateLocation: store.location}
+  })
 }
 
 /**

@@ -1,10 +1,9 @@
 import type {Send, SourceDigest} from '../manifest/types.js'
 import {buildPlan} from '../plan/build.js'
 import type {Plan} from '../plan/types.js'
-import {openStateStore} from '../state/open.js'
 import type {StateData} from '../state/types.js'
-import {SANDBOX_STATE} from './connection.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
+import {withStore} from './resources.js'
 
 export interface PreparePlanOptions {
   paths: string[]
@@ -29,12 +28,9 @@ export interface PreparedPlan {
 export async function preparePlan(options: PreparePlanOptions): Promise<PreparedPlan> {
   const {sends, result} = await loadOrFail(options.paths, {cwd: options.cwd})
   assertTargetsExist(sends, options.targets)
-  const store = await openStateStore({spec: options.state ?? (options.sandbox ? SANDBOX_STATE : undefined), cwd: options.cwd, env: options.env, workspace: options.workspace})
-  try {
+  return withStore(options, async (store) => {
     const state = await store.load()
     const plan = buildPlan(sends, state, {stateLocation: store.location, targets: options.targets})
     return {plan, sends, manifests: result.manifests, state}
-  } finally {
-    await store.close()
-  }
+  })
 }

@@ -1,9 +1,9 @@
 import {plural} from '../text/format.js'
 import type {ClientOptions} from '../sfmc/client.js'
 import {makeLockOwner} from '../state/lock.js'
-import {openStateStore} from '../state/open.js'
 import type {MessageRecord, StateData, StateStore} from '../state/types.js'
-import {openConnection, requireConnection, SANDBOX_STATE, type Connection} from './connection.js'
+import {requireConnection} from './connection.js'
+import {withConnection, withLockedStore} from './resources.js'
 import {beyondReach, settlePending} from '../status/delivery.js'
 import {DEFAULT_STATUS_RATE, Pacer} from '../status/pacer.js'
 import {pollStatuses} from '../status/poll.js'
@@ -63,11 +63,9 @@ export async function refreshPending(store: StateStore, state: StateData, option
   if (pending.length === 0) return result
 
   const pacer = new Pacer(options.rate ?? DEFAULT_STATUS_RATE)
-  let connection: Connection | undefined
   const settled: MessageRecord[] = []
-  try {
-    connection = await openConnection({sandbox: options.sandbox, env: options.env, cwd: options.cwd, clientOptions: options.clientOptions}, pacer)
-    const poll = await pollStatuses(pending, connection.client, {
+  await withConnection(options, pacer, async ({client}) => {
+    const poll = await pollStatuses(pending, client, {
       pacer,
       signal: options.signal,
       onAnswer: ({record, result: answer}) => {
@@ -90,9 +88,7 @@ export async function refreshPending(store: StateStore, state: StateData, option
       for (const record of settled) state.messages.set(record.messageKey, record)
     }
     if (poll.error) throw poll.error
-  } finally {
-    await connection?.close()
-  }
+  })
   options.note?.(
     `refresh: asked about ${plural(result.asked, 'pending key')}: ${result.accepted} accepted by Marketing Cloud (not re-sent), ${result.notFound} never arrived (to send again)` +
       (result.unasked > 0 ? `, ${result.unasked} not asked (still pending)` : ''),
@@ -111,16 +107,7 @@ export interface RefreshStateOptions extends RefreshOptions {
  */
 export async function refreshStatePending(options: RefreshStateOptions): Promise<RefreshResult> {
   requireConnection(options)
-  const store = await openStateStore({spec: options.state ?? (options.sandbox ? SANDBOX_STATE : undefined), cwd: options.cwd, env: options.env, workspace: options.workspace})
-  try {
-    const lock = await store.lock(makeLockOwner('plan --refresh', (options.clock ?? (() => new Date()))()))
-    try {
-      // refreshPending commits what it settled, before it rethrows an error that stopped the polling.
-      return await refreshPending(store, await store.load(), options)
-    } finally {
-      await lock.release()
-    }
-  } finally {
-    await store.close()
-  }
+  const owner = makeLockOwner('plan --refresh', (options.clock ?? (() => new Date()))())
+  // refreshPending commits what it settled, before it rethrows an error that stopped the polling.
+  return withLockedStore(options, owner, async (store) => refreshPending(store, await store.load(), options))
 }

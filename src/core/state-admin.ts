@@ -1,8 +1,8 @@
 import {InvalidInputError, StateLockedError} from '../errors.js'
 import {hashContactKey} from '../keys/hash.js'
 import {makeLockOwner} from '../state/lock.js'
-import {openStateStore} from '../state/open.js'
-import type {LockOwner, MessageRecord, StateData, StateStore} from '../state/types.js'
+import type {LockOwner, MessageRecord, StateData} from '../state/types.js'
+import {withLockedStore, withStore} from './resources.js'
 
 /**
  * The operations behind `mcsend state list|show|rm|forget|unlock`, on the StateStore interface (file or PostgreSQL).
@@ -18,17 +18,8 @@ export interface StateTarget {
 export const RECORD_FILTERS = ['pending', 'accepted', 'failed', 'queued', 'sent', 'notSent'] as const
 export type RecordFilter = (typeof RECORD_FILTERS)[number]
 
-function openTarget(target: StateTarget): Promise<StateStore> {
-  return openStateStore({spec: target.state, cwd: target.cwd, env: target.env, workspace: target.workspace})
-}
-
-export async function readState(target: StateTarget): Promise<{location: string; data: StateData}> {
-  const store = await openTarget(target)
-  try {
-    return {location: store.location, data: await store.load()}
-  } finally {
-    await store.close()
-  }
+export function readState(target: StateTarget): Promise<{location: string; data: StateData}> {
+  return withStore(target, async (store) => ({location: store.location, data: await store.load()}))
 }
 
 /** Records of the given sends with the given status (record status, or delivery event), by send then messageKey. */
@@ -103,29 +94,21 @@ export interface RemoveResult {
 }
 
 /** Forgets records under the lock and commits: the snapshot is rewritten atomically without them. */
-export async function removeRecords(target: StateTarget, options: RemoveOptions): Promise<RemoveResult> {
-  const store = await openTarget(target)
-  try {
-    const lock = await store.lock(makeLockOwner(options.operation))
-    try {
-      const data = await store.load()
-      const selection = options.select(data)
-      const base = {location: store.location, missing: selection.missing}
-      if (selection.records.length === 0) {
-        const error = options.nothingMatches?.(selection, store.location)
-        if (error) throw error
-        return {...base, removed: [], cancelled: false}
-      }
-      if (!(await options.confirm(selection, store.location))) return {...base, removed: [], cancelled: true}
-      await store.remove(selection.records.map((r) => r.messageKey))
-      await store.commit()
-      return {...base, removed: selection.records, cancelled: false}
-    } finally {
-      await lock.release()
+export function removeRecords(target: StateTarget, options: RemoveOptions): Promise<RemoveResult> {
+  return withLockedStore(target, makeLockOwner(options.operation), async (store) => {
+    const data = await store.load()
+    const selection = options.select(data)
+    const base = {location: store.location, missing: selection.missing}
+    if (selection.records.length === 0) {
+      const error = options.nothingMatches?.(selection, store.location)
+      if (error) throw error
+      return {...base, removed: [], cancelled: false}
     }
-  } finally {
-    await store.close()
-  }
+    if (!(await options.confirm(selection, store.location))) return {...base, removed: [], cancelled: true}
+    await store.remove(selection.records.map((r) => r.messageKey))
+    await store.commit()
+    return {...base, removed: selection.records, cancelled: false}
+  })
 }
 
 export interface UnlockResult {
@@ -138,9 +121,8 @@ export interface UnlockResult {
 }
 
 /** Removes a stale lock; a live one only with `force` (otherwise the store throws StateLockedError naming it). */
-export async function unlockState(target: StateTarget, force: boolean): Promise<UnlockResult> {
-  const store = await openTarget(target)
-  try {
+export function unlockState(target: StateTarget, force: boolean): Promise<UnlockResult> {
+  return withStore(target, async (store) => {
     const info = await store.lockInfo()
     const owner = info ? await store.unlock(force) : undefined
     // Taking the lock folds what a run that did not finish left (a leftover journal) into the state file.
@@ -153,7 +135,5 @@ export async function unlockState(target: StateTarget, force: boolean): Promise<
     }
     if (!info) return {location: store.location, removed: false}
     return {location: store.location, holder: owner ?? info.owner, stale: info.stale, removed: true}
-  } finally {
-    await store.close()
-  }
+  })
 }

@@ -2,9 +2,9 @@ import {assertTargetsExist, loadOrFail} from './load.js'
 import {StateLockedError, type CliError} from '../errors.js'
 import type {ClientOptions} from '../sfmc/client.js'
 import {makeLockOwner} from '../state/lock.js'
-import {openStateStore} from '../state/open.js'
 import type {MessageRecord, StateStore} from '../state/types.js'
-import {openConnection, requireConnection, SANDBOX_STATE, type Connection} from './connection.js'
+import {requireConnection} from './connection.js'
+import {withConnection, withLock, withStore} from './resources.js'
 import {deliveryFromStatus, selectForStatus, summariseStatus, type StatusReport} from '../status/delivery.js'
 import {DEFAULT_STATUS_RATE, Pacer} from '../status/pacer.js'
 import {pollStatuses, type PollResult, type StatusAnswer} from '../status/poll.js'
@@ -50,10 +50,7 @@ export async function runStatus(options: StatusOptions, ui: StatusUi): Promise<S
   }
   if (options.sends && options.sends.length > 0) only = new Set(options.sends.filter((s) => only === undefined || only.has(s)))
 
-  const stateSpec = options.state ?? (options.sandbox ? SANDBOX_STATE : undefined)
-  const store = await openStateStore({spec: stateSpec, cwd: options.cwd, env: options.env, workspace: options.workspace})
-  let connection: Connection | undefined
-  try {
+  return withStore(options, async (store) => {
     const state = await store.load()
     const records = new Map<string, MessageRecord>()
     for (const r of state.messages.values()) if (only === undefined || only.has(r.send)) records.set(r.messageKey, r)
@@ -69,7 +66,6 @@ export async function runStatus(options: StatusOptions, ui: StatusUi): Promise<S
 
     if (selection.ask.length > 0) {
       if (selection.ask.length > 50) ui.note(`Asking Marketing Cloud about ${selection.ask.length} messages at up to ${pacer.rate}/s …`)
-      connection = await openConnection({sandbox: options.sandbox, env: options.env, cwd: options.cwd, clientOptions: options.clientOptions}, pacer)
       const flushEvery = Math.max(1, options.flushEvery ?? 1000)
       let flushing: Promise<void> = Promise.resolve()
       const onAnswer = async ({record, result}: StatusAnswer) => {
@@ -90,7 +86,7 @@ export async function runStatus(options: StatusOptions, ui: StatusUi): Promise<S
           await flushing
         }
       }
-      poll = await pollStatuses(selection.ask, connection.client, {pacer, signal: options.signal, onAnswer, onProgress: ui.onProgress})
+      poll = await withConnection(options, pacer, ({client}) => pollStatuses(selection.ask, client, {pacer, signal: options.signal, onAnswer, onProgress: ui.onProgress}))
       await flushing
       const saved = await saveDeliveries(store, buffer)
       unsaved = saved.left.length
@@ -109,10 +105,7 @@ export async function runStatus(options: StatusOptions, ui: StatusUi): Promise<S
       saveError,
       backoffs: pacer.backoffs,
     }
-  } finally {
-    await connection?.close()
-    await store.close()
-  }
+  })
 }
 
 /**
@@ -121,25 +114,24 @@ export async function runStatus(options: StatusOptions, ui: StatusUi): Promise<S
  */
 async function saveDeliveries(store: StateStore, updates: MessageRecord[]): Promise<{left: MessageRecord[]; lockError?: CliError}> {
   if (updates.length === 0) return {left: []}
-  let lock
+  let locked = false
   try {
-    lock = await store.lock(makeLockOwner('status'))
+    return await withLock(store, makeLockOwner('status'), async () => {
+      locked = true
+      const state = await store.load()
+      const writes: MessageRecord[] = []
+      for (const update of updates) {
+        const current = state.messages.get(update.messageKey)
+        if (current === undefined || current.status !== 'accepted' || current.at !== update.at) continue
+        writes.push({...current, delivery: update.delivery})
+      }
+      if (writes.length > 0) await store.append(writes)
+      await store.commit()
+      return {left: []}
+    })
   } catch (error) {
-    if (error instanceof StateLockedError) return {left: updates, lockError: error}
+    // Only a refused lock keeps the updates for later; a failure while holding it is a real error.
+    if (!locked && error instanceof StateLockedError) return {left: updates, lockError: error}
     throw error
-  }
-  try {
-    const state = await store.load()
-    const writes: MessageRecord[] = []
-    for (const update of updates) {
-      const current = state.messages.get(update.messageKey)
-      if (current === undefined || current.status !== 'accepted' || current.at !== update.at) continue
-      writes.push({...current, delivery: update.delivery})
-    }
-    if (writes.length > 0) await store.append(writes)
-    await store.commit()
-    return {left: []}
-  } finally {
-    await lock.release()
   }
 }

@@ -1,8 +1,9 @@
 import {CliError, ExitCode, StateError, UsageError} from '../errors.js'
 import {plural} from '../text/format.js'
 import {makeLockOwner} from '../state/lock.js'
-import {DEFAULT_STATE_PATH, isPostgresSpec, openStateStore} from '../state/open.js'
-import type {LockOwner, StateData, StateLock, StateStore} from '../state/types.js'
+import {DEFAULT_STATE_PATH, isPostgresSpec} from '../state/open.js'
+import type {LockOwner, StateData, StateStore} from '../state/types.js'
+import {withLock, withStore} from './resources.js'
 
 export interface StateSummary {
   location: string
@@ -54,24 +55,21 @@ export function copyConflicts(source: StateSummary, dest: StateSummary): string[
  */
 export async function copyState(from: StateStore, to: StateStore, options: {owner: LockOwner; force: boolean}): Promise<CopyStateResult> {
   if (from.location === to.location) throw new UsageError(`the source and the destination are the same state (${from.location})`)
-  const locks: StateLock[] = []
-  try {
-    locks.push(await from.lock(options.owner))
-    locks.push(await to.lock(options.owner))
-    const source = await from.load()
-    const dest = await to.load()
-    const sourceSummary = summary(from.location, source)
-    const replaced = summary(to.location, dest)
-    const conflicts = copyConflicts(sourceSummary, replaced)
-    if (conflicts.length > 0 && !options.force) {
-      throw new StateError(`refusing to overwrite ${to.location}: ${conflicts.join('; ')}`, 'check that --from, --to and --workspace point where you mean; add --force to overwrite anyway')
-    }
-    // Both stores take a whole state as it is, lineage and serial included, so saved plans still apply to it.
-    await to.importState(source)
-    return {from: sourceSummary, to: {...sourceSummary, location: to.location}, replaced, overridden: options.force ? conflicts : []}
-  } finally {
-    for (const lock of locks.reverse()) await lock.release().catch(() => undefined)
+  return withLock(from, options.owner, () => withLock(to, options.owner, () => copyLocked(from, to, options.force)))
+}
+
+async function copyLocked(from: StateStore, to: StateStore, force: boolean): Promise<CopyStateResult> {
+  const source = await from.load()
+  const dest = await to.load()
+  const sourceSummary = summary(from.location, source)
+  const replaced = summary(to.location, dest)
+  const conflicts = copyConflicts(sourceSummary, replaced)
+  if (conflicts.length > 0 && !force) {
+    throw new StateError(`refusing to overwrite ${to.location}: ${conflicts.join('; ')}`, 'check that --from, --to and --workspace point where you mean; add --force to overwrite anyway')
   }
+  // Both stores take a whole state as it is, lineage and serial included, so saved plans still apply to it.
+  await to.importState(source)
+  return {from: sourceSummary, to: {...sourceSummary, location: to.location}, replaced, overridden: force ? conflicts : []}
 }
 
 export type TransferDirection = 'push' | 'pull'
@@ -125,19 +123,14 @@ export function resolveTransferEnds(options: Pick<TransferOptions, 'direction' |
 export async function transferState(options: TransferOptions): Promise<TransferResult> {
   const {file, url} = resolveTransferEnds(options)
   const workspace = options.workspace ?? (options.env.MCSEND_WORKSPACE || undefined) ?? 'default'
-  const fileStore = await openStateStore({spec: file, cwd: options.cwd, env: options.env})
-  try {
-    const pgStore = await openStateStore({spec: url, cwd: options.cwd, env: options.env, workspace})
-    try {
+  const owner = makeLockOwner(`state ${options.direction}`, undefined, options.env)
+  return withStore({state: file, cwd: options.cwd, env: options.env}, (fileStore) =>
+    withStore({state: url, cwd: options.cwd, env: options.env, workspace}, async (pgStore) => {
       const [from, to] = options.direction === 'push' ? [fileStore, pgStore] : [pgStore, fileStore]
-      const result = await copyState(from, to, {owner: makeLockOwner(`state ${options.direction}`, undefined, options.env), force: options.force})
+      const result = await copyState(from, to, {owner, force: options.force})
       return {...result, direction: options.direction, workspace}
-    } finally {
-      await pgStore.close()
-    }
-  } finally {
-    await fileStore.close()
-  }
+    }),
+  )
 }
 
 /** The --json document of `state push` / `state pull`. */
