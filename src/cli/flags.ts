@@ -18,3 +18,8 @@ export const showAddressesFlag = {
 export const sendFlag = {
   send: Flags.string({description: 'Only this send (by name); repeat for several.', multiple: true, helpValue: 'NAME'}),
 }
+
+/** For the state commands: the sandbox's own state, as `apply --sandbox` writes it. */
+export const sandboxStateFlag = {
+  sandbox: Flags.boolean({description: "Use the sandbox's own state (.mcsend/sandbox/state.json, as `apply --sandbox` writes it) unless --state is given."}),
+}

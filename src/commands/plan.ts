@@ -1,3 +1,4 @@
+import {emptyStateNote} from '../core/target.js'
 import {appendFile} from 'node:fs/promises'
 
 import {Args, Flags} from '@oclif/core'
@@ -63,6 +64,8 @@ ${EXIT_CODE_HELP}`
       env: process.env,
     })
     const {plan, state} = prepared
+    const emptyNote = emptyStateNote({state: flags.state, sandbox: flags.sandbox, cwd: process.cwd(), env: process.env}, state)
+    if (emptyNote !== undefined) this.note(emptyNote)
     const mask = {showAddresses: flags['show-addresses']}
     if (flags.out !== undefined) {
       const saved = toSavedPlan(plan, {
@@ -70,6 +73,7 @@ ${EXIT_CODE_HELP}`
         toolVersion: this.config.version,
         createdAt: new Date().toISOString(),
         sandbox: flags.sandbox,
+        target: prepared.target,
         targets: flags.send ?? [],
         previous: state.sends,
       })

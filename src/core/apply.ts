@@ -12,6 +12,7 @@ import type {Send} from '../manifest/types.js'
 import {requireConnection} from './connection.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
 import {withConnection, withLockedStore} from './resources.js'
+import {assertTarget, offlineTarget} from './target.js'
 
 // Marketing Cloud's messageKey reuse window is documented as 72 h in places and "2 days" in others
 // (docs/marketing-cloud-api.md); a pending key older than the shorter one can no longer be re-sent safely.
@@ -80,6 +81,8 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
 
   return withLockedStore(options, makeLockOwner('apply', clock(), options.env), async (store) => {
     const state = await store.load()
+    // Before anything is shown: a state of another target is refused as far as the environment tells.
+    assertTarget(state, store.location, offlineTarget(options))
     if (options.refresh && saved === undefined) {
       // Refresh opens its own connection: its status requests are paced, and a 429 slows the pacer down.
       await refreshPending(store, state, {sandbox: options.sandbox, env: options.env, cwd: options.cwd, sends: options.targets, clock, signal: options.signal, clientOptions: options.clientOptions, note: (m) => ui.note(m)})
@@ -96,7 +99,17 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
     if (saved === undefined && !(await ui.approve(plan))) {
       return {plan, cancelled: true, exitCode: ExitCode.ok, stateLocation: store.location}
     }
-    const result = await withConnection(options, undefined, async ({client}) => {
+    const result = await withConnection(options, undefined, async (connection) => {
+      const client = connection.client
+      // Now the business unit is known too (MCSEND_ACCOUNT_ID, or the token's): compare again, and bind a new state.
+      const target = await connection.target()
+      assertTarget(state, store.location, target)
+      if (saved !== undefined) {
+        const files = new Map(savedPlanInputs(saved).map((d) => [d.file, d.sha256]))
+        const reasons = staleReasons(saved, {state: {lineage: state.lineage, serial: state.serial, location: store.location}, files, sandbox: options.sandbox, target})
+        if (reasons.length > 0) throw stalePlanError(options.planFile!, reasons)
+      }
+      if (state.target === undefined) await store.setMeta({target})
       await preflightDefinitions(plan, client, options.allowInactive)
       // Each key's status before this run, read now: the executor's pending records replace them as it goes.
       const before = new Map<string, MessageStatus>()
@@ -139,7 +152,7 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
 async function replanSaved(saved: SavedPlan, options: ApplyOptions, state: StateData, location: string, digests: ReadonlyMap<string, string | undefined>): Promise<Plan> {
   const file = options.planFile!
   // The target is a value: an unset --sandbox flag is Marketing Cloud, never "unknown".
-  const current = {state: {lineage: state.lineage, serial: state.serial, location}, sandbox: options.sandbox === true}
+  const current = {state: {lineage: state.lineage, serial: state.serial, location}, sandbox: options.sandbox === true, target: offlineTarget(options)}
   const before = staleReasons(saved, {...current, files: digests})
   if (before.length > 0) throw stalePlanError(file, before)
   const {sends, result} = await loadOrFail(

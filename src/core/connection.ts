@@ -5,6 +5,8 @@ import {createSfmcClient, type ClientOptions} from '../sfmc/client.js'
 import {credentialsFromEnv} from '../sfmc/credentials.js'
 import type {Credentials, SfmcClient} from '../sfmc/types.js'
 import type {Pacer} from '../status/pacer.js'
+import type {StateTarget} from '../state/types.js'
+import {authHostOf} from './target.js'
 
 import {SANDBOX_DIR} from '../sandbox/outbox-file.js'
 
@@ -21,6 +23,8 @@ export interface ConnectOptions {
 
 export interface Connection {
   client: SfmcClient
+  /** What this connection reaches, as a state records it. */
+  target(): Promise<StateTarget>
   /** Closes the client, and stops the sandbox if one was started. */
   close(): Promise<void>
 }
@@ -60,13 +64,18 @@ export async function openConnection(options: ConnectOptions, pacer?: Pacer): Pr
     : options.clientOptions
   if (credentials) {
     const client = createSfmcClient(credentials, clientOptions)
-    return {client, close: () => client.close()}
+    const target = async (): Promise<StateTarget> => {
+      const accountId = await client.accountId()
+      return accountId === undefined ? {kind: 'marketing-cloud', authHost: authHostOf(credentials.authUrl)} : {kind: 'marketing-cloud', authHost: authHostOf(credentials.authUrl), accountId}
+    }
+    return {client, target, close: () => client.close()}
   }
   const {startSandbox} = await import('../sandbox/server.js')
   const sandbox = await startSandbox({dataDir: path.join(options.cwd, SANDBOX_DIR)})
   const client = createSfmcClient({clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, authUrl: sandbox.authUrl}, clientOptions)
   return {
     client,
+    target: async () => ({kind: 'sandbox'}),
     async close() {
       await client.close()
       await sandbox.close()

@@ -1,7 +1,8 @@
 import type {Send, SourceDigest} from '../manifest/types.js'
 import {buildPlan} from '../plan/build.js'
 import type {Plan} from '../plan/types.js'
-import type {StateData} from '../state/types.js'
+import type {StateData, StateTarget} from '../state/types.js'
+import {assertTarget, offlineTarget} from './target.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
 import {withStore} from './resources.js'
 
@@ -22,6 +23,8 @@ export interface PreparedPlan {
   /** Digests of every manifest file read (for a saved plan). */
   manifests: SourceDigest[]
   state: StateData
+  /** What the plan is for: the state's recorded target, else what the environment (or --sandbox) says. */
+  target?: StateTarget
 }
 
 /** Reads manifests and state, then plans. Plan only reads the state: the store is closed before returning. */
@@ -30,7 +33,9 @@ export async function preparePlan(options: PreparePlanOptions): Promise<Prepared
   assertTargetsExist(sends, options.targets)
   return withStore(options, async (store) => {
     const state = await store.load()
+    const offline = offlineTarget(options)
+    assertTarget(state, store.location, offline)
     const plan = buildPlan(sends, state, {stateLocation: store.location, targets: options.targets})
-    return {plan, sends, manifests: result.manifests, state}
+    return {plan, sends, manifests: result.manifests, state, target: state.target ?? offline}
   })
 }

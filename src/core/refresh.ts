@@ -4,6 +4,7 @@ import {makeLockOwner} from '../state/lock.js'
 import type {MessageRecord, StateData, StateStore} from '../state/types.js'
 import {requireConnection} from './connection.js'
 import {withConnection, withLockedStore} from './resources.js'
+import {assertTarget} from './target.js'
 import {beyondReach, settlePending} from '../status/delivery.js'
 import {DEFAULT_STATUS_RATE, Pacer} from '../status/pacer.js'
 import {pollStatuses} from '../status/poll.js'
@@ -64,7 +65,9 @@ export async function refreshPending(store: StateStore, state: StateData, option
 
   const pacer = new Pacer(options.rate ?? DEFAULT_STATUS_RATE)
   const settled: MessageRecord[] = []
-  await withConnection(options, pacer, async ({client}) => {
+  await withConnection(options, pacer, async ({client, target}) => {
+    // Another business unit would not know these keys, and they would be recorded "never accepted": refuse it.
+    assertTarget(state, store.location, await target())
     const poll = await pollStatuses(pending, client, {
       pacer,
       signal: options.signal,

@@ -9,7 +9,8 @@ import writeFileAtomic from 'write-file-atomic'
 import {CliError, ExitCode, InvalidInputError, StalePlanError} from '../errors.js'
 import type {SourceDigest} from '../manifest/types.js'
 import {maskAttributes, maskValue} from '../render/mask.js'
-import type {SendSnapshot} from '../state/types.js'
+import type {SendSnapshot, StateTarget} from '../state/types.js'
+import {describeTarget, targetMismatch} from './target.js'
 import {sha256Hex} from '../keys/hash.js'
 import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary} from '../plan/types.js'
 
@@ -44,6 +45,8 @@ export interface SavedPlan {
   createdAt: string
   /** Made against the sandbox's state (`plan --sandbox`); apply must then target the sandbox too. */
   sandbox: boolean
+  /** The target the plan was made for, as far as plan knew it (src/core/target.ts); apply FILE refuses another. */
+  target?: StateTarget
   /** `--send` names the plan was limited to (empty: every send of the manifests). */
   targets: string[]
   state: {location: string; lineage: string; serial: number}
@@ -60,6 +63,8 @@ export interface SaveContext {
   toolVersion: string
   createdAt: string
   sandbox: boolean
+  /** What the plan was made for (the state's recorded target, or what the environment says). */
+  target?: StateTarget
   targets: readonly string[]
   previous: Readonly<Record<string, SendSnapshot | undefined>>
 }
@@ -85,6 +90,7 @@ export function toSavedPlan(plan: Plan, context: SaveContext): SavedPlan {
     toolVersion: context.toolVersion,
     createdAt: context.createdAt,
     sandbox: context.sandbox === true,
+    ...(context.target === undefined ? {} : {target: context.target}),
     targets: [...context.targets],
     state: {...plan.state},
     manifests: context.manifests.map((m) => ({file: m.file, sha256: m.sha256})),
@@ -217,6 +223,8 @@ export interface CurrentInputs {
   files: ReadonlyMap<string, string | undefined>
   /** Whether this apply targets the sandbox; unset is Marketing Cloud. */
   sandbox?: boolean
+  /** What this apply targets, as far as it is known (the business unit may be learnt only once connected). */
+  target?: StateTarget
 }
 
 /**
@@ -231,6 +239,9 @@ export function staleReasons(saved: SavedPlan, now: CurrentInputs): string[] {
         ? 'target: the plan was made for the sandbox (plan --sandbox), but this apply targets Marketing Cloud'
         : 'target: the plan was made for Marketing Cloud, but this apply targets the sandbox (--sandbox)',
     )
+  }
+  if (saved.sandbox === (now.sandbox === true) && targetMismatch(saved.target, now.target) !== undefined) {
+    reasons.push(`target: the plan was made for ${describeTarget(saved.target!)}, but this apply targets ${describeTarget(now.target!)}`)
   }
   const was = saved.state
   if (was.lineage !== '' && now.state.lineage !== '' && was.lineage !== now.state.lineage) {

@@ -5,6 +5,7 @@ import {makeLockOwner} from '../state/lock.js'
 import type {MessageRecord, StateStore} from '../state/types.js'
 import {requireConnection} from './connection.js'
 import {withConnection, withLock, withStore} from './resources.js'
+import {assertTarget, offlineTarget} from './target.js'
 import {deliveryFromStatus, selectForStatus, summariseStatus, type StatusReport} from '../status/delivery.js'
 import {DEFAULT_STATUS_RATE, Pacer} from '../status/pacer.js'
 import {pollStatuses, type PollResult, type StatusAnswer} from '../status/poll.js'
@@ -52,6 +53,7 @@ export async function runStatus(options: StatusOptions, ui: StatusUi): Promise<S
 
   return withStore(options, async (store) => {
     const state = await store.load()
+    assertTarget(state, store.location, offlineTarget(options))
     const records = new Map<string, MessageRecord>()
     for (const r of state.messages.values()) if (only === undefined || only.has(r.send)) records.set(r.messageKey, r)
     const now = clock()
@@ -86,7 +88,11 @@ export async function runStatus(options: StatusOptions, ui: StatusUi): Promise<S
           await flushing
         }
       }
-      poll = await withConnection(options, pacer, ({client}) => pollStatuses(selection.ask, client, {pacer, signal: options.signal, onAnswer, onProgress: ui.onProgress}))
+      poll = await withConnection(options, pacer, async ({client, target}) => {
+        // A state of another business unit would make every key look unknown: refuse it instead.
+        assertTarget(state, store.location, await target())
+        return pollStatuses(selection.ask, client, {pacer, signal: options.signal, onAnswer, onProgress: ui.onProgress})
+      })
       await flushing
       const saved = await saveDeliveries(store, buffer)
       unsaved = saved.left.length

@@ -264,7 +264,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       return
     }
     const family = familyOf(route)
-    if (family === 'token') stats.tokenRequests++
+    if (route.name === 'token') stats.tokenRequests++
     else if (family === 'send') stats.sendRequests++
     else if (family === 'status') stats.statusRequests++
     else if (family === 'definition') stats.definitionRequests++

@@ -123,6 +123,30 @@ export function createSfmcClient(credentials: Credentials, options: ClientOption
       return mapStatusResponse(response.body)
     },
 
+    authUrl: credentials.authUrl,
+
+    async accountId(): Promise<string | undefined> {
+      if (credentials.accountId !== undefined) return credentials.accountId
+      if (closed) throw new Error('the Marketing Cloud client is closed')
+      try {
+        const token = await tokens.get()
+        const response = await requestJson(
+          {route: 'token', method: 'get', url: new URL('v2/userinfo', credentials.authUrl).toString(), authorize: async () => token.value},
+          settings,
+        )
+        // The answer also describes the user (with an email address): only the MID is read, nothing is logged.
+        const organization = isRecord(response.body) && isRecord(response.body.organization) ? response.body.organization : {}
+        const mid = organization.member_id
+        if (typeof mid === 'number' && Number.isSafeInteger(mid) && mid > 0) return String(mid)
+        if (typeof mid === 'string' && /^\d{1,18}$/.test(mid)) return mid
+        return undefined
+      } catch (error) {
+        // Token problems surface on the next call with their own error; userinfo itself is optional.
+        if (error instanceof ApiError) throw error
+        return undefined
+      }
+    },
+
     async close(): Promise<void> {
       closed = true
     },

@@ -71,5 +71,12 @@ export interface SfmcClient {
   getDefinition(definitionKey: string): Promise<Definition | undefined>
   /** undefined when the key is unknown to Marketing Cloud. */
   getMessageStatus(messageKey: string): Promise<MessageStatusResult | undefined>
+  /**
+   * The MID of the business unit the token acts in: MCSEND_ACCOUNT_ID when set, otherwise `organization.member_id`
+   * from the auth host's GET /v2/userinfo; undefined when that cannot be learnt.
+   */
+  accountId(): Promise<string | undefined>
+  /** The auth base URL (its host names the tenant). */
+  readonly authUrl: string
   close(): Promise<void>
 }

@@ -6,6 +6,7 @@ import {afterAll, beforeAll, describe, expect, it, type TestContext} from 'vites
 
 import {makeProject, runCli, type Project, type RunResult} from '../helpers/project.js'
 import {startSandboxProcess, type SandboxProcess} from '../helpers/sandbox-process.js'
+import {compileSchema} from '../helpers/schemas.js'
 
 // One table of cases, two modes (design.md, "Two paths, one behaviour"):
 // - sandbox: the spawned CLI with --sandbox (the fake runs inside the CLI process, state .mcsend/sandbox/state.json);
@@ -106,5 +107,62 @@ describe.concurrent.each(modes)('$name mode', (mode) => {
     expect(apply.code).toBe(5)
     expect(apply.stderr).toMatch(mode.name === 'sandbox' ? /made for Marketing Cloud, but this apply targets the sandbox/ : /made for the sandbox \(plan --sandbox\), but this apply targets Marketing Cloud/)
     expect(await mode.delivered(p, send)).toEqual([])
+  })
+})
+
+describe.concurrent.each(modes)('$name mode: the state knows its target', (mode) => {
+  it('records the target on the first apply; status and the state commands then read it', async (t) => {
+    const {p} = await project(t, 3)
+    const apply = await mode.run(p, ['apply', 'send.yaml', '--auto-approve'])
+    expect(apply.code, apply.stderr).toBe(0)
+    const state = JSON.parse(await readFile(path.join(p.dir, mode.stateFile), 'utf8')) as {target: unknown}
+    // Credentials mode learns the business unit from the token (GET /v2/userinfo): MCSEND_ACCOUNT_ID is not set.
+    expect(state.target).toEqual(mode.name === 'sandbox' ? {kind: 'sandbox'} : {kind: 'marketing-cloud', authHost: '127.0.0.1', accountId: '100000001'})
+    const status = await mode.run(p, ['status', '--json'])
+    expect(status.code, status.stderr).toBe(0)
+    expect(JSON.parse(status.stdout)).toMatchObject({totals: {accepted: 3}})
+    // state commands take --sandbox for the sandbox's state (credentials mode uses the default state).
+    const list = await runCli(['state', 'list', '--json', ...(mode.name === 'sandbox' ? ['--sandbox'] : [])], {cwd: p.dir})
+    expect(list.code, list.stderr).toBe(0)
+    expect(JSON.parse(list.stdout)).toMatchObject({total: 3})
+  })
+})
+
+describe('credentials mode only: another business unit', () => {
+  // Only credentials mode can switch business units: --sandbox ignores MCSEND_ACCOUNT_ID.
+  it('refuses a state of another business unit (plan, apply, status) naming both, until `state retarget` moves it', async (t) => {
+    const {p, send} = await project(t, 2)
+    expect((await credentialsMode.run(p, ['apply', 'send.yaml', '--auto-approve'])).code).toBe(0)
+    const other = {MCSEND_ACCOUNT_ID: '200000002'}
+    for (const args of [['plan', 'send.yaml'], ['apply', 'send.yaml', '--auto-approve'], ['status']]) {
+      const r = await credentialsMode.run(p, args, other)
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(5)
+      expect(r.stderr).toContain('the state belongs to the sandbox at 127.0.0.1, business unit 100000001, but this run targets the sandbox at 127.0.0.1, business unit 200000002')
+      expect(r.stderr).toContain('mcsend state retarget')
+    }
+    expect((await server.outbox()).filter((e) => e.messageKey.startsWith(`${send}.`)).map((e) => e.mid)).toEqual(['100000001', '100000001'])
+    const moved = await credentialsMode.run(p, ['state', 'retarget'], other)
+    expect(moved.code, moved.stderr).toBe(0)
+    expect(moved.stdout).toContain('moved from the sandbox at 127.0.0.1, business unit 100000001 to the sandbox at 127.0.0.1, business unit 200000002')
+    const plan = await credentialsMode.run(p, ['plan', 'send.yaml', '--detailed-exitcode'], other)
+    expect(plan.code, plan.stderr).toBe(0)
+    const again = await credentialsMode.run(p, ['state', 'retarget', '--json'], other)
+    const doc = JSON.parse(again.stdout) as unknown
+    const validate = compileSchema('state-retarget')
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true)
+    expect(doc).toMatchObject({changed: false, to: {kind: 'marketing-cloud', authHost: '127.0.0.1', accountId: '200000002'}})
+  })
+})
+
+describe('sandbox mode only: an empty real state next to a sandbox state', () => {
+  // Only --sandbox writes .mcsend/sandbox/state.json beside the default state.
+  it('plan and state list say so', async (t) => {
+    const {p} = await project(t, 2)
+    expect((await sandboxMode.run(p, ['apply', 'send.yaml', '--auto-approve'])).code).toBe(0)
+    const plan = await runCli(['plan', 'send.yaml'], {cwd: p.dir})
+    expect(plan.code, plan.stderr).toBe(0)
+    expect(plan.stderr).toContain('the state .mcsend/state.json is empty, but a sandbox state exists at .mcsend/sandbox/state.json: add --sandbox to use it')
+    const list = await runCli(['state', 'list'], {cwd: p.dir})
+    expect(list.stderr).toContain('add --sandbox to use it')
   })
 })

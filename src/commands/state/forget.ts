@@ -1,7 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {stateFlags} from '../../cli/flags.js'
+import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
+import {SANDBOX_STATE} from '../../core/connection.js'
 import {EXIT_CODE_HELP, UsageError} from '../../errors.js'
 import {plural} from '../../text/format.js'
 import {maskEmail} from '../../render/mask.js'
@@ -28,6 +29,7 @@ ${EXIT_CODE_HELP}`
     yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation (required in a non-interactive shell).'}),
     json: Flags.boolean({description: 'Print what was removed as one JSON document.'}),
     ...stateFlags,
+    ...sandboxStateFlag,
   }
 
   async run(): Promise<{state: string; removed: {messageKey: string; send: string; revision: number}[]; cancelled: boolean}> {
@@ -37,7 +39,7 @@ ${EXIT_CODE_HELP}`
     if (needsConfirmation(flags.yes)) throw new UsageError('state forget needs confirmation, and this shell is not interactive', 'pass --yes to remove the records without a prompt')
     const who = maskEmail(contactKey)
     const result = await removeRecords(
-      {state: flags.state, workspace: flags.workspace, cwd: process.cwd(), env: process.env},
+      {state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, cwd: process.cwd(), env: process.env},
       {
         operation: 'state forget',
         select: (data) => selectByContact(data, contactKey),

@@ -1,7 +1,9 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {sendFlag, stateFlags} from '../../cli/flags.js'
+import {sendFlag, sandboxStateFlag, stateFlags} from '../../cli/flags.js'
+import {SANDBOX_STATE} from '../../core/connection.js'
+import {emptyStateNote} from '../../core/target.js'
 import {EXIT_CODE_HELP} from '../../errors.js'
 import {renderRecordList} from '../../render/state-text.js'
 import {filterRecords, readState, RECORD_FILTERS, type RecordFilter} from '../../core/state-admin.js'
@@ -34,11 +36,14 @@ ${EXIT_CODE_HELP}`
     json: Flags.boolean({description: 'Print the records as one JSON document.'}),
     ...sendFlag,
     ...stateFlags,
+    ...sandboxStateFlag,
   }
 
   async run(): Promise<StateListDocument> {
     const {flags} = await this.parse(StateList)
-    const {location, data} = await readState({state: flags.state, workspace: flags.workspace, cwd: process.cwd(), env: process.env})
+    const {location, data} = await readState({state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, cwd: process.cwd(), env: process.env})
+    const emptyNote = emptyStateNote({state: flags.state, sandbox: flags.sandbox, cwd: process.cwd(), env: process.env}, data)
+    if (emptyNote !== undefined) this.note(emptyNote)
     const all = filterRecords(data, {sends: flags.send, status: flags.status as RecordFilter | undefined})
     const records = all.slice(flags.offset, flags.limit === 0 ? undefined : flags.offset + flags.limit)
     const doc: StateListDocument = {state: location, total: all.length, offset: flags.offset, records}

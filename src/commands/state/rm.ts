@@ -1,7 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {stateFlags} from '../../cli/flags.js'
+import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
+import {SANDBOX_STATE} from '../../core/connection.js'
 import {EXIT_CODE_HELP, InvalidInputError, UsageError} from '../../errors.js'
 import {plural} from '../../text/format.js'
 import {displayKey, renderRecordSummary} from '../../render/state-text.js'
@@ -29,6 +30,7 @@ ${EXIT_CODE_HELP}`
     yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation (required in a non-interactive shell).'}),
     json: Flags.boolean({description: 'Print what was removed as one JSON document.'}),
     ...stateFlags,
+    ...sandboxStateFlag,
   }
 
   async run(): Promise<{state: string; removed: string[]; missing: string[]; cancelled: boolean}> {
@@ -39,7 +41,7 @@ ${EXIT_CODE_HELP}`
     if (keys.length > 0 && sends.length > 0) throw new UsageError('give either messageKeys or --send, not both', 'run it twice if you need both')
     if (needsConfirmation(flags.yes)) throw new UsageError('state rm needs confirmation, and this shell is not interactive', 'pass --yes to remove the records without a prompt')
     const result = await removeRecords(
-      {state: flags.state, workspace: flags.workspace, cwd: process.cwd(), env: process.env},
+      {state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, cwd: process.cwd(), env: process.env},
       {
         operation: 'state rm',
         select: (data) => (keys.length > 0 ? selectByKeys(data, keys) : selectBySends(data, sends)),

@@ -1,7 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {stateFlags} from '../../cli/flags.js'
+import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
+import {SANDBOX_STATE} from '../../core/connection.js'
 import {EXIT_CODE_HELP, InvalidInputError} from '../../errors.js'
 import {renderRecord} from '../../render/state-text.js'
 import {readState} from '../../core/state-admin.js'
@@ -23,11 +24,12 @@ ${EXIT_CODE_HELP}`
   static flags = {
     json: Flags.boolean({description: 'Print the record as one JSON document.'}),
     ...stateFlags,
+    ...sandboxStateFlag,
   }
 
   async run(): Promise<MessageRecord> {
     const {args, flags} = await this.parse(StateShow)
-    const {location, data} = await readState({state: flags.state, workspace: flags.workspace, cwd: process.cwd(), env: process.env})
+    const {location, data} = await readState({state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, cwd: process.cwd(), env: process.env})
     const record = data.messages.get(args.messageKey)
     if (!record) {
       throw new InvalidInputError(`no record for this messageKey in ${location}`, [], 'list the keys with `mcsend state list` (add --send NAME to narrow it down), or check --state / MCSEND_STATE')

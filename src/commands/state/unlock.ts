@@ -1,7 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {stateFlags} from '../../cli/flags.js'
+import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
+import {SANDBOX_STATE} from '../../core/connection.js'
 import {EXIT_CODE_HELP} from '../../errors.js'
 import {unlockState} from '../../core/state-admin.js'
 import {describeOwner} from '../../state/lock.js'
@@ -22,11 +23,12 @@ ${EXIT_CODE_HELP}`
     force: Flags.boolean({description: 'Remove the lock even if its holder looks alive.'}),
     json: Flags.boolean({description: 'Print the result as one JSON document.'}),
     ...stateFlags,
+    ...sandboxStateFlag,
   }
 
   async run(): Promise<{state: string; locked: boolean; removed: boolean; holder?: object; stale?: boolean}> {
     const {flags} = await this.parse(StateUnlock)
-    const result = await unlockState({state: flags.state, workspace: flags.workspace, cwd: process.cwd(), env: process.env}, flags.force)
+    const result = await unlockState({state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, cwd: process.cwd(), env: process.env}, flags.force)
     const doc = {state: result.location, locked: result.holder !== undefined, removed: result.removed, holder: result.holder, stale: result.stale}
     if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
     else if (!result.holder) process.stdout.write(`${result.location} is not locked; nothing to do.\n`)
