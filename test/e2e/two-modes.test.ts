@@ -166,3 +166,24 @@ describe('sandbox mode only: an empty real state next to a sandbox state', () =>
     expect(list.stderr).toContain('add --sandbox to use it')
   })
 })
+
+describe('credentials mode only: an answer that settles nothing, then --refresh', () => {
+  // Only a sandbox in its own process can be steered (control routes): the in-process one of --sandbox cannot.
+  it('a 4xx listing a recipient without a code leaves it pending; plan --refresh asks the status endpoint', async (t) => {
+    const {p, send} = await project(t, 1)
+    const plan = await credentialsMode.run(p, ['plan', 'send.yaml', '--json'])
+    const key = (JSON.parse(plan.stdout) as {sends: {batches: {messages: {messageKey: string}[]}[]}[]}).sends[0]!.batches[0]!.messages[0]!.messageKey
+    await server.control('POST', 'faults', {kind: 'answer', route: 'send', status: 400, body: {errorcode: 109103, responses: [{messageKey: key}]}})
+    const apply = await credentialsMode.run(p, ['apply', 'send.yaml', '--auto-approve'])
+    expect(apply.code, apply.stderr).toBe(4)
+    expect(apply.stdout).toContain('1 unanswered (kept pending)')
+    const refresh = await credentialsMode.run(p, ['plan', 'send.yaml', '--refresh'])
+    expect(refresh.code, refresh.stderr).toBe(0)
+    // The answer was scripted: nothing reached the outbox, so the status endpoint does not know the key.
+    expect(refresh.stdout).toMatch(/1 message to send/)
+    expect(await credentialsMode.delivered(p, send)).toEqual([])
+    const again = await credentialsMode.run(p, ['apply', 'send.yaml', '--auto-approve'])
+    expect(again.code, again.stderr).toBe(0)
+    expect(await credentialsMode.delivered(p, send)).toEqual([key])
+  })
+})
