@@ -19,6 +19,8 @@ export interface PgStateStoreOptions {
 
 /** How long to wait for a connection before giving up. */
 const CONNECT_TIMEOUT_MS = 10_000
+/** How long a query on the lock's own connection (taking the lock, the fencing check) may take. */
+const LOCK_QUERY_TIMEOUT_MS = 30_000
 /** Rows per statement when writing many records at once: keeps each array parameter a few MB at most. */
 const WRITE_CHUNK = 10_000
 /** Rows per FETCH when loading: large enough that a million records take ~20 round trips. */
@@ -242,10 +244,11 @@ export class PgStateStore implements StateStore {
     return (this.client as pg.Client & {processID?: number | null}).processID ?? undefined
   }
 
-  private newClient(): pg.Client {
+  private newClient(queryTimeoutMs?: number): pg.Client {
     return new pg.Client({
       connectionString: this.url,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      ...(queryTimeoutMs === undefined ? {} : {query_timeout: queryTimeoutMs}),
       keepAlive: true,
       // Names the workspace, so an operator (or a test) can tell which run a session belongs to.
       application_name: `mcsend/${this.workspace}`.slice(0, 63),
@@ -548,7 +551,9 @@ export class PgStateStore implements StateStore {
   }
 
   async lock(owner: LockOwner): Promise<StateLock> {
-    const client = this.newClient()
+    // The lock's connection answers the fencing check before every batch: a server that stops answering must not
+    // hang the run, so its queries time out (and the run stops as if the lock were lost).
+    const client = this.newClient(LOCK_QUERY_TIMEOUT_MS)
     const held: HeldLock = {client, backendPid: 0, token: randomUUID(), released: false}
     client.on('error', (error: unknown) => {
       held.lost ??= error

@@ -9,6 +9,7 @@ import {ExitCode, StateError, StateLockedError} from '../../src/errors.js'
 import {FileStateStore, type FileStateStoreOptions} from '../../src/state/file-store.js'
 import {makeLockOwner} from '../../src/state/lock.js'
 import type {LockOwner} from '../../src/state/types.js'
+import {waitFor} from '../helpers/project.js'
 import {record, records} from '../helpers/state-file.js'
 
 let dir: string
@@ -81,6 +82,27 @@ describe('state lock (real file system)', () => {
     expect(await open().lockInfo()).toBeUndefined()
     const again = await open().lock(owner())
     await again.release()
+  })
+
+  it('renews a held lock often enough that a live run outlives the stale time uncompromised and is never taken over', async () => {
+    const compromised: Error[] = []
+    const holder = open({staleLockMs: 2000, onLockCompromised: (error) => compromised.push(error)})
+    const lock = await holder.lock(owner({host: 'ci-7'}))
+    const lockDir = `${statePath}.lock`
+    const renewals = new Set<number>()
+    const start = Date.now()
+    // Held past its stale time, through renewals (each moves the mtime; owner.json did not count as a foreign touch).
+    await waitFor(async () => {
+      renewals.add((await fs.lstat(lockDir)).mtimeMs)
+      return renewals.size >= 3 && Date.now() - start > 2500
+    }, 15_000, 50)
+    expect(compromised).toEqual([])
+    await holder.checkLock()
+    const refused = await lockError(open({staleLockMs: 2000}).lock(owner({operation: 'plan --refresh'})))
+    expect(refused.message).toMatch(/locked by apply/)
+    await holder.append([record('amy')])
+    await holder.commit()
+    await lock.release()
   })
 
   it('takes over a lock left by a process that no longer runs on this host', async () => {
