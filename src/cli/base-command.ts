@@ -1,6 +1,7 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 
 import {CliError, ExitCode, InvalidInputError, formatProblems} from '../errors.js'
+import {escapeJsonText, escapeTerminalLines} from '../privacy/index.js'
 import {makePaint, type Paint} from '../render/paint.js'
 import {colourEnabled} from './colour-env.js'
 
@@ -27,7 +28,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Diagnostics, progress and warnings: always stderr, so stdout stays parseable. */
   protected note(message: string): void {
-    process.stderr.write(message.endsWith('\n') ? message : `${message}\n`)
+    // Notes name files and sends from the user's input: control characters are shown escaped, line breaks kept.
+    const safe = escapeTerminalLines(message)
+    process.stderr.write(safe.endsWith('\n') ? safe : `${safe}\n`)
   }
 
   protected async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
@@ -64,11 +67,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
         doc.valid = false
         doc.errors = invalid.problems.map((p) => ({file: p.file, line: p.line ?? null, column: p.column ?? null, message: p.message, path: p.path ?? null, hint: p.hint ?? null}))
       }
-      process.stdout.write(`${JSON.stringify(doc)}\n`)
+      process.stdout.write(`${escapeJsonText(JSON.stringify(doc))}\n`)
     }
+    // Messages may quote file names and values from manifests: no control character reaches the terminal.
     const paint = this.paint(process.stderr)
-    const lines = [`${paint.red('error')}: ${message}`, ...details]
-    if (hint) lines.push(`${paint.dim('hint')}: ${hint}`)
+    const lines = [`${paint.red('error')}: ${escapeTerminalLines(message)}`, ...details.map(escapeTerminalLines)]
+    if (hint) lines.push(`${paint.dim('hint')}: ${escapeTerminalLines(hint)}`)
     process.stderr.write(`${lines.join('\n')}\n`)
   }
 

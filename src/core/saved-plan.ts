@@ -8,7 +8,7 @@ import writeFileAtomic from 'write-file-atomic'
 
 import {CliError, ExitCode, InvalidInputError, StalePlanError} from '../errors.js'
 import type {SourceDigest} from '../manifest/types.js'
-import {maskAttributes, maskValue} from '../render/mask.js'
+import {maskAttributes, maskValue} from '../privacy/index.js'
 import type {SendSnapshot, StateTarget} from '../state/types.js'
 import {describeTarget, targetMismatch} from './target.js'
 import {sha256Hex} from '../keys/hash.js'
@@ -72,8 +72,8 @@ export interface SaveContext {
 const MASKED = {showAddresses: false}
 
 function savedMessage(m: PlannedMessage): SavedMessage {
-  const o: SavedMessage = {messageKey: m.messageKey, contactKey: maskValue(m.contactKey, MASKED), action: m.action}
-  if (m.reason !== undefined) o.reason = m.reason
+  const o: SavedMessage = {messageKey: maskValue(m.messageKey, MASKED), contactKey: maskValue(m.contactKey, MASKED), action: m.action}
+  if (m.reason !== undefined) o.reason = maskValue(m.reason, MASKED)
   return o
 }
 
@@ -82,7 +82,7 @@ export function toSavedPlan(plan: Plan, context: SaveContext): SavedPlan {
   const previous: Record<string, SendSnapshot | null> = {}
   for (const send of plan.sends) {
     const snap = context.previous[send.name]
-    previous[send.name] = snap === undefined ? null : {...snap, attributes: maskAttributes(snap.attributes, MASKED)}
+    previous[send.name] = snap === undefined ? null : {...snap, definitionKey: maskValue(snap.definitionKey, MASKED), attributes: maskAttributes(snap.attributes, MASKED)}
   }
   return {
     kind: SAVED_PLAN_KIND,
@@ -97,7 +97,7 @@ export function toSavedPlan(plan: Plan, context: SaveContext): SavedPlan {
     summary: {...plan.summary},
     sends: plan.sends.map((s) => ({
       name: s.name,
-      definitionKey: s.definitionKey,
+      definitionKey: maskValue(s.definitionKey, MASKED),
       revision: s.revision,
       attributes: maskAttributes(s.attributes, MASKED),
       batchSize: s.batchSize,
@@ -183,10 +183,13 @@ export async function readSavedPlanFile(file: string, cwd: string): Promise<Save
   return parseSavedPlan(text, file)
 }
 
-/** Writes atomically (temporary file, fsync, rename): a reader never sees half a plan. */
+/**
+ * Writes atomically (temporary file, fsync, rename): a reader never sees half a plan. Mode 0600 (owner only), like
+ * the state: a plan names sends, keys and files of the project, even without addresses.
+ */
 export async function writeSavedPlanFile(file: string, cwd: string, saved: SavedPlan): Promise<void> {
   try {
-    await writeFileAtomic(path.resolve(cwd, file), serializeSavedPlan(saved), {encoding: 'utf8', fsync: true})
+    await writeFileAtomic(path.resolve(cwd, file), serializeSavedPlan(saved), {encoding: 'utf8', fsync: true, mode: 0o600})
   } catch (error) {
     throw new CliError(`cannot write the saved plan ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
       code: 'write_failed',
@@ -274,7 +277,7 @@ export function planMismatches(saved: SavedPlan, plan: Plan): string[] {
   for (const [i, now] of plan.sends.entries()) {
     const was = saved.sends[i]!
     const fields: string[] = []
-    if (was.definitionKey !== now.definitionKey) fields.push('definitionKey')
+    if (was.definitionKey !== maskValue(now.definitionKey, MASKED)) fields.push('definitionKey')
     if (was.revision !== now.revision) fields.push('revision')
     if (was.batchSize !== now.batchSize) fields.push('batch size')
     if (JSON.stringify(was.attributes) !== JSON.stringify(maskAttributes(now.attributes, MASKED))) fields.push('shared attributes')

@@ -6,7 +6,8 @@ import {Parser, type CsvError} from 'csv-parse'
 
 import type {ScopedProblems} from './problems.js'
 import type {RecipientCollector} from './recipients.js'
-import {isEmailAddress, manifestValidators, notAnEmailMessage} from './schema.js'
+import {excerpt, excerptList} from '../privacy/index.js'
+import {contactKeyProblem, isEmailAddress, manifestValidators, notAnEmailMessage} from './schema.js'
 import type {Attributes, Recipient} from './types.js'
 import {MAX_MESSAGE_KEY_LENGTH} from '../keys/message-key.js'
 
@@ -133,7 +134,7 @@ export async function readCsvSource(
     const seen = new Set<string>()
     for (const [i, name] of header.entries()) {
       if (name === '') problem(line, `column ${i + 1} has no name in the header row`)
-      else if (seen.has(name)) problem(line, `column ${JSON.stringify(name)} appears twice in the header row`)
+      else if (seen.has(name)) problem(line, `column ${excerpt(name)} appears twice in the header row`)
       seen.add(name)
     }
     const find = (field: 'contactKey' | 'to' | 'messageKey', required: boolean): number => {
@@ -141,7 +142,7 @@ export async function readCsvSource(
       if (index === -1 && required) {
         const mapped =
           columns?.[field] === undefined ? `(the default column for ${field}; name another with columns: {${field}: ...})` : `(columns.${field} in the manifest)`
-        problem(line, `missing column ${JSON.stringify(names[field])} ${mapped}; the header has: ${header.join(', ')}`)
+        problem(line, `missing column ${excerpt(names[field])} ${mapped}; the header has: ${excerptList(header)}`)
       }
       return index
     }
@@ -167,8 +168,9 @@ export async function readCsvSource(
     const contactKey = fields[m.contactKey]!
     const to = fields[m.to]!
     let ok = true
-    if (contactKey === '') {
-      problem(line, 'contactKey must not be empty', names.contactKey)
+    const keyProblem = contactKeyProblem(contactKey)
+    if (keyProblem !== undefined) {
+      problem(line, `contactKey ${keyProblem}`, names.contactKey)
       ok = false
     }
     if (to.length > emailMaxLength || !emailPattern.test(to)) {

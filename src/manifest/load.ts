@@ -10,6 +10,7 @@ import {RecipientCollector, recipientFromValue, recipientPlace} from './recipien
 import {describeSchemaErrors, formatPath, manifestValidators} from './schema.js'
 import type {Attributes, LoadResult, Recipient, Send, SourceDigest} from './types.js'
 import {locateYaml, type TextPosition} from './yaml-locate.js'
+import {escapeTerminal, excerpt} from '../privacy/index.js'
 import {sha256Hex} from '../keys/hash.js'
 import {messageKeyDeriver} from '../keys/message-key.js'
 
@@ -149,9 +150,10 @@ function yamlErrorMessage(error: {code: string; message: string}, text: string, 
   if (error.code === 'DUPLICATE_KEY') {
     const match = /^("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^:#\n]+?)\s*:/.exec(text.slice(offset, offset + 200))
     const key = match?.[1]?.replace(/^["']|["']$/g, '')
-    return `duplicate key ${key === undefined ? '' : `${JSON.stringify(key)} `}(each key may appear only once in a mapping)`
+    return `duplicate key ${key === undefined ? '' : `${excerpt(key)} `}(each key may appear only once in a mapping)`
   }
-  return error.message.replace(/\s+/g, ' ').trim()
+  // The parser's own words; cut and escaped in case they quote the source.
+  return escapeTerminal(error.message.replace(/\s+/g, ' ').trim().slice(0, 200))
 }
 
 interface SourceItem {
@@ -200,7 +202,7 @@ async function loadDocument(doc: Document, counter: LineCounter, file: string, a
   try {
     value = doc.toJS({maxAliasCount: 100})
   } catch (error) {
-    problems.add({file, line: docAt.line, column: docAt.column, message: `cannot read this document: ${(error as Error).message}`})
+    problems.add({file, line: docAt.line, column: docAt.column, message: `cannot read this document: ${escapeTerminal((error as Error).message.slice(0, 200))}`})
     return
   }
 
@@ -329,7 +331,7 @@ function checkMessageKeys(ctx: Context): void {
       line: r.line,
       column: r.column,
       path: 'messageKey',
-      message: `duplicate messageKey ${JSON.stringify(key)}: also used at ${recipientPlace(earlier)}`,
+      message: `duplicate messageKey ${excerpt(key, 100)}: also used at ${recipientPlace(earlier)}`,
       hint: 'every message needs its own key; remove the explicit messageKey to have one derived',
     })
     candidate.send = undefined

@@ -1,10 +1,10 @@
 import type {Attributes, Recipient} from './types.js'
 import type {ScopedProblems} from './problems.js'
-import {isEmailAddress, showRejectedAddress} from './schema.js'
+import {excerpt} from '../privacy/index.js'
 
-/** A contactKey may be an email address: mask it like the renderers do before it goes into a message. */
+/** A contactKey in a message: a short excerpt, any address in it masked, control characters escaped. */
 export function showContactKey(contactKey: string): string {
-  return JSON.stringify(isEmailAddress(contactKey) ? showRejectedAddress(contactKey) : contactKey)
+  return excerpt(contactKey, 64)
 }
 
 /** `file:line` or `file:line:column`, for messages that name where a recipient was read. */

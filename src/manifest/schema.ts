@@ -3,6 +3,7 @@ import {readFileSync} from 'node:fs'
 import type {ErrorObject, ValidateFunction} from 'ajv'
 import {Ajv2020} from 'ajv/dist/2020.js'
 
+import {escapeTerminal, excerpt, findAddresses} from '../privacy/index.js'
 import {didYouMean} from './suggest.js'
 
 /** The manifest schema ships with the package; both src/ and dist/ sit two levels below its root. */
@@ -10,7 +11,8 @@ export const MANIFEST_SCHEMA_URL = new URL('../../schemas/manifest.schema.json',
 
 interface SchemaDocument {
   $id: string
-  $defs: {email: {pattern: string; maxLength: number}; slug: {pattern: string; maxLength: number}}
+  $defs: {email: {pattern: string; maxLength: number}; slug: {pattern: string; maxLength: number}; contactKey: {pattern: string; maxLength: number}}
+  properties: {definitionKey: {pattern: string; maxLength: number}}
 }
 
 export interface ManifestValidators {
@@ -22,6 +24,10 @@ export interface ManifestValidators {
   email: RegExp
   emailMaxLength: number
   slug: RegExp
+  /** The schema's contactKey rule, so CSV rows are held to it too. */
+  contactKey: RegExp
+  contactKeyMaxLength: number
+  definitionKey: RegExp
 }
 
 let validators: ManifestValidators | undefined
@@ -42,6 +48,9 @@ export function manifestValidators(): ManifestValidators {
     email: new RegExp(schema.$defs.email.pattern, 'u'),
     emailMaxLength: schema.$defs.email.maxLength,
     slug: new RegExp(schema.$defs.slug.pattern, 'u'),
+    contactKey: new RegExp(schema.$defs.contactKey.pattern, 'u'),
+    contactKeyMaxLength: schema.$defs.contactKey.maxLength,
+    definitionKey: new RegExp(schema.properties.definitionKey.pattern, 'u'),
   }
   return validators
 }
@@ -83,17 +92,22 @@ export function emailReason(value: string): string {
 }
 
 /**
- * Shows a rejected address without leaking a deliverable one: values whose domain looks real keep only the
- * first character of the local part (as the renderers mask addresses).
+ * Shows a rejected address without leaking a deliverable one, as a short quoted excerpt: when what follows the
+ * last `@` looks like a real domain, everything before it is masked to its first code point (as the renderers mask
+ * addresses); long values are cut and control characters escaped. Linear in the value's length.
  */
 export function showRejectedAddress(value: string): string {
   const at = value.lastIndexOf('@')
-  const shown = at > 0 && /^[^\s@]+\.[^\s@]+$/u.test(value.slice(at + 1)) ? `${value[0]}***${value.slice(at)}` : value
-  return shown.length > 80 ? `${shown.slice(0, 77)}...` : shown
+  const span = at > 0 ? findAddresses(`x${value.slice(at, at + 300)}`)[0] : undefined
+  if (span !== undefined && span.start === 0) {
+    const first = String.fromCodePoint(value.codePointAt(0)!)
+    return excerpt(`${first}***${value.slice(at, at + 300)}`)
+  }
+  return excerpt(value)
 }
 
 export function notAnEmailMessage(value: string): string {
-  return `${JSON.stringify(showRejectedAddress(value))} is not an email address (${emailReason(value)})`
+  return `${showRejectedAddress(value)} is not an email address (${emailReason(value)})`
 }
 
 function splitPointer(pointer: string): string[] {
@@ -145,7 +159,8 @@ function joinAnd(words: string[]): string {
   return `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`
 }
 
-const quote = (s: string): string => JSON.stringify(s)
+/** Names and values from the manifest in messages: short, safe excerpts (masked, escaped, cut). */
+const quote = (s: string): string => excerpt(s)
 
 function typeMessage(e: ErrorObject, dialect: Dialect): string {
   const expected = ([] as string[]).concat(e.params.type as string | string[])
@@ -162,9 +177,32 @@ function typeMessage(e: ErrorObject, dialect: Dialect): string {
   return message
 }
 
+/** The first control character in a value, escaped, with its 1-based position: `\x1b at character 3`. */
+function firstControl(value: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  const m = /[\u0000-\u001f\u007f-\u009f]/u.exec(value)
+  return m === null ? undefined : `${escapeTerminal(m[0])} at character ${m.index + 1}`
+}
+
+/**
+ * What is wrong with a contactKey, or undefined: empty, longer than Marketing Cloud's 254 characters, whitespace
+ * at either end (Marketing Cloud would keep it, so "ann" and "ann " are two subscribers), or control characters.
+ */
+export function contactKeyProblem(value: string): string | undefined {
+  if (value.length === 0) return 'must not be empty'
+  const v = manifestValidators()
+  if (value.length > v.contactKeyMaxLength) return `must be at most ${v.contactKeyMaxLength} characters, Marketing Cloud's limit (it has ${value.length})`
+  const control = firstControl(value)
+  if (control !== undefined) return `must not contain control characters (found ${control})`
+  if (value.trim() !== value) return 'must not start or end with whitespace (remove the spaces, or the subscriber differs from the one without them)'
+  return undefined
+}
+
 function patternMessage(e: ErrorObject): string {
   const data = typeof e.data === 'string' ? e.data : ''
   const v = manifestValidators()
+  if (e.params.pattern === v.contactKey.source) return contactKeyProblem(data) ?? 'is not a valid contactKey'
+  if (e.params.pattern === v.definitionKey.source) return `must not contain control characters (found ${firstControl(data) ?? 'one'})`
   if (e.params.pattern === v.email.source) return notAnEmailMessage(data)
   if (e.params.pattern === v.slug.source) {
     return `${quote(data)} is not a valid name: use lowercase letters, digits and hyphens, starting and ending with a letter or digit`
@@ -179,6 +217,7 @@ function maxLengthMessage(e: ErrorObject): string {
   if (path[path.length - 1] === 'to' && limit === manifestValidators().emailMaxLength && typeof e.data === 'string') {
     return notAnEmailMessage(e.data)
   }
+  if (path[path.length - 1] === 'contactKey' && typeof e.data === 'string') return contactKeyProblem(e.data) ?? `must be at most ${limit} characters`
   return `must be at most ${limit} characters${length === undefined ? '' : ` (it has ${length})`}`
 }
 
@@ -312,7 +351,7 @@ export function formatPath(path: readonly (string | number)[]): string {
   for (const segment of path) {
     if (typeof segment === 'number' || /^\d+$/.test(segment)) out += `[${segment}]`
     else if (/^[A-Za-z_$][\w$-]*$/.test(segment)) out += out === '' ? segment : `.${segment}`
-    else out += `[${JSON.stringify(segment)}]`
+    else out += `[${excerpt(segment)}]`
   }
   return out
 }

@@ -5,6 +5,8 @@
  * to any value to locate a later validation error.
  */
 
+import {escapeTerminal, excerpt} from '../privacy/index.js'
+
 export interface JsonPosition {
   /** Offset in the text (UTF-16 code units). */
   offset: number
@@ -60,7 +62,7 @@ function describe(text: string, offset: number): string {
   if (offset >= text.length) return 'the end of the input'
   const ch = text[offset]!
   if (ch === '\n' || ch === '\r') return 'the end of the line'
-  return JSON.stringify(ch)
+  return `"${escapeTerminal(ch)}"`
 }
 
 /** Recipient objects are shallow; a limit turns absurd nesting into an error instead of a stack overflow. */
@@ -237,7 +239,7 @@ class Cursor {
     const name = this.string()
     this.skipWhitespace()
     if (this.text.charCodeAt(this.pos) !== Ch.colon) {
-      this.fail(`expected ":" after the property name ${JSON.stringify(name)}, found ${describe(this.text, this.pos)}`)
+      this.fail(`expected ":" after the property name ${excerpt(name)}, found ${describe(this.text, this.pos)}`)
     }
     this.pos++
     return {name, at}
@@ -278,7 +280,7 @@ function readValue(cur: Cursor): unknown {
       if (Object.prototype.hasOwnProperty.call(obj, name)) {
         // Rare: parse the object again with positions to name both places.
         readNode(new Cursor(cur.text, start))
-        cur.fail(`duplicate key ${JSON.stringify(name)}`)
+        cur.fail(`duplicate key ${excerpt(name)}`)
       }
       setOwn(obj, name, readValue(cur))
     } while (cur.separator(Ch.closeBrace, 'property'))
@@ -323,7 +325,7 @@ function readNode(cur: Cursor): JsonNode {
       const key = cur.key()
       const first = entries.get(key.name)
       if (first !== undefined) {
-        cur.fail(`duplicate key ${JSON.stringify(key.name)} (first at line ${first.key.line}, column ${first.key.column})`, key.at)
+        cur.fail(`duplicate key ${excerpt(key.name)} (first at line ${first.key.line}, column ${first.key.column})`, key.at)
       }
       entries.set(key.name, {key: key.at, value: readNode(cur)})
     } while (cur.separator(Ch.closeBrace, 'property'))

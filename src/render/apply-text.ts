@@ -2,7 +2,7 @@ import type {Paint} from './paint.js'
 import type {ApplyResult, Progress} from '../apply/execute.js'
 import {codeName} from '../sfmc/codes.js'
 import {formatCount, plural} from '../text/format.js'
-import {maskValue, type MaskOptions} from './mask.js'
+import {escapeTerminal, maskValue, type MaskOptions} from '../privacy/index.js'
 
 export interface ApplySummaryOptions extends MaskOptions {
   paint: Paint
@@ -34,11 +34,12 @@ export function renderApplySummary(result: ApplyResult, options: ApplySummaryOpt
     for (const [label, n] of [...byCode.entries()].sort((a, b) => b[1] - a[1])) lines.push(`  ${label}  ${paint.dim(`x${formatCount(n)}`)}`)
     const cap = options.listRejected ?? 10
     for (const r of result.rejections.slice(0, cap)) {
-      lines.push(`  ${paint.red('-')} ${r.send}  ${maskValue(r.contactKey, options)}  ${paint.dim(r.messageKey)}  ${r.errorMessage ?? ''}`)
+      const safe = (value: string) => escapeTerminal(maskValue(value, options))
+      lines.push(`  ${paint.red('-')} ${safe(r.send)}  ${safe(r.contactKey)}  ${paint.dim(safe(r.messageKey))}  ${safe(r.errorMessage ?? '')}`)
     }
     if (result.rejections.length > cap) lines.push(paint.dim(`  … and ${formatCount(result.rejections.length - cap)} more (see \`mcsend plan\`: they show as retry)`))
   }
-  lines.push('', paint.dim(`State saved to ${options.stateLocation}.`))
+  lines.push('', paint.dim(`State saved to ${escapeTerminal(options.stateLocation)}.`))
   if (result.interrupted || result.unknown > 0 || result.notAttempted > 0 || result.rejected > 0) {
     lines.push(paint.dim('Run the same apply again to send the rest: keys already accepted are never sent twice.'))
   }

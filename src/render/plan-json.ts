@@ -1,16 +1,16 @@
 import type {Plan, PlannedMessage, PlannedSend} from '../plan/types.js'
-import {maskAttributes, maskValue, type MaskOptions} from './mask.js'
+import {escapeJsonText, maskAttributes, maskValue, type MaskOptions} from '../privacy/index.js'
 
 export type ChunkWriter = (chunk: string) => void | Promise<void>
 
 function sendHeader(send: PlannedSend, options: MaskOptions): Record<string, unknown> {
   return {
     name: send.name,
-    definitionKey: send.definitionKey,
+    definitionKey: maskValue(send.definitionKey, options),
     revision: send.revision,
     attributes: maskAttributes(send.attributes, options),
     batchSize: send.batchSize,
-    file: send.file,
+    file: maskValue(send.file, options),
     line: send.line,
     sources: send.sources,
     counts: send.counts,
@@ -24,7 +24,8 @@ const FLUSH_AT = 1 << 15
 
 /**
  * Writes the plan document as JSON in chunks, so a plan of a million messages never builds one giant string.
- * The output is identical to JSON.stringify of the equivalent object (without indentation).
+ * The output parses to the same value as JSON.stringify of the equivalent object (without indentation); addresses
+ * inside values are masked unless --show-addresses, and characters a terminal acts on are \u-escaped.
  */
 export async function writePlanJson(plan: Plan, write: ChunkWriter, options: MaskOptions): Promise<void> {
   let buffer = ''
@@ -33,7 +34,7 @@ export async function writePlanJson(plan: Plan, write: ChunkWriter, options: Mas
     if (buffer.length >= FLUSH_AT) {
       const out = buffer
       buffer = ''
-      await write(out)
+      await write(escapeJsonText(out))
     }
   }
   const head = {formatVersion: plan.formatVersion, state: plan.state, summary: plan.summary, renamed: plan.renamed ?? []}
@@ -52,7 +53,7 @@ export async function writePlanJson(plan: Plan, write: ChunkWriter, options: Mas
     await emit(']}')
   }
   await emit(']}\n')
-  if (buffer.length > 0) await write(buffer)
+  if (buffer.length > 0) await write(escapeJsonText(buffer))
 }
 
 async function emitMessages(messages: PlannedMessage[], emit: (s: string) => Promise<void>, options: MaskOptions): Promise<void> {
@@ -70,8 +71,8 @@ async function emitMessages(messages: PlannedMessage[], emit: (s: string) => Pro
  * without an intermediate object, because this runs once per message.
  */
 function messageJsonText(m: PlannedMessage, options: MaskOptions): string {
-  let s = `{"messageKey":${JSON.stringify(m.messageKey)},"contactKey":${JSON.stringify(maskValue(m.contactKey, options))},"action":"${m.action}"`
-  if (m.reason !== undefined) s += `,"reason":${JSON.stringify(m.reason)}`
+  let s = `{"messageKey":${JSON.stringify(maskValue(m.messageKey, options))},"contactKey":${JSON.stringify(maskValue(m.contactKey, options))},"action":"${m.action}"`
+  if (m.reason !== undefined) s += `,"reason":${JSON.stringify(maskValue(m.reason, options))}`
   if (options.showAddresses) s += `,"to":${JSON.stringify(m.to)}`
   return `${s}}`
 }

@@ -4,7 +4,7 @@ import {applyCommand} from './apply-command.js'
 import type {Plan, PlannedSend} from '../plan/types.js'
 import type {SendSnapshot} from '../state/types.js'
 import {formatAttributeValue, formatCount, plural} from '../text/format.js'
-import {maskAttributes, maskValue, type MaskOptions} from './mask.js'
+import {escapeMarkdown, escapeMarkdownMasked, escapeTerminal, markdownCode, maskAttributes, maskValue, type MaskOptions} from '../privacy/index.js'
 import {renamedWarning, sampleMessages} from './plan-text.js'
 
 /** Hidden first line of every Markdown plan, so a CI job can find and update its own pull-request comment. */
@@ -102,7 +102,7 @@ function renderHead(plan: Plan, options: MarkdownOptions, maxLength = Number.POS
   let shown = 0
   for (const send of plan.sends) {
     const c = send.counts
-    const row = `| ${code(send.name)} | ${code(send.definitionKey)} | ${send.revision} | ${formatCount(c.toSend)} | ${formatCount(c.noop)} | ${formatCount(c.retry)} | ${formatCount(c.drift)} | ${formatCount(c.requests)} |`
+    const row = `| ${code(send.name, options)} | ${code(send.definitionKey, options)} | ${send.revision} | ${formatCount(c.toSend)} | ${formatCount(c.noop)} | ${formatCount(c.retry)} | ${formatCount(c.drift)} | ${formatCount(c.requests)} |`
     if (length + row.length + 1 > maxLength) break
     lines.push(row)
     length += row.length + 1
@@ -116,13 +116,13 @@ function renderHead(plan: Plan, options: MarkdownOptions, maxLength = Number.POS
     warnings.push(`> [!WARNING]\n> ${plural(s.pending, 'message')} left pending by an interrupted run will be sent again with the same key; Marketing Cloud rejects a key it already accepted, so none is delivered twice.`)
   }
   for (const r of plan.renamed ?? []) {
-    warnings.push(`> [!WARNING]\n> ${renamedWarning(r).replace(/^warning: /, '')}`)
+    warnings.push(`> [!WARNING]\n> ${escapeMarkdown(renamedWarning(r).replace(/^warning: /, ''))}`)
   }
   if (s.drift > 0) {
     warnings.push(`> [!NOTE]\n> ${plural(s.drift, 'message')} drifted (address or attributes changed since they were sent); they are not re-sent. Bump \`revision\` to send again.`)
   }
   const masked = options.showAddresses ? '' : ' Email addresses are masked.'
-  lines.push(`State: ${code(plan.state.location)}${plan.state.lineage === '' ? ' (new)' : ` serial ${plan.state.serial}`}.${masked}`)
+  lines.push(`State: ${code(plan.state.location, options)}${plan.state.lineage === '' ? ' (new)' : ` serial ${plan.state.serial}`}.${masked}`)
   if (warnings.length > 0) lines.push('', warnings.join('\n\n'))
   return lines.join('\n')
 }
@@ -135,25 +135,25 @@ function title(plan: Plan): string {
 
 function renderFoot(plan: Plan, options: MarkdownOptions): string {
   const parts: string[] = []
-  if (options.planFile !== undefined && plan.summary.toSend > 0) parts.push(`Apply exactly this plan with \`${applyCommand(options.planFile, options.sandbox)}\`.`)
-  parts.push(`<sub>mcsend${options.toolVersion === undefined ? '' : ` ${escapeHtml(options.toolVersion)}`}</sub>`)
+  if (options.planFile !== undefined && plan.summary.toSend > 0) parts.push(`Apply exactly this plan with ${markdownCode(applyCommand(options.planFile, options.sandbox))}.`)
+  parts.push(`<sub>mcsend${options.toolVersion === undefined ? '' : ` ${escapeMarkdown(options.toolVersion)}`}</sub>`)
   return parts.join(' ')
 }
 
 function renderSendDetails(send: PlannedSend, level: Detail, diff: string[], options: MaskOptions): string {
   const c = send.counts
   const what = c.toSend === 0 ? 'nothing to send' : `${formatCount(c.toSend)} to send in ${plural(c.requests, 'request')}`
-  const out = [`<details><summary><code>${escapeHtml(send.name)}</code>: ${what} (${escapeHtml(send.file)}:${send.line})</summary>`, '']
+  const out = [`<details><summary>${markdownCode(send.name)}: ${what} (${cell(send.file, options)}:${send.line})</summary>`, '']
   out.push(...diff, '')
-  out.push(...renderBatches(send, level))
+  out.push(...renderBatches(send, level, options))
   if (level.samples > 0) {
     const samples = sampleMessages(send, level.samples)
     if (samples.length > 0) {
       out.push('', '| action | contactKey | to | messageKey |', '|---|---|---|---|')
       for (const m of samples) {
-        const to = m.to === '' ? '' : cell(maskValue(m.to, options))
-        const reason = m.reason === undefined ? '' : ` (${cell(m.reason)})`
-        out.push(`| ${m.action}${reason} | ${cell(maskValue(m.contactKey, options))} | ${to} | ${code(m.messageKey)} |`)
+        const to = m.to === '' ? '' : cell(m.to, options)
+        const reason = m.reason === undefined ? '' : ` (${cell(m.reason, options)})`
+        out.push(`| ${m.action}${reason} | ${cell(m.contactKey, options)} | ${to} | ${code(m.messageKey, options)} |`)
       }
       if (c.total > samples.length) out.push('', `… and ${plural(c.total - samples.length, 'more recipient')}.`)
     }
@@ -162,14 +162,14 @@ function renderSendDetails(send: PlannedSend, level: Detail, diff: string[], opt
   return out.join('\n')
 }
 
-function renderBatches(send: PlannedSend, level: Detail): string[] {
+function renderBatches(send: PlannedSend, level: Detail, options: MaskOptions): string[] {
   if (send.batches.length === 0) return ['No request: every recipient was already sent.']
   const out = [`**Requests:** ${plural(send.batches.length, 'request')} of up to ${formatCount(send.batchSize)} messages.`]
   const rows = Math.min(send.batches.length, level.batchRows)
   if (rows > 0) {
     out.push('', '| request | messages | first messageKey | last messageKey |', '|--:|--:|---|---|')
     for (const b of send.batches.slice(0, rows)) {
-      out.push(`| ${b.index} | ${formatCount(b.messages.length)} | ${code(b.messages[0]?.messageKey ?? '')} | ${code(b.messages.at(-1)?.messageKey ?? '')} |`)
+      out.push(`| ${b.index} | ${formatCount(b.messages.length)} | ${code(b.messages[0]?.messageKey ?? '', options)} | ${code(b.messages.at(-1)?.messageKey ?? '', options)} |`)
     }
     if (send.batches.length > rows) out.push('', `… and ${plural(send.batches.length - rows, 'more request')}.`)
   }
@@ -178,13 +178,15 @@ function renderBatches(send: PlannedSend, level: Detail): string[] {
 
 /** The non-personal description of a send, one fact per line, as compared between two applies. */
 function describeSendForDiff(s: Pick<SendSnapshot, 'definitionKey' | 'revision' | 'attributes' | 'batchSize' | 'sources'>, options: MaskOptions): string {
-  const lines = [`definitionKey: ${s.definitionKey}`, `revision: ${s.revision}`, `batchSize: ${s.batchSize}`, 'attributes:']
+  // Inside a code fence nothing is interpreted but control characters and line breaks: those are escaped.
+  const safe = (value: string) => escapeTerminal(maskValue(value, options))
+  const lines = [`definitionKey: ${safe(s.definitionKey)}`, `revision: ${s.revision}`, `batchSize: ${s.batchSize}`, 'attributes:']
   const attrs = Object.entries(maskAttributes(s.attributes, options)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   if (attrs.length === 0) lines.push('  (none)')
-  for (const [k, v] of attrs) lines.push(`  ${k}: ${formatAttributeValue(v)}`)
+  for (const [k, v] of attrs) lines.push(escapeTerminal(`  ${k}: ${formatAttributeValue(v)}`))
   lines.push('sources:')
   if (s.sources.length === 0) lines.push('  (inline only)')
-  for (const d of s.sources) lines.push(`  ${d.file}  sha256:${d.sha256}`)
+  for (const d of s.sources) lines.push(`  ${safe(d.file)}  sha256:${safe(d.sha256)}`)
   return `${lines.join('\n')}\n`
 }
 
@@ -193,12 +195,12 @@ function renderDiff(send: PlannedSend, options: MarkdownOptions): string[] {
   if (before === undefined) return ['**Never applied:** this is the first apply of this send.']
   const oldText = describeSendForDiff(before, options)
   const newText = describeSendForDiff(send, options)
-  if (oldText === newText) return [`**No change** since it was last applied (${escapeHtml(before.appliedAt)}).`]
-  const patch = createTwoFilesPatch(`${send.name} (applied ${before.appliedAt})`, `${send.name} (this plan)`, oldText, newText, undefined, undefined, {context: 50})
+  if (oldText === newText) return [`**No change** since it was last applied (${escapeMarkdown(before.appliedAt)}).`]
+  const patch = createTwoFilesPatch(`${send.name} (applied ${escapeTerminal(before.appliedAt)})`, `${send.name} (this plan)`, oldText, newText, undefined, undefined, {context: 50})
   // Drop the `====` separator line; keep the ---/+++ headers and hunks.
   const body = patch.split('\n').filter((l) => !/^=+$/.test(l)).join('\n').trimEnd()
   const fence = fenceFor(body)
-  return [`**Changes since last applied** (${escapeHtml(before.appliedAt)}):`, '', `${fence}diff`, body, fence]
+  return [`**Changes since last applied** (${escapeMarkdown(before.appliedAt)}):`, '', `${fence}diff`, body, fence]
 }
 
 /** A code fence longer than any run of backticks inside (attribute values are user text). */
@@ -207,16 +209,15 @@ function fenceFor(text: string): string {
   return '`'.repeat(Math.max(3, longest + 1))
 }
 
-function escapeHtml(s: string): string {
-  return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
+/** Untrusted text in a table cell or a sentence: addresses masked, then escaped (no HTML, cell or line break, link, mention). */
+function cell(s: string, options: MaskOptions): string {
+  return escapeMarkdownMasked(s, options.showAddresses)
 }
 
-/** Text in a table cell: no HTML, no cell break, no line break. */
-function cell(s: string): string {
-  return escapeHtml(s).replaceAll('|', '\\|').replaceAll(/[\r\n]+/g, ' ')
-}
+/** Characters that mean nothing in Markdown or HTML: such a value (slugs, derived messageKeys) reads best as a code span. */
+const PLAIN = /^[A-Za-z0-9._-]+$/
 
-/** Inline code in a table cell (backticks inside would end it, so those values go in plain). */
-function code(s: string): string {
-  return s.includes('`') ? cell(s) : `\`${s.replaceAll('|', '\\|')}\``
+/** Untrusted text as inline code: a code span when plain, else `<code>` around the escaped text (a backtick span could be closed from inside). */
+function code(s: string, options: MaskOptions): string {
+  return PLAIN.test(s) ? `\`${s}\`` : `<code>${escapeMarkdownMasked(s, options.showAddresses)}</code>`
 }

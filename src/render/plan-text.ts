@@ -1,7 +1,7 @@
 import type {Paint} from './paint.js'
 import type {Plan, PlannedMessage, PlannedSend, RenamedSendWarning} from '../plan/types.js'
 import {formatAttributeValue, formatCount, plural} from '../text/format.js'
-import {maskAttributes, maskValue, type MaskOptions} from './mask.js'
+import {escapeTerminal, maskAttributes, maskValue, type MaskOptions} from '../privacy/index.js'
 
 export interface TextRenderOptions extends MaskOptions {
   paint: Paint
@@ -23,11 +23,11 @@ export function renderPlanText(plan: Plan, options: TextRenderOptions): string {
 function renderSend(send: PlannedSend, options: TextRenderOptions): string[] {
   const {paint} = options
   const c = send.counts
-  const lines = [`${paint.bold(`send ${send.name}`)}  ${paint.dim(`(${send.file}:${send.line})`)}`]
-  lines.push(`  definitionKey  ${send.definitionKey}`)
+  const lines = [`${paint.bold(`send ${escapeTerminal(send.name)}`)}  ${paint.dim(`(${escapeTerminal(maskValue(send.file, options))}:${send.line})`)}`]
+  lines.push(`  definitionKey  ${terminalValue(send.definitionKey, options)}`)
   lines.push(`  revision       ${send.revision}`)
   const attrs = Object.entries(maskAttributes(send.attributes, options))
-  lines.push(`  attributes     ${attrs.length === 0 ? paint.dim('(none)') : attrs.map(([k, v]) => `${k}=${formatAttributeValue(v)}`).join(', ')}`)
+  lines.push(`  attributes     ${attrs.length === 0 ? paint.dim('(none)') : attrs.map(([k, v]) => escapeTerminal(`${k}=${formatAttributeValue(v)}`)).join(', ')}`)
   const parts = [
     c.create > 0 ? paint.green(`${formatCount(c.create)} to create`) : undefined,
     c.retry > 0 ? paint.yellow(`${formatCount(c.retry)} to retry`) : undefined,
@@ -89,11 +89,17 @@ function symbol(m: PlannedMessage, paint: Paint): string {
   return paint.yellow(s)
 }
 
+/** A value from a manifest, a data file or the state, for a terminal: addresses masked, control characters escaped. */
+export function terminalValue(value: string, options: MaskOptions): string {
+  return escapeTerminal(maskValue(value, options))
+}
+
 function describe(m: PlannedMessage, options: TextRenderOptions): string {
   // A saved plan holds no address: `to` is empty there.
-  const who = m.to === '' ? maskValue(m.contactKey, options) : `${maskValue(m.contactKey, options)} <${maskValue(m.to, options)}>`
-  const reason = m.reason ? options.paint.dim(` (${m.reason})`) : ''
-  return `${m.action.padEnd(6)} ${who}  ${options.paint.dim(m.messageKey)}${reason}`
+  const contact = terminalValue(m.contactKey, options)
+  const who = m.to === '' ? contact : `${contact} <${terminalValue(m.to, options)}>`
+  const reason = m.reason ? options.paint.dim(` (${terminalValue(m.reason, options)})`) : ''
+  return `${m.action.padEnd(6)} ${who}  ${options.paint.dim(terminalValue(m.messageKey, options))}${reason}`
 }
 
 function renderWarnings(plan: Plan, options: TextRenderOptions): string[] {
@@ -107,7 +113,7 @@ function renderWarnings(plan: Plan, options: TextRenderOptions): string[] {
     )
   }
   for (const r of plan.renamed ?? []) {
-    lines.push(options.paint.yellow(renamedWarning(r)), '')
+    lines.push(options.paint.yellow(escapeTerminal(renamedWarning(r))), '')
   }
   if (plan.summary.drift > 0) {
     lines.push(options.paint.yellow(`note: ${plural(plan.summary.drift, 'message')} drifted since they were sent; they are not re-sent (bump revision to send again).`), '')

@@ -1,6 +1,7 @@
 import type {Paint} from './paint.js'
 import type {StatusReport} from '../status/delivery.js'
 import type {SendStatusCounts} from '../status/delivery.js'
+import {escapeTerminal, maskAddresses} from '../privacy/index.js'
 import {formatCount, plural} from '../text/format.js'
 import {renderTable} from './state-table.js'
 
@@ -13,7 +14,7 @@ export function renderStatusText(report: StatusReport, options: StatusTextOption
   const {paint} = options
   const out: string[] = []
   if (report.sends.length === 0) {
-    return `No messages in ${report.state}: nothing to check.\n`
+    return `No messages in ${escapeTerminal(report.state)}: nothing to check.\n`
   }
   for (const s of report.sends) out.push(renderSendLine(s, paint))
   if (report.sends.length > 1) out.push(renderSendLine({send: 'total', ...report.totals}, paint))
@@ -22,7 +23,8 @@ export function renderStatusText(report: StatusReport, options: StatusTextOption
     out.push('', paint.bold('Not sent, by reason:'))
     const rows = report.notSentReasons.map((r) => {
       const [code, ...name] = r.reason.split(' ')
-      return r.statusCode === undefined ? [r.send, '-', r.reason, formatCount(r.count)] : [r.send, code ?? '', name.join(' '), formatCount(r.count)]
+      const send = safe(r.send)
+      return r.statusCode === undefined ? [send, '-', safe(r.reason), formatCount(r.count)] : [send, safe(code ?? ''), safe(name.join(' ')), formatCount(r.count)]
     })
     out.push(...renderTable(['SEND', 'CODE', 'REASON', 'MESSAGES'], rows, '  '))
   }
@@ -36,9 +38,14 @@ export function renderStatusText(report: StatusReport, options: StatusTextOption
   if (t.unchecked > 0) notes.push(`${plural(t.unchecked, 'message')} not checked in this run: run \`mcsend status\` again.`)
   if (report.unsaved > 0) notes.push(paint.yellow(`${plural(report.unsaved, 'answer')} not recorded: the state was locked by another run; the next \`mcsend status\` asks again.`))
   if (report.backoffs > 0) notes.push(`Marketing Cloud throttled the status requests ${plural(report.backoffs, 'time')}; the rate was lowered (see --rate).`)
-  out.push('', `${paint.dim(`Checked ${formatCount(report.asked)} in this run; ${formatCount(report.alreadyKnown)} already known as sent or not sent (not asked again). State: ${report.state}`)}`)
+  out.push('', `${paint.dim(`Checked ${formatCount(report.asked)} in this run; ${formatCount(report.alreadyKnown)} already known as sent or not sent (not asked again). State: ${escapeTerminal(report.state)}`)}`)
   if (notes.length > 0) out.push(...notes.map((n) => `note: ${n}`))
   return `${out.join('\n')}\n`
+}
+
+/** Text from the state (send names, reasons from Marketing Cloud): addresses masked, control characters escaped. */
+function safe(text: string): string {
+  return escapeTerminal(maskAddresses(text))
 }
 
 function renderSendLine(s: SendStatusCounts, paint: Paint): string {
@@ -53,5 +60,5 @@ function renderSendLine(s: SendStatusCounts, paint: Paint): string {
   if (s.pending > 0) rest.push(paint.yellow(`${formatCount(s.pending)} pending`))
   if (s.failed > 0) rest.push(paint.red(`${formatCount(s.failed)} rejected`))
   const accepted = `${formatCount(s.accepted)} accepted${parts.length > 0 ? `: ${parts.join(', ')}` : ''}`
-  return `${paint.bold(s.send)}  ${accepted}${rest.length > 0 ? `; ${rest.join(', ')}` : ''}`
+  return `${paint.bold(safe(s.send))}  ${accepted}${rest.length > 0 ? `; ${rest.join(', ')}` : ''}`
 }

@@ -1,5 +1,5 @@
 import {createWriteStream, type WriteStream} from 'node:fs'
-import {mkdir, open, readFile} from 'node:fs/promises'
+import {chmod, mkdir, open, readFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import type {OutboxEntry} from './messages.js'
@@ -27,14 +27,18 @@ export class OutboxFile {
   }
 
   static async open(dataDir: string): Promise<LoadedOutbox> {
-    await mkdir(dataDir, {recursive: true})
+    // The outbox holds addresses in clear: owner-only, the directory 0700 and the file 0600 (also when an older
+    // version created them readable by others).
+    await mkdir(dataDir, {recursive: true, mode: 0o700})
+    await chmod(dataDir, 0o700)
     const file = path.join(dataDir, OUTBOX_FILE)
     const entries = await loadAndRepair(file)
-    const stream = createWriteStream(file, {flags: 'a'})
+    const stream = createWriteStream(file, {flags: 'a', mode: 0o600})
     await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve())
       stream.once('error', reject)
     })
+    await chmod(file, 0o600)
     return {entries, file: new OutboxFile(stream)}
   }
 

@@ -125,7 +125,7 @@ describe('CSV sources through the loader', () => {
       ['sends'],
     )
     expect(result.problems).toEqual([
-      {file: 'data/c.csv', line: 1, message: 'missing column "Email" (columns.to in the manifest); the header has: contactKey, email'},
+      {file: 'data/c.csv', line: 1, message: 'missing column "Email" (columns.to in the manifest); the header has: "contactKey", "email"'},
     ])
     expect(result.sends).toEqual([])
   })

@@ -87,10 +87,11 @@ describe('renderPlanMarkdown', () => {
     const plan = buildPlan([send], emptyState(), opts)
     const masked = renderPlanMarkdown(plan, {showAddresses: false, previous: {[send.name]: snapshot}})
     expect(masked).not.toMatch(/ann@example\.com|owner@example\.com|c0@example\.com/)
-    expect(masked).toContain('a***@example.com')
+    // The mention after the @ is broken with a zero-width space; the address reads as a***@example.com.
+    expect(masked).toContain('a***@&#8203;example.com')
     expect(masked).toContain('Email addresses are masked.')
     const clear = renderPlanMarkdown(plan, {showAddresses: true, previous: {}})
-    expect(clear).toContain('ann@example.com')
+    expect(clear).toContain('ann@&#8203;example.com')
   })
 
   it('diffs the send against its snapshot from the last apply', () => {
@@ -125,7 +126,7 @@ describe('renderPlanMarkdown', () => {
     const odd = makeSend({name: 'odd', attributes: {Note: 'a ``` b'}, recipients: [recipient('x|y<z>', 'x@example.com')]})
     const md = renderPlanMarkdown(buildPlan([odd], emptyState(), opts), {showAddresses: false, previous: {odd: {...snapshot, name: 'odd', attributes: {}}}})
     expect(md).toContain('````diff')
-    expect(md).toContain('x\\|y&lt;z&gt;')
+    expect(md).toContain('x&#124;y&lt;z&gt;')
     expectWellFormed(md)
   })
 

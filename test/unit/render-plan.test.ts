@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {makePaint} from '../../src/render/paint.js'
 import {buildPlan} from '../../src/plan/build.js'
-import {maskEmail} from '../../src/render/mask.js'
+import {maskEmail} from '../../src/privacy/index.js'
 import {writePlanJson} from '../../src/render/plan-json.js'
 import {renderPlanText} from '../../src/render/plan-text.js'
 import {emptyState, makeSend, manyRecipients, recipient} from '../helpers/sends.js'
