@@ -135,7 +135,7 @@ function title(plan: Plan): string {
 
 function renderFoot(plan: Plan, options: MarkdownOptions): string {
   const parts: string[] = []
-  if (options.planFile !== undefined && plan.summary.toSend > 0) parts.push(`Apply exactly this plan with ${markdownCode(applyCommand(options.planFile, options.sandbox))}.`)
+  if (options.planFile !== undefined && plan.summary.toSend > 0) parts.push(`Apply exactly this plan with ${code(applyCommand(options.planFile, options.sandbox), {showAddresses: true})}.`)
   parts.push(`<sub>mcsend${options.toolVersion === undefined ? '' : ` ${escapeMarkdown(options.toolVersion)}`}</sub>`)
   return parts.join(' ')
 }
@@ -214,8 +214,8 @@ function cell(s: string, options: MaskOptions): string {
   return escapeMarkdownMasked(s, options.showAddresses)
 }
 
-/** Characters that mean nothing in Markdown or HTML: such a value (slugs, derived messageKeys) reads best as a code span. */
-const PLAIN = /^[A-Za-z0-9._-]+$/
+/** Characters that mean nothing in Markdown or HTML: such a value (slugs, derived messageKeys, paths) reads best as a code span. */
+const PLAIN = /^[A-Za-z0-9._/-]+(?: [A-Za-z0-9._/-]+)*$/
 
 /** Untrusted text as inline code: a code span when plain, else `<code>` around the escaped text (a backtick span could be closed from inside). */
 function code(s: string, options: MaskOptions): string {

@@ -5,7 +5,7 @@ import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
 import {EXIT_CODE_HELP, UsageError} from '../../errors.js'
 import {plural} from '../../text/format.js'
-import {excerpt} from '../../privacy/index.js'
+import {escapeTerminal, maskAddresses} from '../../privacy/index.js'
 import {renderRecordSummary} from '../../render/state-text.js'
 import {confirm, needsConfirmation} from '../../cli/confirm.js'
 import {removeRecords, selectByContact} from '../../core/state-admin.js'
@@ -37,7 +37,7 @@ ${EXIT_CODE_HELP}`
     const contactKey = flags['contact-key']
     if (contactKey.trim() === '') throw new UsageError('--contact-key must not be empty', 'pass the contactKey exactly as the manifests gave it')
     if (needsConfirmation(flags.yes)) throw new UsageError('state forget needs confirmation, and this shell is not interactive', 'pass --yes to remove the records without a prompt')
-    const who = excerpt(contactKey, 64)
+    const who = escapeTerminal(maskAddresses(contactKey))
     const result = await removeRecords(
       {state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, cwd: process.cwd(), env: process.env},
       {
