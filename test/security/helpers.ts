@@ -1,9 +1,8 @@
-import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
-import {BIN, runCli, waitFor, type RunResult} from '../helpers/project.js'
+import {runCli, type RunResult} from '../helpers/project.js'
 
 export {runCli, type RunResult}
 
@@ -20,7 +19,7 @@ export async function hostileProject(files: Record<string, string | Buffer>): Pr
 
 /** A manifest with the given extra lines (YAML) after the header fields. */
 export function manifest(options: {name?: string; definitionKey?: string; attributes?: string[]; recipients: string[]}): string {
-  const lines = ['apiVersion: mcsend/v1', 'kind: Send', `name: ${options.name ?? 'hostile'}`, `definitionKey: ${options.definitionKey ?? 'welcome'}`]
+  const lines = ['apiVersion: mcsend/v1', 'kind: Send', `name: ${options.name ?? 'hostile'}`, `definitionKey: ${options.definitionKey ?? 'welcome-email'}`]
   if (options.attributes && options.attributes.length > 0) lines.push('attributes:', ...options.attributes.map((a) => `  ${a}`))
   lines.push('recipients:', ...options.recipients.map((r) => `  ${r}`))
   return `${lines.join('\n')}\n`
@@ -29,36 +28,3 @@ export function manifest(options: {name?: string; definitionKey?: string; attrib
 /** Everything a person or a log would see: no raw control character may be in it. */
 // eslint-disable-next-line no-control-regex
 export const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/
-
-export interface SandboxProcess {
-  env: Record<string, string>
-  outbox: string
-  child: ChildProcess
-  stop(): Promise<void>
-}
-
-/**
- * The sandbox as its own process (`mcsend sandbox --json`), for credentials mode: the CLI under test then gets
- * only MCSEND_AUTH_URL, MCSEND_CLIENT_ID and MCSEND_CLIENT_SECRET.
- */
-export async function startSandboxProcess(dataDir: string): Promise<SandboxProcess> {
-  const child = spawn(process.execPath, [BIN, 'sandbox', '--json', '--data-dir', dataDir], {
-    env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1'},
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
-  child.stderr!.resume()
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
-  await waitFor(() => out.includes('\n') || child.exitCode !== null, 20_000)
-  const doc = JSON.parse(out.trim()) as {env: Record<string, string>; outbox: string}
-  return {
-    env: doc.env,
-    outbox: doc.outbox,
-    child,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM')
-      await exited
-    },
-  }
-}

@@ -2,7 +2,8 @@ import {readFile, stat} from 'node:fs/promises'
 import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {hostileProject, manifest, RAW_CONTROL, runCli, startSandboxProcess, type SandboxProcess} from './helpers.js'
+import {startSandboxProcess, type SandboxProcess} from '../helpers/sandbox-process.js'
+import {hostileProject, manifest, RAW_CONTROL, runCli} from './helpers.js'
 
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -68,14 +69,14 @@ describe('addresses inside values are masked in every output', () => {
     const dir = await project({'send.yaml': maskingManifest()})
     let sandbox: SandboxProcess | undefined
     try {
-      sandbox = await startSandboxProcess(path.join(dir, 'outbox-dir'))
+      sandbox = await startSandboxProcess({dataDir: path.join(dir, 'outbox-dir')})
       const run = await runCli(['apply', 'send.yaml', '--auto-approve'], {cwd: dir, env: sandbox.env})
       expect(run.stderr).not.toContain('error')
       expect(run.code).toBe(0)
       expect(run.stdout).toContain('4 accepted')
       expectNoClearAddress(run.stdout)
-      expect((await stat(sandbox.outbox)).mode & 0o777).toBe(0o600)
-      expect((await stat(path.dirname(sandbox.outbox))).mode & 0o777).toBe(0o700)
+      expect((await stat(path.join(sandbox.dataDir, 'outbox.ndjson'))).mode & 0o777).toBe(0o600)
+      expect((await stat(sandbox.dataDir)).mode & 0o777).toBe(0o700)
     } finally {
       await sandbox?.stop()
     }
