@@ -121,6 +121,11 @@ export function errorCode(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined
 }
 
+/** Warnings as `warning: file:line:column  path  message`, one per line. */
+export function formatWarnings(warnings: readonly Problem[]): string[] {
+  return formatProblems([...warnings]).map((line) => `warning: ${line.trimStart()}`)
+}
+
 /** Formats problems as `file:line:column  path  message`, capped, with a count of the rest. */
 export function formatProblems(problems: Problem[], cap = 50): string[] {
   const lines = problems.slice(0, cap).map((p) => {

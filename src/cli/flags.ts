@@ -15,6 +15,15 @@ export const showAddressesFlag = {
   'show-addresses': Flags.boolean({description: 'Print email addresses in clear (they are masked by default, e.g. a***@example.com).'}),
 }
 
+export const sourceRootFlag = {
+  'source-root': Flags.string({
+    description:
+      'A directory recipient files may be read from (repeatable; also MCSEND_SOURCE_ROOT, a path list). Sources outside it, through `..` or a symlink, and special files are refused. [default: the working directory]',
+    multiple: true,
+    helpValue: 'DIR',
+  }),
+}
+
 export const sendFlag = {
   send: Flags.string({description: 'Only this send (by name); repeat for several.', multiple: true, helpValue: 'NAME'}),
 }

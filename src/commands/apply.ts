@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {confirm, needsConfirmation} from '../cli/confirm.js'
 import {makeProgress} from '../cli/progress.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {sendFlag, showAddressesFlag, stateFlags} from '../cli/flags.js'
+import {sendFlag, showAddressesFlag, sourceRootFlag, stateFlags} from '../cli/flags.js'
 import {refuseNonInteractive, runApply} from '../core/apply.js'
 import {SANDBOX_STATE} from '../core/connection.js'
 import {EXIT_CODE_HELP, ExitCode, UsageError} from '../errors.js'
@@ -41,6 +41,7 @@ ${EXIT_CODE_HELP}`
     json: Flags.boolean({description: 'Print one JSON object per line: the plan summary, each batch, the final summary.'}),
     ...sendFlag,
     ...showAddressesFlag,
+    ...sourceRootFlag,
     ...stateFlags,
   }
 
@@ -87,6 +88,7 @@ ${EXIT_CODE_HELP}`
           refresh: flags.refresh,
           cwd: process.cwd(),
           env: process.env,
+          sourceRoots: flags['source-root'],
           signal: controller.signal,
         },
         {

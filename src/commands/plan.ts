@@ -5,10 +5,10 @@ import {Args, Flags} from '@oclif/core'
 
 import {refreshStatePending} from '../core/refresh.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {sendFlag, showAddressesFlag, stateFlags} from '../cli/flags.js'
+import {sendFlag, showAddressesFlag, sourceRootFlag, stateFlags} from '../cli/flags.js'
 import {SANDBOX_STATE} from '../core/connection.js'
 import {preparePlan} from '../core/plan.js'
-import {EXIT_CODE_HELP, ExitCode} from '../errors.js'
+import {EXIT_CODE_HELP, ExitCode, formatWarnings} from '../errors.js'
 import {toSavedPlan, writeSavedPlanFile} from '../core/saved-plan.js'
 import {applyCommand} from '../render/apply-command.js'
 import {OUTPUT_FORMATS, resolveFormat} from '../render/output-format.js'
@@ -45,6 +45,7 @@ ${EXIT_CODE_HELP}`
     sandbox: Flags.boolean({description: `Plan against the sandbox's state (${SANDBOX_STATE}) unless --state is given, as \`apply --sandbox\` would.`}),
     ...sendFlag,
     ...showAddressesFlag,
+    ...sourceRootFlag,
     ...stateFlags,
   }
 
@@ -62,10 +63,12 @@ ${EXIT_CODE_HELP}`
       sandbox: flags.sandbox,
       cwd: process.cwd(),
       env: process.env,
+      sourceRoots: flags['source-root'],
     })
     const {plan, state} = prepared
     const emptyNote = emptyStateNote({state: flags.state, sandbox: flags.sandbox, cwd: process.cwd(), env: process.env}, state)
     if (emptyNote !== undefined) this.note(emptyNote)
+    for (const line of formatWarnings(prepared.warnings)) this.note(line)
     const mask = {showAddresses: flags['show-addresses']}
     if (flags.out !== undefined) {
       const saved = toSavedPlan(plan, {

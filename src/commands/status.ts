@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {sendFlag, stateFlags} from '../cli/flags.js'
+import {sendFlag, sourceRootFlag, stateFlags} from '../cli/flags.js'
 import {EXIT_CODE_HELP, ExitCode} from '../errors.js'
 import {toStatusDocument, type StatusDocument} from '../render/status-json.js'
 import {renderStatusText} from '../render/status-text.js'
@@ -31,6 +31,7 @@ ${EXIT_CODE_HELP}`
     sandbox: Flags.boolean({description: 'Ask the built-in fake Marketing Cloud (what apply --sandbox sent; its own state).'}),
     rate: Flags.integer({description: `Status requests per second at most.`, default: DEFAULT_STATUS_RATE, min: 1, max: 50}),
     ...sendFlag,
+    ...sourceRootFlag,
     ...stateFlags,
   }
 
@@ -55,6 +56,7 @@ ${EXIT_CODE_HELP}`
           rate: flags.rate,
           cwd: process.cwd(),
           env: process.env,
+          sourceRoots: flags['source-root'],
           signal: controller.signal,
         },
         {

@@ -2,7 +2,10 @@ import {Args, Flags} from '@oclif/core'
 import fs from 'node:fs'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {EXIT_CODE_HELP, ExitCode} from '../errors.js'
+import {sourceRootFlag} from '../cli/flags.js'
+import {namedSourceRoots} from '../manifest/source-roots.js'
+import {escapeJsonText} from '../privacy/index.js'
+import {EXIT_CODE_HELP, ExitCode, formatWarnings, type Problem} from '../errors.js'
 import {loadManifests} from '../manifest/load.js'
 import {plural} from '../text/format.js'
 import {throwIfProblems} from '../core/load.js'
@@ -14,6 +17,8 @@ export interface ValidateDocument {
   manifests: number
   sends: number
   recipients: number
+  warnings: ValidateDocument['errors']
+  strict: boolean
 }
 
 export default class Validate extends BaseCommand<typeof Validate> {
@@ -27,39 +32,44 @@ ${EXIT_CODE_HELP}`
     {description: 'Validate every manifest below the current directory', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Validate one manifest and one directory', command: '<%= config.bin %> <%= command.id %> examples/release-notes.yaml sends/'},
     {description: 'Machine-readable result for CI', command: '<%= config.bin %> <%= command.id %> sends/ --json'},
+    {description: 'In CI: an empty manifest or a source without recipients fails too', command: '<%= config.bin %> <%= command.id %> sends/ --strict'},
   ]
 
   static strict = false
   static args = {paths: Args.string({description: 'Manifest files or directories. [default: .]'})}
-  static flags = {json: Flags.boolean({description: 'Print the result as one JSON document.'})}
+  static flags = {
+    json: Flags.boolean({description: 'Print the result as one JSON document.'}),
+    strict: Flags.boolean({description: 'Treat warnings as errors: a manifest file without sends, a recipient source without recipients (exit 3).'}),
+    ...sourceRootFlag,
+  }
 
   async run(): Promise<ValidateDocument> {
     const {argv, flags} = await this.parse(Validate)
     const paths = argv as string[]
-    const result = await loadManifests(paths, {fs, cwd: process.cwd()})
+    const result = await loadManifests(paths, {fs, cwd: process.cwd(), sourceRoots: namedSourceRoots(flags['source-root'], process.env)})
+    const warnings = result.warnings ?? []
+    // --strict: a warning is a problem like any other.
+    if (flags.strict && warnings.length > 0) result.problems.push(...warnings)
+    const toJson = (p: Problem) => ({file: p.file, line: p.line ?? null, column: p.column ?? null, message: p.message, path: p.path ?? null, hint: p.hint ?? null})
     const omitted = result.omittedProblems ?? 0
     const doc: ValidateDocument = {
       valid: result.problems.length === 0,
-      errors: result.problems.map((p) => ({
-        file: p.file,
-        line: p.line ?? null,
-        column: p.column ?? null,
-        message: p.message,
-        path: p.path ?? null,
-        hint: p.hint ?? null,
-      })),
+      errors: result.problems.map(toJson),
       omitted,
       manifests: result.manifests.length,
       sends: result.sends.length,
       recipients: result.sends.reduce((n, s) => n + s.recipients.length, 0),
+      warnings: flags.strict ? [] : warnings.map(toJson),
+      strict: flags.strict,
     }
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify(doc)}\n`)
+      process.stdout.write(`${escapeJsonText(JSON.stringify(doc))}\n`)
       if (!doc.valid) this.exit(ExitCode.invalidInput)
       return doc
     }
     // The located list, the count of the rest and exit 3 are the shared invalid-input error's.
     throwIfProblems(result, 'fix each location above and run `mcsend validate` again')
+    for (const line of formatWarnings(warnings)) this.note(line)
     const paint = this.paint(process.stdout)
     this.log(`${paint.green('ok')}: ${plural(doc.manifests, 'manifest file')} valid: ${plural(doc.sends, 'send')}, ${plural(doc.recipients, 'recipient')}`)
     return doc

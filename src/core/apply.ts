@@ -38,6 +38,8 @@ export interface ApplyOptions {
   planFile?: string
   /** Client tuning (tests shorten retry delays). */
   clientOptions?: ClientOptions
+  /** --source-root: where recipient files may be read (default: the working directory). */
+  sourceRoots?: string[]
   /** --refresh: settle pending keys through the status endpoint before planning (src/core/refresh.ts). */
   refresh?: boolean
 }
@@ -72,7 +74,7 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
   let sends: Send[] = []
   let digests: Map<string, string | undefined> | undefined
   if (options.planFile === undefined) {
-    sends = (await loadOrFail(options.paths, {cwd: options.cwd})).sends
+    sends = (await loadOrFail(options.paths, {cwd: options.cwd, sourceRoots: options.sourceRoots, env: options.env})).sends
     assertTargetsExist(sends, options.targets)
   } else {
     saved = selectSavedSends(await readSavedPlanFile(options.planFile, options.cwd), options.targets)
@@ -157,7 +159,7 @@ async function replanSaved(saved: SavedPlan, options: ApplyOptions, state: State
   if (before.length > 0) throw stalePlanError(file, before)
   const {sends, result} = await loadOrFail(
     saved.manifests.map((m) => m.file),
-    {cwd: options.cwd},
+    {cwd: options.cwd, sourceRoots: options.sourceRoots, env: options.env},
   )
   const read = new Map<string, string | undefined>([...result.manifests, ...sends.flatMap((s) => s.sources)].map((d) => [d.file, d.sha256]))
   const targets = saved.targets.length > 0 ? saved.targets : undefined

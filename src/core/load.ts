@@ -2,15 +2,19 @@ import fs from 'node:fs'
 
 import {InvalidInputError} from '../errors.js'
 import {loadManifests} from '../manifest/load.js'
+import {namedSourceRoots} from '../manifest/source-roots.js'
 import type {LoadResult, Send} from '../manifest/types.js'
 
 export interface LoadDeps {
   cwd: string
+  /** --source-root values (MCSEND_SOURCE_ROOT is added from `env`). */
+  sourceRoots?: readonly string[]
+  env?: NodeJS.ProcessEnv
 }
 
 /** Loads manifests and turns any problem into one InvalidInputError (exit 3) listing them all. */
 export async function loadOrFail(paths: string[], deps: LoadDeps): Promise<{sends: Send[]; result: LoadResult}> {
-  const result = await loadManifests(paths, {fs, cwd: deps.cwd})
+  const result = await loadManifests(paths, {fs, cwd: deps.cwd, sourceRoots: namedSourceRoots(deps.sourceRoots, deps.env ?? {})})
   throwIfProblems(result)
   return {sends: result.sends, result}
 }

@@ -1,3 +1,4 @@
+import type {Problem} from '../errors.js'
 import type {Send, SourceDigest} from '../manifest/types.js'
 import {buildPlan} from '../plan/build.js'
 import type {Plan} from '../plan/types.js'
@@ -15,6 +16,8 @@ export interface PreparePlanOptions {
   sandbox?: boolean
   cwd: string
   env: NodeJS.ProcessEnv
+  /** --source-root: where recipient files may be read (default: the working directory). */
+  sourceRoots?: string[]
 }
 
 export interface PreparedPlan {
@@ -25,17 +28,19 @@ export interface PreparedPlan {
   state: StateData
   /** What the plan is for: the state's recorded target, else what the environment (or --sandbox) says. */
   target?: StateTarget
+  /** Warnings from loading (a file without sends, a source without recipients). */
+  warnings: Problem[]
 }
 
 /** Reads manifests and state, then plans. Plan only reads the state: the store is closed before returning. */
 export async function preparePlan(options: PreparePlanOptions): Promise<PreparedPlan> {
-  const {sends, result} = await loadOrFail(options.paths, {cwd: options.cwd})
+  const {sends, result} = await loadOrFail(options.paths, {cwd: options.cwd, sourceRoots: options.sourceRoots, env: options.env})
   assertTargetsExist(sends, options.targets)
   return withStore(options, async (store) => {
     const state = await store.load()
     const offline = offlineTarget(options)
     assertTarget(state, store.location, offline)
     const plan = buildPlan(sends, state, {stateLocation: store.location, targets: options.targets})
-    return {plan, sends, manifests: result.manifests, state, target: state.target ?? offline}
+    return {plan, sends, manifests: result.manifests, state, target: state.target ?? offline, warnings: result.warnings ?? []}
   })
 }

@@ -22,6 +22,8 @@ export interface StatusOptions {
   rate?: number
   cwd: string
   env: NodeJS.ProcessEnv
+  /** --source-root: where recipient files may be read (default: the working directory). */
+  sourceRoots?: string[]
   signal?: AbortSignal
   clock?: () => Date
   clientOptions?: ClientOptions
@@ -45,7 +47,7 @@ export async function runStatus(options: StatusOptions, ui: StatusUi): Promise<S
   requireConnection(options)
   let only: Set<string> | undefined
   if (options.paths.length > 0) {
-    const {sends} = await loadOrFail(options.paths, {cwd: options.cwd})
+    const {sends} = await loadOrFail(options.paths, {cwd: options.cwd, sourceRoots: options.sourceRoots, env: options.env})
     assertTargetsExist(sends, options.sends)
     only = new Set(sends.map((s) => s.name))
   }

@@ -1,6 +1,6 @@
 import path from 'node:path'
 
-import {isScalar, LineCounter, parseAllDocuments, type Document} from 'yaml'
+import {isScalar, LineCounter, parseAllDocuments, visit, type Document} from 'yaml'
 
 import {errorCode, type Problem} from '../errors.js'
 import {readCsvSource, type CsvColumns} from './csv-source.js'
@@ -10,6 +10,8 @@ import {RecipientCollector, recipientFromValue, recipientPlace} from './recipien
 import {describeSchemaErrors, formatPath, manifestValidators} from './schema.js'
 import type {Attributes, LoadResult, Recipient, Send, SourceDigest} from './types.js'
 import {locateYaml, type TextPosition} from './yaml-locate.js'
+import {openConfinedSource, resolveSourceRoots, scanAllowed, SourceRefused, type RootsFs, type SourceHandle, type SourceRoots} from './source-roots.js'
+import {findExcessiveNesting, findInvalidUtf8, invalidUtf8Message, MAX_YAML_DEPTH, Utf8Checker} from './strict-text.js'
 import {escapeTerminal, excerpt} from '../privacy/index.js'
 import {sha256Hex} from '../keys/hash.js'
 import {messageKeyDeriver} from '../keys/message-key.js'
@@ -21,16 +23,24 @@ import {messageKeyDeriver} from '../keys/message-key.js'
 export interface ManifestFs {
   promises: {
     readFile(path: string): Promise<Buffer | string>
-    stat(path: string): Promise<{isFile(): boolean; isDirectory(): boolean}>
+    stat(path: string): Promise<{isFile(): boolean; isDirectory(): boolean; dev: number | bigint; ino: number | bigint}>
+    lstat(path: string): Promise<{isSymbolicLink(): boolean}>
     readdir(path: string): Promise<readonly unknown[]>
+    realpath: RootsFs['promises']['realpath']
+    open: RootsFs['promises']['open']
   }
-  createReadStream(path: string, options?: {highWaterMark?: number}): AsyncIterable<Buffer | string>
+  createReadStream(path: string, options: {highWaterMark?: number; fd: number; autoClose?: boolean; start?: number}): AsyncIterable<Buffer | string>
 }
 
 export interface LoadDeps {
   fs: ManifestFs
   /** Base for relative paths and for the display paths in problems and results. */
   cwd: string
+  /**
+   * Directories recipient sources must stay inside (--source-root, MCSEND_SOURCE_ROOT), relative to cwd. Empty or
+   * absent: the working directory.
+   */
+  sourceRoots?: readonly string[]
 }
 
 export interface LoadOptions {
@@ -53,6 +63,9 @@ interface Context {
   candidates: Candidate[]
   /** Path relative to cwd with forward slashes, for problems and results. */
   display: (abs: string) => string
+  roots: SourceRoots
+  /** Not errors, but worth a word: a manifest without sends, a source without recipients. */
+  warnings: Problem[]
 }
 
 /** A send as read, before the cross-file checks (duplicate names) decide whether it is clean. */
@@ -91,18 +104,24 @@ function isManifestFile(name: string): boolean {
 type ManifestFiles = Map<string, Buffer | string | undefined>
 
 /** Every manifest file below a directory, depth-first in name order, skipping node_modules and dot-directories. */
-async function walk(fs: ManifestFs, directory: string, out: ManifestFiles): Promise<void> {
+async function walk(ctx: Context, directory: string, out: ManifestFiles): Promise<void> {
+  const fs = ctx.fs
   const names = (await fs.promises.readdir(directory)).map(entryName).sort()
   for (const name of names) {
     const full = path.join(directory, name)
     let stats: {isFile(): boolean; isDirectory(): boolean}
     try {
+      // A symlink in a pull request may point anywhere (`sends/x -> /`): follow it only inside the source roots.
+      if ((await fs.promises.lstat(full)).isSymbolicLink() && !(await scanAllowed(full, ctx.roots, fs))) {
+        ctx.sink.add({file: ctx.display(full), message: 'refused: a symlink that resolves outside the source roots (not read)', hint: SYMLINK_HINT})
+        continue
+      }
       stats = await fs.promises.stat(full)
     } catch {
       continue // a dangling symlink is not a manifest
     }
     if (stats.isDirectory()) {
-      if (!name.startsWith('.') && !SKIPPED_DIRECTORIES.has(name)) await walk(fs, full, out)
+      if (!name.startsWith('.') && !SKIPPED_DIRECTORIES.has(name)) await walk(ctx, full, out)
     } else if (stats.isFile() && isManifestFile(name)) {
       const bytes = await fs.promises.readFile(full).catch(() => undefined)
       // An unreadable file is kept: the loader reports the read error at its place.
@@ -110,6 +129,8 @@ async function walk(fs: ManifestFs, directory: string, out: ManifestFiles): Prom
     }
   }
 }
+
+const SYMLINK_HINT = 'name the directory it points to with --source-root DIR (or MCSEND_SOURCE_ROOT) if it is meant to be read'
 
 /**
  * A directory in a repository holds other YAML too (CI workflows, compose files): a directory scan takes only
@@ -134,7 +155,7 @@ async function expandPaths(inputs: readonly string[], ctx: Context): Promise<Man
     }
     if (stats.isDirectory()) {
       const found: ManifestFiles = new Map()
-      await walk(ctx.fs, abs, found)
+      await walk(ctx, abs, found)
       if (found.size === 0) ctx.sink.add({file: display(abs), message: 'no manifest files in this directory (*.yaml or *.yml with apiVersion: mcsend/v1)'})
       for (const [file, bytes] of found) if (!files.has(file)) files.set(file, bytes)
     } else if (!files.has(abs)) files.set(abs, undefined)
@@ -175,10 +196,24 @@ async function loadManifestFile(abs: string, scanned: Buffer | string | undefine
     return
   }
   ctx.manifests.push({file, sha256: sha256Hex(bytes)})
+  if (typeof bytes !== 'string') {
+    const bad = findInvalidUtf8(bytes)
+    if (bad !== undefined) {
+      ctx.sink.add({file, line: bad.line, column: bad.column, message: invalidUtf8Message(bad)})
+      return
+    }
+  }
   let text = typeof bytes === 'string' ? bytes : bytes.toString('utf8')
   if (text.startsWith('\uFEFF')) text = text.slice(1)
+  // The parser and the validator recurse: absurd nesting is refused before it can exhaust the stack.
+  const deep = findExcessiveNesting(text)
+  if (deep !== undefined) {
+    ctx.sink.add({file, line: deep.line, column: deep.column, message: `nested more than ${MAX_YAML_DEPTH} levels deep; a send manifest needs a handful`, hint: 'flatten the structure; attribute values are strings, numbers or booleans'})
+    return
+  }
   const counter = new LineCounter()
   const documents = parseAllDocuments(text, {lineCounter: counter, uniqueKeys: true, prettyErrors: false})
+  let sends = 0
   for (const doc of documents) {
     const parseProblems = [...doc.errors, ...doc.warnings]
     if (parseProblems.length > 0) {
@@ -190,12 +225,39 @@ async function loadManifestFile(abs: string, scanned: Buffer | string | undefine
     }
     // An empty document (only comments, or nothing between two `---`) is not a send.
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue
-    await loadDocument(doc as Document, counter, file, abs, ctx)
+    sends++
+    await loadDocument(doc as Document, counter, file, abs, ctx, text)
+  }
+  if (sends === 0 && documents.every((d) => d.errors.length === 0)) {
+    ctx.warnings.push({file, line: 1, column: 1, message: 'no send in this file (it holds no YAML document)', hint: 'remove the file, or write a send in it'})
   }
 }
 
-async function loadDocument(doc: Document, counter: LineCounter, file: string, abs: string, ctx: Context): Promise<void> {
+/**
+ * Numbers YAML reads into a double that is not the number written: integers beyond 2^53 (an order id
+ * 1234567890123456789 would be sent as 1234567890123456800) and overflows to Infinity. Each is a located problem.
+ */
+function checkNumbers(doc: Document, counter: LineCounter, file: string, text: string, problems: ScopedProblems): void {
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value !== 'number' || node.range === undefined || node.range === null) return
+      const value = node.value
+      const written = text.slice(node.range[0], node.range[1]).trim()
+      const {line, col} = counter.linePos(node.range[0])
+      const quoted = `"${written.replace(/["\\]/g, '\\$&')}"`
+      if (!Number.isFinite(value)) {
+        if (/^[-+]?\.(inf|Inf|INF|nan|NaN|NAN)$/.test(written)) return // an explicit .inf/.nan: the schema says what it thinks of it
+        problems.add({file, line, column: col, message: `the number ${excerpt(written, 40)} is too large to represent (it would become ${value})`, hint: `quote it: ${excerpt(quoted, 40)}`})
+      } else if (Number.isInteger(value) && !Number.isSafeInteger(value) && /^[-+]?(0|[1-9][0-9_]*)$/.test(written)) {
+        problems.add({file, line, column: col, message: `the integer ${excerpt(written, 40)} is beyond JavaScript's safe range (it would be sent as ${value})`, hint: `quote it: ${excerpt(quoted, 40)}`})
+      }
+    },
+  })
+}
+
+async function loadDocument(doc: Document, counter: LineCounter, file: string, abs: string, ctx: Context, text: string): Promise<void> {
   const problems = new ScopedProblems(ctx.sink)
+  checkNumbers(doc, counter, file, text, problems)
   const at = (segments: readonly (string | number)[], key = false): TextPosition => locateYaml(doc, counter, segments, key)
   const docAt = at([])
   let value: unknown
@@ -230,6 +292,10 @@ async function loadDocument(doc: Document, counter: LineCounter, file: string, a
     if (errored.some((p) => p === prefix || p.startsWith(`${prefix}/`))) continue
     const source = item as SourceItem
     if (source.inline !== undefined) {
+      if (source.inline.length === 0) {
+        const pos = at(['recipients', i, 'inline'])
+        ctx.warnings.push({file, line: pos.line, column: pos.column, path: formatPath(['recipients', i, 'inline']), message: 'this inline source lists no recipients'})
+      }
       for (const [j, recipient] of source.inline.entries()) {
         const pos = at(['recipients', i, 'inline', j])
         collector.add(recipientFromValue(recipient as Record<string, unknown>, file, pos.line, pos.column), formatPath(['recipients', i, 'inline', j]))
@@ -240,19 +306,22 @@ async function loadDocument(doc: Document, counter: LineCounter, file: string, a
     const relative = source[kind]!
     const sourceAbs = path.resolve(path.dirname(abs), relative)
     const sourceFile = ctx.display(sourceAbs)
-    const digest = await readSource(kind, sourceAbs, sourceFile, source.columns, collector, problems, ctx).catch((error: unknown) => {
-      const pos = at(['recipients', i, kind])
-      problems.add({
-        file,
-        line: pos.line,
-        column: pos.column,
-        path: formatPath(['recipients', i, kind]),
-        message: `${kind} source ${sourceFile}: ${describeIoError(error)}`,
-        hint: 'source paths are relative to the manifest file',
-      })
+    const before = collector.recipients.length
+    const problemsBefore = problems.count
+    const pos = at(['recipients', i, kind])
+    const where = {file, line: pos.line, column: pos.column, path: formatPath(['recipients', i, kind])}
+    // The path is the manifest's (untrusted) text: shown escaped and cut.
+    const shown = escapeTerminal(sourceFile.length > 120 ? `${sourceFile.slice(0, 117)}...` : sourceFile)
+    const digest = await readSource(kind, relative, abs, sourceFile, source.columns, collector, problems, ctx).catch((error: unknown) => {
+      // A refused path is named as the manifest wrote it (cut and escaped), not resolved.
+      if (error instanceof SourceRefused) problems.add({...where, message: `${kind} source ${excerpt(relative, 80)} ${error.message}`, hint: error.hint})
+      else problems.add({...where, message: `${kind} source ${shown}: ${describeIoError(error)}`, hint: 'source paths are relative to the manifest file'})
       return undefined
     })
     if (digest !== undefined) digests.push({file: sourceFile, sha256: digest})
+    if (digest !== undefined && collector.recipients.length === before && problems.count === problemsBefore) {
+      ctx.warnings.push({...where, message: `${kind} source ${shown} holds no recipients`})
+    }
   }
 
   if (!valid || problems.count > 0) return
@@ -273,24 +342,64 @@ async function loadDocument(doc: Document, counter: LineCounter, file: string, a
   candidate.send = send
 }
 
+/**
+ * Reads one recipient source through a descriptor opened by openConfinedSource (inside the source roots, a regular
+ * file, the very file that was checked). Invalid UTF-8 stops the read with a located problem.
+ */
 async function readSource(
   kind: 'csv' | 'json' | 'ndjson',
-  abs: string,
+  written: string,
+  manifestAbs: string,
   file: string,
   columns: CsvColumns | undefined,
   collector: RecipientCollector,
   problems: ScopedProblems,
   ctx: Context,
 ): Promise<string> {
-  const stats = await ctx.fs.promises.stat(abs)
-  if (!stats.isFile()) throw Object.assign(new Error('not a file'), {code: stats.isDirectory() ? 'EISDIR' : 'EINVAL'})
-  if (kind === 'json') {
-    const bytes = await ctx.fs.promises.readFile(abs)
-    return readJsonSource(typeof bytes === 'string' ? Buffer.from(bytes) : bytes, file, collector, problems)
+  const handle = await openConfinedSource(written, manifestAbs, ctx.roots, ctx.fs)
+  try {
+    if (kind === 'json') {
+      const read = await handle.readFile()
+      const bytes = typeof read === 'string' ? Buffer.from(read) : read
+      const bad = findInvalidUtf8(bytes)
+      if (bad !== undefined) {
+        problems.add({file, line: bad.line, column: bad.column, message: invalidUtf8Message(bad)})
+        return sha256Hex(bytes)
+      }
+      return readJsonSource(bytes, file, collector, problems)
+    }
+    const stream = utf8Checked(ctx.fs.createReadStream('', {fd: handle.fd, highWaterMark: READ_CHUNK_BYTES, autoClose: false, start: 0}), file, problems)
+    if (kind === 'csv') return await readCsvSource(stream, file, columns, collector, problems)
+    return await readNdjsonSource(stream, file, collector, problems)
+  } finally {
+    await closeQuietly(handle)
   }
-  const stream = ctx.fs.createReadStream(abs, {highWaterMark: READ_CHUNK_BYTES})
-  if (kind === 'csv') return readCsvSource(stream, file, columns, collector, problems)
-  return readNdjsonSource(stream, file, collector, problems)
+}
+
+async function closeQuietly(handle: SourceHandle): Promise<void> {
+  await handle.close().catch(() => undefined)
+}
+
+/** Passes chunks through while they are UTF-8; at the first invalid byte, reports it (located) and ends the stream. */
+async function* utf8Checked(stream: AsyncIterable<Buffer | string>, file: string, problems: ScopedProblems): AsyncGenerator<Buffer | string> {
+  const checker = new Utf8Checker()
+  const report = () => {
+    const bad = checker.error!
+    problems.add({file, line: bad.line, column: bad.column, message: invalidUtf8Message(bad)})
+  }
+  let consumed = 0
+  for await (const chunk of stream) {
+    if (typeof chunk !== 'string' && !checker.push(chunk)) {
+      // Hand on the whole lines before the bad one, so the rows read so far are checked as usual.
+      const lastNewline = chunk.lastIndexOf(10, checker.error!.offset - consumed - 1)
+      if (lastNewline >= 0 && checker.error!.offset > consumed) yield chunk.subarray(0, lastNewline + 1)
+      report()
+      return
+    }
+    consumed += chunk.length
+    yield chunk
+  }
+  if (!checker.end()) report()
 }
 
 /** Two sends with the same name would share messageKeys: report each later one, naming the first, and drop both. */
@@ -381,10 +490,17 @@ export async function loadManifests(paths: string[], deps: LoadDeps, options: Lo
   const cwd = path.resolve(deps.cwd)
   const display = (abs: string): string => path.relative(cwd, abs).split(path.sep).join('/') || '.'
   const sink = new ProblemSink(options.maxProblems ?? DEFAULT_MAX_PROBLEMS)
-  const ctx: Context = {fs: deps.fs, cwd, sink, manifests: [], candidates: [], display}
+  let roots: SourceRoots
+  try {
+    roots = await resolveSourceRoots(deps.sourceRoots ?? [], cwd, deps.fs)
+  } catch (error) {
+    if (!(error instanceof SourceRefused)) throw error
+    return {sends: [], problems: [{file: '--source-root', message: error.message, hint: error.hint}], omittedProblems: 0, manifests: [], warnings: []}
+  }
+  const ctx: Context = {fs: deps.fs, cwd, sink, manifests: [], candidates: [], display, roots, warnings: []}
   for (const [file, bytes] of await expandPaths(paths, ctx)) await loadManifestFile(file, bytes, ctx)
   checkNames(ctx)
   checkMessageKeys(ctx)
   const sends = ctx.candidates.flatMap((c) => (c.send !== undefined && c.problems.count === 0 ? [c.send] : []))
-  return {sends, problems: ctx.sink.problems, omittedProblems: ctx.sink.omitted, manifests: ctx.manifests}
+  return {sends, problems: ctx.sink.problems, omittedProblems: ctx.sink.omitted, manifests: ctx.manifests, warnings: ctx.warnings}
 }

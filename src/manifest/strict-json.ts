@@ -185,7 +185,14 @@ class Cursor {
       while (isDigit(text.charCodeAt(i))) i++
     }
     this.pos = i
-    return Number(text.slice(start, i))
+    const written = text.slice(start, i)
+    const value = Number(written)
+    // A double cannot hold every number JSON can write: refuse the ones that would be sent as another number.
+    if (!Number.isFinite(value)) this.fail(`the number ${excerpt(written, 40)} is too large to represent (quote it: "${excerpt(written, 40).slice(1, -1)}")`, this.at(start))
+    if (Number.isInteger(value) && !Number.isSafeInteger(value) && !/[.eE]/.test(written)) {
+      this.fail(`the integer ${excerpt(written, 40)} is beyond JavaScript's safe range, it would be sent as ${value} (quote it: "${excerpt(written, 40).slice(1, -1)}")`, this.at(start))
+    }
+    return value
   }
 
   literal(): boolean | null {

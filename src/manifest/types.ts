@@ -54,4 +54,6 @@ export interface LoadResult {
   omittedProblems: number
   /** Digests of every manifest file read. */
   manifests: SourceDigest[]
+  /** Not problems, but worth a warning (an error under `validate --strict`): a file without sends, a source without recipients. */
+  warnings?: Problem[]
 }

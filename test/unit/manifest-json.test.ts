@@ -25,10 +25,17 @@ describe('strict JSON parser', () => {
       '  [ ]  ',
       '{}',
       '[[[]], {"x": [{}]}]',
-      '12345678901234567890',
+      '9007199254740991',
       '"Jörg ✓"',
     ]
     for (const sample of samples) expect(parseJson(sample)).toEqual(JSON.parse(sample))
+  })
+
+  it('refuses numbers a double would change: integers beyond 2^53 and overflows, with "quote it"', () => {
+    expect(() => parseJson('{"OrderId": 1234567890123456789}')).toThrow(
+      'the integer "1234567890123456789" is beyond JavaScript\'s safe range, it would be sent as 1234567890123456800 (quote it: "1234567890123456789")',
+    )
+    expect(() => parseJson('[1e400]')).toThrow('the number "1e400" is too large to represent (quote it: "1e400")')
   })
 
   it('keeps "__proto__" as an ordinary key instead of changing the prototype', () => {

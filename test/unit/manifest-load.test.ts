@@ -55,7 +55,10 @@ describe('which files are read', () => {
           return inner.promises.readFile(p) as Promise<Buffer>
         },
         stat: (p) => inner.promises.stat(p),
+        lstat: (p) => inner.promises.lstat(p),
         readdir: (p) => inner.promises.readdir(p),
+        realpath: (p) => inner.promises.realpath(p),
+        open: (p, flags) => inner.promises.open(p, flags),
       },
       createReadStream: (p, options) => inner.createReadStream(p, options),
     }
