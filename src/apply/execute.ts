@@ -3,7 +3,7 @@ import {performance} from 'node:perf_hooks'
 import pLimit from 'p-limit'
 
 import {ApiError, CliError} from '../errors.js'
-import {hashAttributes, hashContactKey, hashTo} from '../keys/hash.js'
+import {UNKEYED, type StateHasher} from '../keys/keyed.js'
 import type {Plan, PlannedBatch, PlannedMessage, PlannedSend} from '../plan/types.js'
 import {CONCURRENCY_BLOCKED, DUPLICATE_MESSAGE_KEY} from '../sfmc/codes.js'
 import type {RecipientOutcome, SendBatchResult, SfmcClient} from '../sfmc/types.js'
@@ -26,6 +26,8 @@ export interface ExecuteDeps {
   clock: () => Date
   /** The status each key had in the state before this run (the plan retries `failed` and `pending` keys). */
   previousStatus?: (messageKey: string) => MessageStatus | undefined
+  /** The state's hashes: keyed under MCSEND_STATE_KEY, or not (default). */
+  hasher?: StateHasher
 }
 
 export interface BatchRef {
@@ -123,7 +125,7 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
       return
     }
     // Hashes are computed once per batch, when it starts, for both its pending and its outcome records.
-    const base = job.batch.messages.map((m) => baseRecord(job.send, m))
+    const base = job.batch.messages.map((m) => baseRecord(job.send, m, deps.hasher ?? UNKEYED))
     // Fencing: record and send only while this run still holds the lock (a run paused long enough to be taken over
     // must not). Checked before the pending records (a run that lost the lock must not mark keys pending that the
     // new holder recorded since) and again right before the request.
@@ -296,13 +298,13 @@ function record(b: BaseRecord, status: MessageRecord['status'], at: string, outc
   return r
 }
 
-function baseRecord(send: PlannedSend, m: PlannedMessage): BaseRecord {
+function baseRecord(send: PlannedSend, m: PlannedMessage, hasher: StateHasher): BaseRecord {
   return {
     messageKey: m.messageKey,
     send: send.name,
     revision: send.revision,
-    toHash: hashTo(m.to),
-    attributesHash: hashAttributes(send.attributes, m.attributes),
-    contactHash: hashContactKey(m.contactKey),
+    toHash: hasher.hashTo(m.to),
+    attributesHash: hasher.hashAttributes(send.attributes, m.attributes),
+    contactHash: hasher.hashContactKey(m.contactKey),
   }
 }

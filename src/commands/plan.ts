@@ -79,12 +79,13 @@ ${EXIT_CODE_HELP}`
         target: prepared.target,
         targets: flags.send ?? [],
         previous: state.sends,
+        storable: prepared.storable,
       })
       await writeSavedPlanFile(flags.out, process.cwd(), saved)
       this.note(`Saved the plan to ${flags.out}; apply exactly it with \`${applyCommand(flags.out, flags.sandbox)}\`.`)
     }
     let rendered: string | undefined
-    const markdown = () => (rendered ??= renderPlanMarkdown(plan, {...mask, previous: state.sends, planFile: flags.out, sandbox: flags.sandbox, toolVersion: this.config.version}))
+    const markdown = () => (rendered ??= renderPlanMarkdown(plan, {...mask, previous: state.sends, storable: prepared.storable, planFile: flags.out, sandbox: flags.sandbox, toolVersion: this.config.version}))
     if (format === 'json') await writePlanJson(plan, streamWriter(process.stdout), mask)
     else if (format === 'markdown') process.stdout.write(markdown())
     else process.stdout.write(renderPlanText(plan, {...mask, paint: this.paint(process.stdout)}))

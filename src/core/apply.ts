@@ -11,6 +11,8 @@ import type {MessageStatus, StateData} from '../state/types.js'
 import type {Send} from '../manifest/types.js'
 import {requireConnection} from './connection.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
+import {bindStateKey, checkStateKey, stateHasherFromEnv, storableSnapshot, storableValue} from './state-key.js'
+import type {StateHasher} from '../keys/keyed.js'
 import {withConnection, withLockedStore} from './resources.js'
 import {assertTarget, offlineTarget} from './target.js'
 
@@ -70,6 +72,7 @@ export interface ApplyOutcome {
 export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<ApplyOutcome> {
   const clock = options.clock ?? (() => new Date())
   requireConnection(options)
+  const hasher = stateHasherFromEnv(options.env)
   let saved: SavedPlan | undefined
   let sends: Send[] = []
   let digests: Map<string, string | undefined> | undefined
@@ -85,14 +88,15 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
     const state = await store.load()
     // Before anything is shown: a state of another target is refused as far as the environment tells.
     assertTarget(state, store.location, offlineTarget(options))
+    checkStateKey(state, hasher, store.location)
     if (options.refresh && saved === undefined) {
       // Refresh opens its own connection: its status requests are paced, and a 429 slows the pacer down.
       await refreshPending(store, state, {sandbox: options.sandbox, env: options.env, cwd: options.cwd, sends: options.targets, clock, signal: options.signal, clientOptions: options.clientOptions, note: (m) => ui.note(m)})
     }
     const plan =
       saved === undefined
-        ? buildPlan(sends, state, {stateLocation: store.location, targets: options.targets})
-        : await replanSaved(saved, options, state, store.location, digests!)
+        ? buildPlan(sends, state, {stateLocation: store.location, targets: options.targets, hasher})
+        : await replanSaved(saved, options, state, store.location, digests!, hasher)
     await ui.showPlan(plan)
     if (plan.summary.toSend === 0) {
       return {plan, cancelled: false, exitCode: ExitCode.ok, stateLocation: store.location}
@@ -119,7 +123,8 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
         const status = state.messages.get(m.messageKey)?.status
         if (status !== undefined) before.set(m.messageKey, status)
       }
-      return executePlan(plan, {client, store, clock, previousStatus: (key) => before.get(key)}, {
+      await bindStateKey(store, state, hasher)
+      return executePlan(plan, {client, store, clock, hasher, previousStatus: (key) => before.get(key)}, {
         parallelism: options.parallelism,
         blockedBackoffMs: options.clientOptions?.retry?.baseDelayMs,
         signal: options.signal,
@@ -130,15 +135,20 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
     if (result.accepted + result.alreadyAccepted > 0) {
       for (const send of plan.sends) {
         if (send.batches.length === 0) continue
-        await store.putSend({
-          name: send.name,
-          definitionKey: send.definitionKey,
-          revision: send.revision,
-          attributes: send.attributes,
-          batchSize: send.batchSize,
-          sources: send.sources,
-          appliedAt: clock().toISOString(),
-        })
+        await store.putSend(
+          storableSnapshot(
+            {
+              name: send.name,
+              definitionKey: send.definitionKey,
+              revision: send.revision,
+              attributes: send.attributes,
+              batchSize: send.batchSize,
+              sources: send.sources,
+              appliedAt: clock().toISOString(),
+            },
+            hasher,
+          ),
+        )
       }
     }
     await store.commit()
@@ -151,7 +161,7 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
  * manifest and source file (by SHA-256, checked before loading and again on the bytes the loader read), and the
  * plan recomputed from them must hold exactly the saved requests. Otherwise StalePlanError, one line per reason.
  */
-async function replanSaved(saved: SavedPlan, options: ApplyOptions, state: StateData, location: string, digests: ReadonlyMap<string, string | undefined>): Promise<Plan> {
+async function replanSaved(saved: SavedPlan, options: ApplyOptions, state: StateData, location: string, digests: ReadonlyMap<string, string | undefined>, hasher: StateHasher): Promise<Plan> {
   const file = options.planFile!
   // The target is a value: an unset --sandbox flag is Marketing Cloud, never "unknown".
   const current = {state: {lineage: state.lineage, serial: state.serial, location}, sandbox: options.sandbox === true, target: offlineTarget(options)}
@@ -163,8 +173,8 @@ async function replanSaved(saved: SavedPlan, options: ApplyOptions, state: State
   )
   const read = new Map<string, string | undefined>([...result.manifests, ...sends.flatMap((s) => s.sources)].map((d) => [d.file, d.sha256]))
   const targets = saved.targets.length > 0 ? saved.targets : undefined
-  const plan = buildPlan(sends, state, {stateLocation: location, targets})
-  const reasons = [...staleReasons(saved, {...current, files: read}), ...planMismatches(saved, plan)]
+  const plan = buildPlan(sends, state, {stateLocation: location, targets, hasher})
+  const reasons = [...staleReasons(saved, {...current, files: read}), ...planMismatches(saved, plan, storableValue(hasher))]
   if (reasons.length > 0) throw stalePlanError(file, reasons)
   return plan
 }

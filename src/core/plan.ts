@@ -6,6 +6,7 @@ import type {StateData, StateTarget} from '../state/types.js'
 import {assertTarget, offlineTarget} from './target.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
 import {withStore} from './resources.js'
+import {checkStateKey, stateHasherFromEnv, storableValue} from './state-key.js'
 
 export interface PreparePlanOptions {
   paths: string[]
@@ -30,17 +31,21 @@ export interface PreparedPlan {
   target?: StateTarget
   /** Warnings from loading (a file without sends, a source without recipients). */
   warnings: Problem[]
+  /** How a snapshot value is stored (an address as a hash): renderers compare a plan with the state's snapshots through it. */
+  storable: (value: string) => string
 }
 
 /** Reads manifests and state, then plans. Plan only reads the state: the store is closed before returning. */
 export async function preparePlan(options: PreparePlanOptions): Promise<PreparedPlan> {
+  const hasher = stateHasherFromEnv(options.env)
   const {sends, result} = await loadOrFail(options.paths, {cwd: options.cwd, sourceRoots: options.sourceRoots, env: options.env})
   assertTargetsExist(sends, options.targets)
   return withStore(options, async (store) => {
     const state = await store.load()
     const offline = offlineTarget(options)
     assertTarget(state, store.location, offline)
-    const plan = buildPlan(sends, state, {stateLocation: store.location, targets: options.targets})
-    return {plan, sends, manifests: result.manifests, state, target: state.target ?? offline, warnings: result.warnings ?? []}
+    checkStateKey(state, hasher, store.location)
+    const plan = buildPlan(sends, state, {stateLocation: store.location, targets: options.targets, hasher})
+    return {plan, sends, manifests: result.manifests, state, target: state.target ?? offline, warnings: result.warnings ?? [], storable: storableValue(hasher)}
   })
 }

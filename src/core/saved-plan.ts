@@ -67,6 +67,20 @@ export interface SaveContext {
   target?: StateTarget
   targets: readonly string[]
   previous: Readonly<Record<string, SendSnapshot | undefined>>
+  /** How the state stores a snapshot value (an address as a hash), so the saved plan's diff compares like with like. */
+  storable?: (value: string) => string
+}
+
+/** Shared attributes as saved: stored like the state's snapshot (addresses hashed), anything left masked. */
+function savedAttributes(attributes: SendSnapshot['attributes'], storable: ((value: string) => string) | undefined): SendSnapshot['attributes'] {
+  if (storable === undefined) return maskAttributes(attributes, MASKED)
+  const out: SendSnapshot['attributes'] = {}
+  for (const [k, v] of Object.entries(attributes)) out[storable(k)] = typeof v === 'string' ? storable(v) : v
+  return maskAttributes(out, MASKED)
+}
+
+function savedText(value: string, storable: ((value: string) => string) | undefined): string {
+  return maskValue(storable === undefined ? value : storable(value), MASKED)
 }
 
 const MASKED = {showAddresses: false}
@@ -97,9 +111,9 @@ export function toSavedPlan(plan: Plan, context: SaveContext): SavedPlan {
     summary: {...plan.summary},
     sends: plan.sends.map((s) => ({
       name: s.name,
-      definitionKey: maskValue(s.definitionKey, MASKED),
+      definitionKey: savedText(s.definitionKey, context.storable),
       revision: s.revision,
-      attributes: maskAttributes(s.attributes, MASKED),
+      attributes: savedAttributes(s.attributes, context.storable),
       batchSize: s.batchSize,
       file: s.file,
       line: s.line,
@@ -268,7 +282,7 @@ function short(sha: string): string {
  * Compares a freshly computed plan with the saved one: the same sends, in the same order, with the same requests
  * holding the same keys. Any difference means the plan is not what was reviewed. Pure; empty when identical.
  */
-export function planMismatches(saved: SavedPlan, plan: Plan): string[] {
+export function planMismatches(saved: SavedPlan, plan: Plan, storable?: (value: string) => string): string[] {
   const reasons: string[] = []
   const names = (sends: readonly {name: string}[]) => sends.map((s) => s.name).join(', ')
   if (names(saved.sends) !== names(plan.sends)) {
@@ -277,10 +291,10 @@ export function planMismatches(saved: SavedPlan, plan: Plan): string[] {
   for (const [i, now] of plan.sends.entries()) {
     const was = saved.sends[i]!
     const fields: string[] = []
-    if (was.definitionKey !== maskValue(now.definitionKey, MASKED)) fields.push('definitionKey')
+    if (was.definitionKey !== savedText(now.definitionKey, storable)) fields.push('definitionKey')
     if (was.revision !== now.revision) fields.push('revision')
     if (was.batchSize !== now.batchSize) fields.push('batch size')
-    if (JSON.stringify(was.attributes) !== JSON.stringify(maskAttributes(now.attributes, MASKED))) fields.push('shared attributes')
+    if (JSON.stringify(was.attributes) !== JSON.stringify(savedAttributes(now.attributes, storable))) fields.push('shared attributes')
     if (fields.length > 0) reasons.push(`plan: send ${now.name}: ${fields.join(', ')} differ from the saved plan`)
     if (was.batches.length !== now.batches.length) {
       reasons.push(`plan: send ${now.name} now needs ${now.batches.length} requests; the saved plan has ${was.batches.length}`)

@@ -1,5 +1,6 @@
 import {InvalidInputError, StateLockedError} from '../errors.js'
-import {hashContactKey} from '../keys/hash.js'
+import {UNKEYED, type StateHasher} from '../keys/keyed.js'
+import {checkStateKey} from './state-key.js'
 import {makeLockOwner} from '../state/lock.js'
 import type {LockOwner, MessageRecord, StateData} from '../state/types.js'
 import {withLockedStore, withStore} from './resources.js'
@@ -71,8 +72,9 @@ export function selectBySends(data: StateData, sends: readonly string[]): Select
 }
 
 /** Every record derived from this contactKey (matched by its hash: the state never holds the key itself). */
-export function selectByContact(data: StateData, contactKey: string): Selection {
-  const hash = hashContactKey(contactKey)
+export function selectByContact(data: StateData, contactKey: string, hasher: StateHasher = UNKEYED, location = 'the state'): Selection {
+  checkStateKey(data, hasher, location)
+  const hash = hasher.hashContactKey(contactKey)
   return {records: [...data.messages.values()].filter((r) => r.contactHash === hash).sort(bySendThenKey), missing: []}
 }
 

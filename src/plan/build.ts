@@ -1,8 +1,7 @@
 import type {Attributes, Recipient, Send} from '../manifest/types.js'
 import type {MessageRecord, StateData} from '../state/types.js'
 import {chooseBatchSize, chunk} from './batch.js'
-import {hashAttributes, hashTo} from '../keys/hash.js'
-import {messageKeyDeriver} from '../keys/message-key.js'
+import {UNKEYED, type StateHasher} from '../keys/keyed.js'
 import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary, type RenamedSendWarning} from './types.js'
 
 export interface BuildPlanOptions {
@@ -10,6 +9,8 @@ export interface BuildPlanOptions {
   stateLocation: string
   /** Limit the plan to these send names (like Terraform's -target). Empty or absent means all. */
   targets?: readonly string[]
+  /** Hashes and messageKeys: keyed under MCSEND_STATE_KEY, or not (default). */
+  hasher?: StateHasher
 }
 
 /**
@@ -18,7 +19,7 @@ export interface BuildPlanOptions {
  */
 export function buildPlan(sends: readonly Send[], state: StateData, options: BuildPlanOptions): Plan {
   const selected = options.targets && options.targets.length > 0 ? sends.filter((s) => options.targets!.includes(s.name)) : sends
-  const planned = selected.map((send) => planSend(send, state.messages))
+  const planned = selected.map((send) => planSend(send, state.messages, options.hasher ?? UNKEYED))
   const plan: Plan = {
     formatVersion: PLAN_FORMAT_VERSION,
     state: {location: options.stateLocation, lineage: state.lineage, serial: state.serial},
@@ -48,13 +49,13 @@ export function findRenamedSends(sends: readonly PlannedSend[], state: StateData
   return out
 }
 
-function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>): PlannedSend {
+function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hasher: StateHasher): PlannedSend {
   const toSend: PlannedMessage[] = []
   const unchanged: PlannedMessage[] = []
   const counts = {create: 0, retry: 0, noop: 0, drift: 0}
   let pending = 0
   let anyAttributes = false
-  const derive = messageKeyDeriver(send.name, send.revision)
+  const derive = hasher.messageKeyDeriver(send.name, send.revision)
   const checkRecords = records.size > 0
   for (const r of send.recipients) {
     if (!anyAttributes && r.attributes !== undefined && hasKeys(r.attributes)) anyAttributes = true
@@ -65,8 +66,8 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>): Plan
     if (record) {
       if (record.status === 'accepted') {
         const changed: string[] = []
-        if (record.toHash !== hashTo(r.to)) changed.push('to')
-        if (record.attributesHash !== hashAttributes(send.attributes, r.attributes)) changed.push('attributes')
+        if (record.toHash !== hasher.hashTo(r.to)) changed.push('to')
+        if (record.attributesHash !== hasher.hashAttributes(send.attributes, r.attributes)) changed.push('attributes')
         action = changed.length > 0 ? 'drift' : 'noop'
         if (changed.length > 0) reason = `${changed.join(' and ')} changed since it was sent; bump revision to send again`
       } else if (record.status === 'failed') {

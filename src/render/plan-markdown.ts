@@ -4,7 +4,7 @@ import {applyCommand} from './apply-command.js'
 import type {Plan, PlannedSend} from '../plan/types.js'
 import type {SendSnapshot} from '../state/types.js'
 import {formatAttributeValue, formatCount, plural} from '../text/format.js'
-import {escapeMarkdown, escapeMarkdownMasked, escapeTerminal, markdownCode, maskAttributes, maskValue, type MaskOptions} from '../privacy/index.js'
+import {escapeMarkdown, escapeMarkdownMasked, escapeTerminal, markdownCode, maskValue, type MaskOptions} from '../privacy/index.js'
 import {renamedWarning, sampleMessages} from './plan-text.js'
 
 /** Hidden first line of every Markdown plan, so a CI job can find and update its own pull-request comment. */
@@ -22,6 +22,11 @@ export interface MarkdownOptions extends MaskOptions {
   /** The saved plan was made for the sandbox (its apply command needs --sandbox). */
   sandbox?: boolean
   toolVersion?: string
+  /**
+   * How the state stores a snapshot value (a value holding an address as a hash): applied to both sides of the diff,
+   * so an unchanged hashed value compares equal and a changed one shows as changed.
+   */
+  storable?: (value: string) => string
 }
 
 /**
@@ -177,11 +182,14 @@ function renderBatches(send: PlannedSend, level: Detail, options: MaskOptions): 
 }
 
 /** The non-personal description of a send, one fact per line, as compared between two applies. */
-function describeSendForDiff(s: Pick<SendSnapshot, 'definitionKey' | 'revision' | 'attributes' | 'batchSize' | 'sources'>, options: MaskOptions): string {
+function describeSendForDiff(s: Pick<SendSnapshot, 'definitionKey' | 'revision' | 'attributes' | 'batchSize' | 'sources'>, options: MarkdownOptions): string {
   // Inside a code fence nothing is interpreted but control characters and line breaks: those are escaped.
-  const safe = (value: string) => escapeTerminal(maskValue(value, options))
+  const stored = options.storable ?? ((value: string) => value)
+  const safe = (value: string) => escapeTerminal(maskValue(stored(value), options))
   const lines = [`definitionKey: ${safe(s.definitionKey)}`, `revision: ${s.revision}`, `batchSize: ${s.batchSize}`, 'attributes:']
-  const attrs = Object.entries(maskAttributes(s.attributes, options)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  const attrs = Object.entries(s.attributes)
+    .map(([k, v]): [string, string | number | boolean] => [safe(k), typeof v === 'string' ? maskValue(stored(v), options) : v])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   if (attrs.length === 0) lines.push('  (none)')
   for (const [k, v] of attrs) lines.push(escapeTerminal(`  ${k}: ${formatAttributeValue(v)}`))
   lines.push('sources:')

@@ -2,6 +2,8 @@ import {execFileSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {describe, expect, it} from 'vitest'
 
+import {makeStateHasher} from '../../src/keys/keyed.js'
+
 import {chooseBatchSize, chunk, MAX_BATCH_SIZE} from '../../src/plan/batch.js'
 import {deriveMessageKey, MAX_MESSAGE_KEY_LENGTH} from '../../src/keys/message-key.js'
 
@@ -14,6 +16,13 @@ describe('deriveMessageKey', () => {
   it('matches the shell recipe in the README', () => {
     const out = execFileSync('sh', ['-c', "printf 'release-4-2-notes\\n1\\nann-001' | sha256sum | cut -d' ' -f1 | xxd -r -p | base64 | tr '+/' '-_' | tr -d '='"], {encoding: 'utf8'}).trim()
     expect(deriveMessageKey('release-4-2-notes', 1, 'ann-001')).toBe(`release-4-2-notes.r1.${out}`)
+  })
+
+  it('matches the keyed shell recipe in the README (HMAC-SHA-256 under MCSEND_STATE_KEY)', () => {
+    const key = 'example-key-do-not-use-0123456789'
+    const out = execFileSync('sh', ['-c', `printf 'release-4-2-notes\\n1\\nann-001' | openssl dgst -sha256 -hmac '${key}' -binary | base64 | tr '+/' '-_' | tr -d '='`], {encoding: 'utf8'}).trim()
+    expect(out).toBe('JIsMCexZuctl91Oc4uMp9TjptXbNy147rg6058gUJgU')
+    expect(makeStateHasher(key).messageKeyDeriver('release-4-2-notes', 1)('ann-001')).toBe(`release-4-2-notes.r1.${out}`)
   })
 
   it('is stable across calls', () => {

@@ -9,6 +9,7 @@ import {escapeTerminal, maskAddresses} from '../../privacy/index.js'
 import {renderRecordSummary} from '../../render/state-text.js'
 import {confirm, needsConfirmation} from '../../cli/confirm.js'
 import {removeRecords, selectByContact} from '../../core/state-admin.js'
+import {stateHasherFromEnv} from '../../core/state-key.js'
 
 export default class StateForget extends BaseCommand<typeof StateForget> {
   static summary = 'Erasure request: remove every record derived from one contact.'
@@ -38,11 +39,12 @@ ${EXIT_CODE_HELP}`
     if (contactKey.trim() === '') throw new UsageError('--contact-key must not be empty', 'pass the contactKey exactly as the manifests gave it')
     if (needsConfirmation(flags.yes)) throw new UsageError('state forget needs confirmation, and this shell is not interactive', 'pass --yes to remove the records without a prompt')
     const who = escapeTerminal(maskAddresses(contactKey))
+    const hasher = stateHasherFromEnv(process.env)
     const result = await removeRecords(
       {state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, cwd: process.cwd(), env: process.env},
       {
         operation: 'state forget',
-        select: (data) => selectByContact(data, contactKey),
+        select: (data) => selectByContact(data, contactKey, hasher),
         confirm: (selection, location) => {
           if (flags.yes) return Promise.resolve(true)
           process.stderr.write(`About to forget ${plural(selection.records.length, 'record')} of contact ${who} in ${location}:\n${renderRecordSummary(selection.records).join('\n')}\n`)

@@ -1,0 +1,92 @@
+import {createHmac} from 'node:crypto'
+
+import {hashAttributes, hashContactKey, hashTo, sha256Base64url} from './hash.js'
+import {MAX_MESSAGE_KEY_LENGTH, messageKeyDeriver} from './message-key.js'
+
+/** Attribute values as manifests carry them. */
+type Attributes = Readonly<Record<string, string | number | boolean>>
+
+/** The environment variable holding the state key (a secret, like the client secret). */
+export const STATE_KEY_VARIABLE = 'MCSEND_STATE_KEY'
+/** Shorter keys could be guessed from the fingerprint the state records. */
+export const MIN_STATE_KEY_LENGTH = 16
+
+/**
+ * The hashes the state holds and the messageKeys the plan derives, unkeyed (SHA-256) or keyed (HMAC-SHA-256
+ * under MCSEND_STATE_KEY). Unkeyed, anyone holding a committed state can hash a list of addresses and confirm
+ * which were emailed; keyed, only holders of the key can. messageKeys join keyed mode: derived from a contactKey
+ * that is an address, an unkeyed key would confirm the same thing.
+ */
+export interface StateHasher {
+  readonly keyed: boolean
+  /** Identifies the key without revealing it (recorded in the state); undefined when unkeyed. */
+  readonly fingerprint: string | undefined
+  hashTo(to: string): string
+  hashContactKey(contactKey: string): string
+  hashAttributes(shared: Attributes, own: Attributes | undefined): string
+  /** A value stored as a hash instead of in clear (a snapshot value holding an address): `hash:…`. */
+  hashValue(value: string): string
+  messageKeyDeriver(name: string, revision: number): (contactKey: string) => string
+}
+
+const STATE_HASH_BYTES = 16
+const DIGEST_LENGTH = 43
+
+export const UNKEYED: StateHasher = {
+  keyed: false,
+  fingerprint: undefined,
+  hashTo,
+  hashContactKey,
+  hashAttributes,
+  hashValue: (value) => `hash:${sha256Base64url(`value\n${value}`, STATE_HASH_BYTES)}`,
+  messageKeyDeriver,
+}
+
+/** Why a state key cannot be used, or undefined. */
+export function stateKeyProblem(key: string): string | undefined {
+  if (key.trim() !== key) return `${STATE_KEY_VARIABLE} must not start or end with whitespace`
+  if (key.length < MIN_STATE_KEY_LENGTH) return `${STATE_KEY_VARIABLE} must be at least ${MIN_STATE_KEY_LENGTH} characters (it has ${key.length})`
+  return undefined
+}
+
+/** The fingerprint of a key: an HMAC of a fixed text, so it names the key without revealing it. */
+export function keyFingerprint(key: string): string {
+  return `hmac-sha256:${createHmac('sha256', key).update('mcsend state key fingerprint v1').digest('base64url').slice(0, 22)}`
+}
+
+/** The hasher for a key (HMAC-SHA-256), or the unkeyed one when `key` is undefined or empty. */
+export function makeStateHasher(key: string | undefined): StateHasher {
+  if (key === undefined || key === '') return UNKEYED
+  const hmac = (input: string, bytes = 32): string => {
+    const digest = createHmac('sha256', key).update(input, 'utf8').digest()
+    return (bytes >= 32 ? digest : digest.subarray(0, bytes)).toString('base64url')
+  }
+  const sharedOnly = new WeakMap<Attributes, string>()
+  const attributes = (shared: Attributes, own: Attributes | undefined): string => {
+    const merged: Attributes = own ? {...shared, ...own} : shared
+    const keys = Object.keys(merged).sort()
+    return hmac(`attributes\n${JSON.stringify(keys.map((k) => [k, merged[k]]))}`, STATE_HASH_BYTES)
+  }
+  return {
+    keyed: true,
+    fingerprint: keyFingerprint(key),
+    hashTo: (to) => hmac(`to\n${to}`, STATE_HASH_BYTES),
+    hashContactKey: (contactKey) => hmac(`contact\n${contactKey}`, STATE_HASH_BYTES),
+    hashAttributes: (shared, own) => {
+      if (own !== undefined) return attributes(shared, own)
+      let cached = sharedOnly.get(shared)
+      if (cached === undefined) {
+        cached = attributes(shared, undefined)
+        sharedOnly.set(shared, cached)
+      }
+      return cached
+    },
+    hashValue: (value) => `hash:${hmac(`value\n${value}`, STATE_HASH_BYTES)}`,
+    // The same layout as the unkeyed key (see message-key.ts), with HMAC-SHA-256 under the key as the digest.
+    messageKeyDeriver: (name, revision) => {
+      const hashed = `${name}\n${revision}\n`
+      const prefix = `${name}.r${revision}.`.slice(0, MAX_MESSAGE_KEY_LENGTH - DIGEST_LENGTH)
+      return (contactKey) => [prefix, hmac(hashed + contactKey)].join('')
+    },
+  }
+}

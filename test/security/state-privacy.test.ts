@@ -1,0 +1,90 @@
+import {createHash, createHmac} from 'node:crypto'
+import {readFile} from 'node:fs/promises'
+import path from 'node:path'
+import {afterEach, describe, expect, it} from 'vitest'
+
+import {hostileProject, manifest, runCli} from './helpers.js'
+
+const cleanups: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c()
+})
+
+async function project(files: Record<string, string>): Promise<string> {
+  const p = await hostileProject(files)
+  cleanups.push(p.cleanup)
+  return p.dir
+}
+
+const KEY = 'test-state-key-0123456789abcdef'
+const send = (shared: string) =>
+  manifest({name: 'news', attributes: [`SharedMail: "${shared}"`, 'Plain: "4.2"'], recipients: ['- inline: [{contactKey: ann@example.com, to: ann@example.com}]']})
+
+const stateFile = (dir: string) => path.join(dir, '.mcsend/sandbox/state.json')
+
+describe('what the state reveals', () => {
+  it('a shared attribute holding an address is stored as a hash; the diff still shows whether it changed', async () => {
+    const dir = await project({'send.yaml': send('shared.person@corp.example')})
+    expect((await runCli(['apply', 'send.yaml', '--sandbox', '--auto-approve'], {cwd: dir})).code).toBe(0)
+    const state = await readFile(stateFile(dir), 'utf8')
+    expect(state).not.toContain('shared.person')
+    expect(state).not.toContain('ann@')
+    expect(state).toMatch(/"SharedMail": "hash:[\w-]{22}"/)
+    expect(state).toContain('"Plain": "4.2"')
+
+    const same = await runCli(['plan', 'send.yaml', '--sandbox', '--format', 'markdown'], {cwd: dir})
+    expect(same.stdout).toContain('**No change** since it was last applied')
+    await import('node:fs/promises').then((fs) => fs.writeFile(path.join(dir, 'send.yaml'), send('other.person@corp.example').replace('news', 'news')))
+    const changed = await runCli(['plan', 'send.yaml', '--sandbox', '--format', 'markdown'], {cwd: dir})
+    expect(changed.stdout).toMatch(/^- {2}SharedMail: "hash:[\w-]{22}"$/m)
+    expect(changed.stdout).toMatch(/^\+ {2}SharedMail: "hash:[\w-]{22}"$/m)
+    expect(changed.stdout).not.toContain('other.person')
+  })
+
+  it('without a state key, a committed state confirms a guessed address; with one, it does not', async () => {
+    const guess = (to: string) => createHash('sha256').update(`to\n${to}`).digest().subarray(0, 16).toString('base64url')
+    const plain = await project({'send.yaml': send('x')})
+    expect((await runCli(['apply', 'send.yaml', '--sandbox', '--auto-approve'], {cwd: plain})).code).toBe(0)
+    expect(await readFile(stateFile(plain), 'utf8')).toContain(guess('ann@example.com'))
+
+    const keyed = await project({'send.yaml': send('x')})
+    const run = await runCli(['apply', 'send.yaml', '--sandbox', '--auto-approve'], {cwd: keyed, env: {MCSEND_STATE_KEY: KEY}})
+    expect(run.code).toBe(0)
+    const state = await readFile(stateFile(keyed), 'utf8')
+    expect(state).not.toContain(guess('ann@example.com'))
+    const fingerprint = `hmac-sha256:${createHmac('sha256', KEY).update('mcsend state key fingerprint v1').digest('base64url').slice(0, 22)}`
+    expect(state).toContain(fingerprint)
+    // The documented keyed messageKey: NAME.rREV. + base64url(HMAC-SHA-256(key, NAME \n REV \n CONTACTKEY)).
+    const messageKey = `news.r1.${createHmac('sha256', KEY).update('news\n1\nann@example.com').digest('base64url')}`
+    expect(state).toContain(messageKey)
+    const unkeyedKey = `news.r1.${createHash('sha256').update('news\n1\nann@example.com').digest('base64url')}`
+    expect(state).not.toContain(unkeyedKey)
+    expect(state).toContain(createHmac('sha256', KEY).update('to\nann@example.com').digest().subarray(0, 16).toString('base64url'))
+
+    // The same key: nothing to send. No key, another key, or a key on an unkeyed state: refused, nothing planned.
+    const again = await runCli(['plan', 'send.yaml', '--sandbox', '--detailed-exitcode'], {cwd: keyed, env: {MCSEND_STATE_KEY: KEY}})
+    expect(again.code).toBe(0)
+    const missing = await runCli(['plan', 'send.yaml', '--sandbox'], {cwd: keyed})
+    expect(missing.code).toBe(3)
+    expect(missing.stdout).toBe('')
+    expect(missing.stderr).toContain(`is keyed (fingerprint ${fingerprint}), and MCSEND_STATE_KEY is not set`)
+    const other = await runCli(['apply', 'send.yaml', '--sandbox', '--auto-approve'], {cwd: keyed, env: {MCSEND_STATE_KEY: 'another-key-0123456789abcdef'}})
+    expect(other.code).toBe(3)
+    expect(other.stderr).toContain('was written with another state key')
+    const late = await runCli(['plan', 'send.yaml', '--sandbox'], {cwd: plain, env: {MCSEND_STATE_KEY: KEY}})
+    expect(late.code).toBe(3)
+    expect(late.stderr).toContain('was written without a state key, but MCSEND_STATE_KEY is set')
+    const weak = await runCli(['plan', 'send.yaml', '--sandbox'], {cwd: keyed, env: {MCSEND_STATE_KEY: 'short'}})
+    expect(weak.code).toBe(3)
+    expect(weak.stderr).toContain('MCSEND_STATE_KEY must be at least 16 characters')
+    expect(weak.stderr + other.stderr + missing.stderr).not.toContain('another-key-0123456789abcdef')
+  })
+
+  it('state forget finds a contact in a keyed state with the key', async () => {
+    const dir = await project({'send.yaml': send('x')})
+    expect((await runCli(['apply', 'send.yaml', '--sandbox', '--auto-approve'], {cwd: dir, env: {MCSEND_STATE_KEY: KEY}})).code).toBe(0)
+    const forget = await runCli(['state', 'forget', '--contact-key', 'ann@example.com', '--yes', '--state', '.mcsend/sandbox/state.json'], {cwd: dir, env: {MCSEND_STATE_KEY: KEY}})
+    expect(forget.code).toBe(0)
+    expect(forget.stdout).toContain('Removed 1 record of contact a***@example.com')
+  })
+})
