@@ -33,7 +33,7 @@ export function maskAddresses(text: string): string {
   return out + text.slice(from)
 }
 
-/** Replaces every address inside free text with `[address]`: for text that is stored (the state), not shown. */
+/** Replaces every address inside free text with `[redacted]`: for text that is stored (the state), not shown. */
 export function redactAddresses(text: string): string {
   if (!text.includes('@')) return text
   const spans = findAddresses(text)
@@ -41,7 +41,7 @@ export function redactAddresses(text: string): string {
   let out = ''
   let from = 0
   for (const span of spans) {
-    out += `${text.slice(from, span.start)}[address]`
+    out += `${text.slice(from, span.start)}[redacted]`
     from = span.end
   }
   return out + text.slice(from)

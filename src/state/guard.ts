@@ -1,4 +1,5 @@
 import {CliError} from '../errors.js'
+import {mayStoreInClear, redactAddresses} from '../privacy/index.js'
 import {canonicalMeta, canonicalRecord, canonicalSend, metaProblem, recordProblem, redactFreeText, sendProblem} from './serialize.js'
 import type {LockOwner, MessageRecord, SendSnapshot, StateData, StateLock, StateMeta, StateStore} from './types.js'
 
@@ -39,7 +40,19 @@ export function guardRecord(record: MessageRecord, operation: string): MessageRe
 function guardSend(snapshot: SendSnapshot, operation: string): SendSnapshot {
   const problem = sendProblem(snapshot)
   if (problem) throw new TypeError(`${operation}: the send snapshot ${problem}`)
-  return canonicalSend(snapshot)
+  return canonicalSend(withoutAddresses(snapshot))
+}
+
+/**
+ * The rule of what may be stored in clear (src/privacy): a snapshot value holding an address never reaches a store.
+ * apply stores such values as (keyed) hashes already; anything else that gets here (an older state being imported)
+ * has the address redacted.
+ */
+function withoutAddresses(snapshot: SendSnapshot): SendSnapshot {
+  const clean = (value: string) => (mayStoreInClear(value) ? value : redactAddresses(value))
+  const attributes: SendSnapshot['attributes'] = {}
+  for (const [k, v] of Object.entries(snapshot.attributes)) attributes[clean(k)] = typeof v === 'string' ? clean(v) : v
+  return {...snapshot, definitionKey: clean(snapshot.definitionKey), attributes, sources: snapshot.sources.map((s) => ({...s, file: clean(s.file)}))}
 }
 
 function guardMeta(meta: StateMeta, operation: string): StateMeta {

@@ -7,16 +7,24 @@ const STATUSES: ReadonlySet<string> = new Set<MessageStatus>(['pending', 'accept
 const EVENTS: ReadonlySet<string> = new Set(['queued', 'sent', 'notSent', 'other'])
 /** Hashes are short base64/hex digests; anything else (an address, a space, an `@`) is refused. */
 const HASH_PATTERN = /^[A-Za-z0-9_\-+/=:.]{1,128}$/
-/** Any token holding an `@` in free text (an error message from Marketing Cloud may quote an address). */
-const ADDRESS_LIKE = /[^\s]*@[^\s]*/g
+/** Whitespace runs, kept by split() so that redacted text keeps its spacing. */
+const WHITESPACE_RUNS = /(\s+)/
 
 export function emptyState(): StateData {
   return {formatVersion: STATE_FORMAT_VERSION, lineage: '', serial: 0, sends: {}, messages: new Map()}
 }
 
-/** Removes anything that could be an email address from free text before it is stored. */
+/**
+ * Removes anything that could be an email address from free text before it is stored: every whitespace-separated
+ * token holding an `@`. Split, not a global `\S*@\S*` pattern, which rescans a long token from each of its
+ * characters (quadratic on hostile text).
+ */
 export function redactFreeText(text: string): string {
-  return text.includes('@') ? text.replace(ADDRESS_LIKE, '[redacted]') : text
+  if (!text.includes('@')) return text
+  return text
+    .split(WHITESPACE_RUNS)
+    .map((part) => (part.includes('@') ? '[redacted]' : part))
+    .join('')
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

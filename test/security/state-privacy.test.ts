@@ -3,6 +3,8 @@ import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
+import {makeLockOwner} from '../../src/state/lock.js'
+import {openStateStore} from '../../src/state/open.js'
 import {hostileProject, manifest, runCli} from './helpers.js'
 
 const cleanups: (() => Promise<void>)[] = []
@@ -39,6 +41,27 @@ describe('what the state reveals', () => {
     expect(changed.stdout).toMatch(/^- {2}SharedMail: "hash:[\w-]{22}"$/m)
     expect(changed.stdout).toMatch(/^\+ {2}SharedMail: "hash:[\w-]{22}"$/m)
     expect(changed.stdout).not.toContain('other.person')
+  })
+
+  it('the store guard redacts any snapshot value holding an address, whoever writes it (an older state being imported)', async () => {
+    const dir = await project({})
+    const store = await openStateStore({spec: 'state.json', cwd: dir, env: {}})
+    const lock = await store.lock(makeLockOwner('test', new Date(), {}))
+    await store.putSend({
+      name: 'legacy',
+      definitionKey: 'welcome-email',
+      revision: 1,
+      attributes: {SharedMail: 'Ann <shared.person@corp.example>', Plain: 'x'},
+      batchSize: 500,
+      sources: [],
+      appliedAt: '2026-01-01T00:00:00.000Z',
+    })
+    await store.commit()
+    await lock.release()
+    await store.close()
+    const raw = await readFile(path.join(dir, 'state.json'), 'utf8')
+    expect(raw).not.toContain('shared.person')
+    expect(raw).toContain('"SharedMail": "Ann <[redacted]>"')
   })
 
   it('without a state key, a committed state confirms a guessed address; with one, it does not', async () => {
