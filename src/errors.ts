@@ -33,8 +33,51 @@ export interface Problem {
   hint?: string
 }
 
+/**
+ * Every `code` a CliError may carry: the stable, machine-readable reason in `--json` errors (schemas/error.schema.json).
+ * A new failure either fits one of these or adds its code here, never a free string at the throw site.
+ */
+export const ERROR_CODES = [
+  // input and usage
+  'usage',
+  'invalid_input',
+  'exists',
+  // state
+  'state_locked',
+  'stale_plan',
+  'stale_pending',
+  'state_error',
+  'write_failed',
+  // credentials and token
+  'missing_credentials',
+  'invalid_credentials',
+  'bad_credentials',
+  'bad_auth_url',
+  'token_refused',
+  'not_authorized',
+  // Marketing Cloud answers
+  'bad_request',
+  'forbidden',
+  'not_found',
+  'rate_limited',
+  'concurrency_blocked',
+  'server_error',
+  'timeout',
+  'aborted',
+  'unreachable',
+  'bad_response',
+  'api_error',
+  // the sandbox command
+  'sandbox_port',
+  'sandbox_start',
+  'sandbox_data_dir',
+  // anything else is a bug
+  'internal',
+] as const
+export type ErrorCode = (typeof ERROR_CODES)[number]
+
 export interface CliErrorOptions {
-  code: string
+  code: ErrorCode
   exitCode: ExitCodeValue
   hint?: string
   details?: string[]
@@ -46,7 +89,7 @@ export interface CliErrorOptions {
  * then exit with `exitCode`. Anything that is not a CliError is treated as a bug.
  */
 export class CliError extends Error {
-  readonly code: string
+  readonly code: ErrorCode
   readonly exitCode: ExitCodeValue
   readonly hint?: string
   readonly details: string[]
@@ -61,10 +104,14 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * Invalid input (exit 3): a manifest, a source file, a flag or argument value. Always this class, never a CliError
+ * with code invalid_input, so the `--json` error carries `valid: false` and the located `errors` (possibly none).
+ */
 export class InvalidInputError extends CliError {
   readonly problems: Problem[]
-  constructor(message: string, problems: Problem[], hint?: string) {
-    super(message, {code: 'invalid_input', exitCode: ExitCode.invalidInput, hint})
+  constructor(message: string, problems: Problem[] = [], hint?: string, cause?: unknown) {
+    super(message, {code: 'invalid_input', exitCode: ExitCode.invalidInput, hint, cause})
     this.name = 'InvalidInputError'
     this.problems = problems
   }
@@ -99,7 +146,7 @@ export class ApiError extends CliError {
   readonly outcomeUnknown: boolean
   constructor(
     message: string,
-    options: {status?: number; apiErrorCode?: number; outcomeUnknown?: boolean; hint?: string; cause?: unknown; code?: string},
+    options: {status?: number; apiErrorCode?: number; outcomeUnknown?: boolean; hint?: string; cause?: unknown; code?: ErrorCode},
   ) {
     super(message, {code: options.code ?? 'api_error', exitCode: ExitCode.error, hint: options.hint, cause: options.cause})
     this.name = 'ApiError'

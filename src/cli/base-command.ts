@@ -1,6 +1,6 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 
-import {CliError, ExitCode, InvalidInputError, formatProblems} from '../errors.js'
+import {CliError, ExitCode, InvalidInputError, formatProblems, type ErrorCode} from '../errors.js'
 import {escapeJsonText, escapeTerminalLines} from '../privacy/index.js'
 import {makePaint, type Paint} from '../render/paint.js'
 import {colourEnabled} from './colour-env.js'
@@ -45,7 +45,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       // "Parsing --parallelism" + "Expected an integer …" reads better as "--parallelism: expected an integer …".
       const flag = /^Parsing (--[\w-]+)$/.exec(lines[0] ?? '')?.[1]
       const message = flag && lines.length > 1 ? `${flag}: ${lines.slice(1).join('; ').replace(/^E/, 'e')}` : lines.join('; ') || error.message
-      this.writeError(message, [], `see \`mcsend ${this.id ?? ''} --help\``.replace('  ', ' '), badValue ? 'invalid_input' : 'usage')
+      const hint = `see \`mcsend ${this.id ?? ''} --help\``.replace('  ', ' ')
+      // A rejected value is invalid input like any other: its --json error carries valid: false and errors.
+      if (badValue) this.writeError(message, [], hint, 'invalid_input', new InvalidInputError(message, [], hint))
+      else this.writeError(message, [], hint, 'usage')
       return this.exit(badValue ? ExitCode.invalidInput : ExitCode.usage)
     }
     if (error instanceof Errors.ExitError) throw error
@@ -60,7 +63,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return this.exit(ExitCode.error)
   }
 
-  private writeError(message: string, details: string[], hint: string | undefined, code: string, invalid?: InvalidInputError): void {
+  private writeError(message: string, details: string[], hint: string | undefined, code: ErrorCode, invalid?: InvalidInputError): void {
     if (this.jsonRequested()) {
       const doc: Record<string, unknown> = {error: {code, message, hint, details: details.length > 0 ? details : undefined}}
       if (invalid) {

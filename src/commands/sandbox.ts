@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import path from 'node:path'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {CliError, ExitCode} from '../errors.js'
+import {CliError, ExitCode, InvalidInputError} from '../errors.js'
 import {CONTROL_ROUTES, CONTROL_SECRET_HEADER} from '../sandbox/control.js'
 import {DEFINITIONS_FILE, KNOWN_DEFINITIONS, type DefinitionState} from '../sandbox/definitions.js'
 import {startSandbox, type RequestLogEvent} from '../sandbox/server.js'
@@ -60,11 +60,11 @@ EXIT CODES
   async run(): Promise<SandboxDocument> {
     const {flags} = await this.parse(Sandbox)
     if (flags.port < 0 || flags.port > 65_535) {
-      throw new CliError(`--port must be from 0 to 65535, got ${flags.port}`, {code: 'invalid_input', exitCode: ExitCode.invalidInput, hint: 'use --port 0 to pick a free port'})
+      throw new InvalidInputError(`--port must be from 0 to 65535, got ${flags.port}`, [], 'use --port 0 to pick a free port')
     }
     const lifetime = flags['token-lifetime']
     if (lifetime !== undefined && lifetime < 1) {
-      throw new CliError(`--token-lifetime must be at least 1 second, got ${lifetime}`, {code: 'invalid_input', exitCode: ExitCode.invalidInput, hint: 'leave it out for the real 20 minutes'})
+      throw new InvalidInputError(`--token-lifetime must be at least 1 second, got ${lifetime}`, [], 'leave it out for the real 20 minutes')
     }
     const definitions = parseDefinitions(flags.definition ?? [])
     const dataDir = path.resolve(flags['data-dir'])
@@ -129,7 +129,7 @@ function parseDefinitions(values: readonly string[]): Record<string, DefinitionS
   for (const value of values) {
     const m = /^([^=]+)=(active|inactive|deleted)$/i.exec(value)
     if (!m) {
-      throw new CliError(`--definition must be KEY=Active, KEY=Inactive or KEY=Deleted, got "${value}"`, {code: 'invalid_input', exitCode: ExitCode.invalidInput, hint: 'e.g. --definition release-notes=Active'})
+      throw new InvalidInputError(`--definition must be KEY=Active, KEY=Inactive or KEY=Deleted, got "${value}"`, [], 'e.g. --definition release-notes=Active')
     }
     const state = m[2]!.toLowerCase()
     out[m[1]!] = (state.charAt(0).toUpperCase() + state.slice(1)) as DefinitionState
@@ -156,7 +156,7 @@ function startFailure(error: unknown, port: number, dataDir: string): CliError {
   if (code === 'EACCES' && port !== 0 && port < 1024) {
     return new CliError(`port ${port} needs elevated privileges`, {code: 'sandbox_port', exitCode: ExitCode.error, hint: 'use a port from 1024 up, or --port 0', cause: error})
   }
-  if (error instanceof SyntaxError) return new CliError(error.message, {code: 'invalid_input', exitCode: ExitCode.invalidInput, hint: `fix ${DEFINITIONS_FILE} or remove it`, cause: error})
+  if (error instanceof SyntaxError) return new InvalidInputError(error.message, [], `fix ${DEFINITIONS_FILE} or remove it`, error)
   if (code === 'EACCES' || code === 'EPERM' || code === 'ENOTDIR' || code === 'EROFS') {
     return new CliError(`cannot write the sandbox outbox under ${dataDir} (${code})`, {code: 'sandbox_data_dir', exitCode: ExitCode.error, hint: 'pass a writable directory with --data-dir', cause: error})
   }

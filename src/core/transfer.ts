@@ -1,4 +1,4 @@
-import {CliError, ExitCode, StateError, UsageError} from '../errors.js'
+import {InvalidInputError, StateError, UsageError} from '../errors.js'
 import {plural} from '../text/format.js'
 import {makeLockOwner} from '../state/lock.js'
 import {DEFAULT_STATE_PATH, isPostgresSpec} from '../state/open.js'
@@ -103,18 +103,14 @@ export function resolveTransferEnds(options: Pick<TransferOptions, 'direction' |
     throw new UsageError(`state ${options.direction} needs the PostgreSQL state: give ${urlFlag} postgres://USER@HOST/DATABASE`, 'or set MCSEND_STATE to the postgres:// URL (which also keeps the password out of your shell history)')
   }
   if (!isPostgresSpec(url)) {
-    throw new CliError(`${urlFlag} must be a postgres:// URL`, {
-      code: 'invalid_input',
-      exitCode: ExitCode.invalidInput,
-      hint: push ? 'to copy from PostgreSQL into a file, use `mcsend state pull`' : 'to copy a file into PostgreSQL, use `mcsend state push`',
-    })
+    throw new InvalidInputError(
+      `${urlFlag} must be a postgres:// URL`,
+      [],
+      push ? 'to copy from PostgreSQL into a file, use `mcsend state pull`' : 'to copy a file into PostgreSQL, use `mcsend state push`',
+    )
   }
   if (isPostgresSpec(file)) {
-    throw new CliError(`${fileFlag} must be a state file path, not a URL`, {
-      code: 'invalid_input',
-      exitCode: ExitCode.invalidInput,
-      hint: `state ${options.direction} copies between a local state file and PostgreSQL`,
-    })
+    throw new InvalidInputError(`${fileFlag} must be a state file path, not a URL`, [], `state ${options.direction} copies between a local state file and PostgreSQL`)
   }
   return {file, url}
 }

@@ -1,4 +1,4 @@
-import {ApiError} from '../errors.js'
+import {ApiError, type ErrorCode} from '../errors.js'
 import {CONCURRENCY_BLOCKED, codeName, NO_VALID_SUBSCRIBERS, parseCode, RESPONSES_HAVE_ERRORS} from './codes.js'
 import {CREDENTIAL_VARIABLES} from './credentials.js'
 import {hostNotFound, isRecord, RequestFailure, requestJson, type HttpRequest, type HttpResponse, type HttpSettings, type Route} from './http.js'
@@ -271,7 +271,7 @@ export function apiErrorFromFailure(error: unknown, redact: (text: string) => st
   const unknownHint = outcomeUnknown
     ? 'some of these recipients may have been accepted; running apply again is safe: the same messageKeys are re-sent and Marketing Cloud answers 109110 for keys it already queued'
     : undefined
-  const make = (message: string, code: string, hint: string | undefined): ApiError =>
+  const make = (message: string, code: ErrorCode, hint: string | undefined): ApiError =>
     new ApiError(maskEmails(redact(message)), {
       code,
       status: error.status,

@@ -1,4 +1,4 @@
-import {ApiError} from '../errors.js'
+import {ApiError, type ErrorCode} from '../errors.js'
 import {CREDENTIAL_VARIABLES, isAllowedScheme} from './credentials.js'
 import {hostNotFound, isRecord, RequestFailure, requestJson, type HttpSettings} from './http.js'
 import {redact} from './redact.js'
@@ -72,7 +72,7 @@ export function createTokenProvider(credentials: Credentials, options: TokenProv
   let inFlight: Promise<AccessToken> | undefined
 
   const secrets = (): string[] => [credentials.clientSecret, ...issued]
-  const fail = (message: string, fields: {code: string; hint: string; status?: number; cause?: unknown}): ApiError =>
+  const fail = (message: string, fields: {code: ErrorCode; hint: string; status?: number; cause?: unknown}): ApiError =>
     new ApiError(redact(message, secrets()), {code: fields.code, status: fields.status, hint: redact(fields.hint, secrets()), cause: fields.cause})
 
   const fetchToken = async (): Promise<AccessToken> => {
@@ -134,7 +134,7 @@ export function createTokenProvider(credentials: Credentials, options: TokenProv
   }
 }
 
-type Fail = (message: string, fields: {code: string; hint: string; status?: number; cause?: unknown}) => ApiError
+type Fail = (message: string, fields: {code: ErrorCode; hint: string; status?: number; cause?: unknown}) => ApiError
 
 function tokenError(error: unknown, credentials: Credentials, fail: Fail): unknown {
   if (!(error instanceof RequestFailure)) return error

@@ -1,4 +1,4 @@
-import {CliError, ExitCode, StateError} from '../errors.js'
+import {CliError, InvalidInputError, StateError} from '../errors.js'
 
 /** Query parameters that may carry a secret; they are dropped from anything shown to the user. */
 const SECRET_PARAM = /pass|secret|key|token/i
@@ -27,14 +27,14 @@ export function checkPgUrl(url: string): void {
   try {
     parsed = new URL(url)
   } catch {
-    throw new CliError('the PostgreSQL state URL is not a valid URL', {
-      code: 'invalid_input',
-      exitCode: ExitCode.invalidInput,
-      hint: 'use the form postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (percent-encode special characters in the password)',
-    })
+    throw new InvalidInputError(
+      'the PostgreSQL state URL is not a valid URL',
+      [],
+      'use the form postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (percent-encode special characters in the password)',
+    )
   }
   if (!/^postgres(ql)?:$/i.test(parsed.protocol)) {
-    throw new CliError(`the state URL ${redactPgUrl(url)} is not a postgres:// URL`, {code: 'invalid_input', exitCode: ExitCode.invalidInput})
+    throw new InvalidInputError(`the state URL ${redactPgUrl(url)} is not a postgres:// URL`)
   }
 }
 

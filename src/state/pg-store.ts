@@ -2,7 +2,7 @@ import {createHash, randomUUID} from 'node:crypto'
 
 import pg from 'pg'
 
-import {CliError, ExitCode, StateError, StateLockedError} from '../errors.js'
+import {InvalidInputError, StateError, StateLockedError} from '../errors.js'
 import {plural} from '../text/format.js'
 import {describeOwner} from './lock.js'
 import {checkPgUrl, describePgTarget, isConnectionLoss, pgStateError, redactPgUrl} from './pg-errors.js'
@@ -149,11 +149,11 @@ export function workspaceLockKey(workspace: string): number {
 function checkWorkspace(workspace: string): void {
   // eslint-disable-next-line no-control-regex
   if (workspace.length === 0 || workspace.length > MAX_WORKSPACE_LENGTH || /[\u0000-\u001f\u007f]/.test(workspace)) {
-    throw new CliError(`invalid workspace name ${JSON.stringify(workspace.slice(0, 40))}`, {
-      code: 'invalid_input',
-      exitCode: ExitCode.invalidInput,
-      hint: `use --workspace with 1 to ${MAX_WORKSPACE_LENGTH} printable characters, e.g. --workspace production`,
-    })
+    throw new InvalidInputError(
+      `invalid workspace name ${JSON.stringify(workspace.slice(0, 40))}`,
+      [],
+      `use --workspace with 1 to ${MAX_WORKSPACE_LENGTH} printable characters, e.g. --workspace production`,
+    )
   }
 }
 

@@ -127,9 +127,11 @@ describe('--json outputs validate against their schemas', () => {
       cli(['sandbox', '--port', '70000', '--json']),
       cli(['plan', 'bad.yaml', '--format', 'json', '--state', state()]),
       cli(['show', 'missing-plan.json', '--format=json']),
+      cli(['apply', 'news.yaml', '--parallelism', '0', '--json']),
+      cli(['state', 'push', '--to', 'other.json', '--json']),
     ])
-    const [unknownSend, usage, noCredentials, badPort, invalid, noPlan] = runs
-    expect(runs.map((r) => r.code)).toEqual([3, 64, 1, 3, 3, 3])
+    const [unknownSend, usage, noCredentials, badPort, invalid, noPlan, badFlagValue, notAUrl] = runs
+    expect(runs.map((r) => r.code)).toEqual([3, 64, 1, 3, 3, 3, 3, 3])
     for (const run of runs) {
       const doc = onlyDocument(run)
       expectValid('error', doc)
@@ -140,7 +142,10 @@ describe('--json outputs validate against their schemas', () => {
     expect(onlyDocument(usage!)).toMatchObject({error: {code: 'usage'}})
     expect(onlyDocument(usage!)).not.toHaveProperty('valid')
     expect(onlyDocument(noCredentials!)).toMatchObject({error: {code: 'missing_credentials'}})
-    expect(onlyDocument(badPort!)).toMatchObject({error: {code: 'invalid_input', hint: expect.stringContaining('--port')}})
+    // Every invalid input carries valid: false and errors, whichever layer refused it (command, oclif, core).
+    expect(onlyDocument(badPort!)).toMatchObject({error: {code: 'invalid_input', hint: expect.stringContaining('--port')}, valid: false, errors: []})
+    expect(onlyDocument(badFlagValue!)).toMatchObject({error: {code: 'invalid_input', message: expect.stringContaining('--parallelism')}, valid: false, errors: []})
+    expect(onlyDocument(notAUrl!)).toMatchObject({error: {code: 'invalid_input', message: expect.stringContaining('postgres://')}, valid: false, errors: []})
     expect(onlyDocument(noPlan!)).toMatchObject({error: {code: 'invalid_input'}, valid: false, errors: []})
     const located = onlyDocument(invalid!)
     expect(located).toMatchObject({error: {code: 'invalid_input'}, valid: false})
