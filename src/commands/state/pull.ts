@@ -2,7 +2,8 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {EXIT_CODE_HELP} from '../../errors.js'
-import {type TransferDocument, renderTransferText, toTransferDocument, transferState} from '../../core/transfer.js'
+import type {TransferDocument} from '../../core/transfer.js'
+import {runTransfer, transferFlags} from './push.js'
 
 export default class StatePull extends BaseCommand<typeof StatePull> {
   static summary = 'Copy a PostgreSQL state workspace into a local state file.'
@@ -22,25 +23,11 @@ ${EXIT_CODE_HELP}`
   static flags = {
     from: Flags.string({description: 'PostgreSQL state to copy. [default: $MCSEND_STATE if a postgres:// URL]', helpValue: 'URL'}),
     to: Flags.string({description: 'State file to replace. [default: $MCSEND_STATE if a file, else .mcsend/state.json]', helpValue: 'FILE'}),
-    workspace: Flags.string({description: 'Workspace in the PostgreSQL state. [default: $MCSEND_WORKSPACE or "default"]'}),
-    force: Flags.boolean({description: 'Overwrite even a destination that holds another or a newer state.'}),
-    json: Flags.boolean({description: 'Print the result as one JSON document.'}),
+    ...transferFlags,
   }
 
   async run(): Promise<TransferDocument> {
     const {flags} = await this.parse(StatePull)
-    const result = await transferState({
-      direction: 'pull',
-      from: flags.from,
-      to: flags.to,
-      workspace: flags.workspace,
-      force: flags.force,
-      cwd: process.cwd(),
-      env: process.env,
-    })
-    const doc = toTransferDocument(result)
-    if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
-    else process.stdout.write(renderTransferText(result))
-    return doc
+    return runTransfer('pull', flags)
   }
 }

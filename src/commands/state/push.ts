@@ -2,7 +2,25 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {EXIT_CODE_HELP} from '../../errors.js'
-import {type TransferDocument, renderTransferText, toTransferDocument, transferState} from '../../core/transfer.js'
+import {type TransferDirection, type TransferDocument, renderTransferText, toTransferDocument, transferState} from '../../core/transfer.js'
+
+/** The flags `state push` and `state pull` share (their --from and --to differ: a file on one side, a URL on the other). */
+export const transferFlags = {
+  workspace: Flags.string({description: 'Workspace in the PostgreSQL state. [default: $MCSEND_WORKSPACE or "default"]'}),
+  force: Flags.boolean({description: 'Overwrite even a destination that holds another or a newer state.'}),
+  json: Flags.boolean({description: 'Print the result as one JSON document.'}),
+}
+
+/** The body of `state push` and `state pull`: copy, then print the result (text, or one JSON document). */
+export async function runTransfer(
+  direction: TransferDirection,
+  flags: {from?: string; to?: string; workspace?: string; force: boolean; json: boolean},
+): Promise<TransferDocument> {
+  const result = await transferState({direction, from: flags.from, to: flags.to, workspace: flags.workspace, force: flags.force, cwd: process.cwd(), env: process.env})
+  const doc = toTransferDocument(result)
+  process.stdout.write(flags.json ? `${JSON.stringify(doc)}\n` : renderTransferText(result))
+  return doc
+}
 
 export default class StatePush extends BaseCommand<typeof StatePush> {
   static summary = 'Copy the local state file into a PostgreSQL state workspace.'
@@ -22,25 +40,11 @@ ${EXIT_CODE_HELP}`
   static flags = {
     from: Flags.string({description: 'State file to copy. [default: $MCSEND_STATE if a file, else .mcsend/state.json]', helpValue: 'FILE'}),
     to: Flags.string({description: 'PostgreSQL state to replace. [default: $MCSEND_STATE if a postgres:// URL]', helpValue: 'URL'}),
-    workspace: Flags.string({description: 'Workspace in the PostgreSQL state. [default: $MCSEND_WORKSPACE or "default"]'}),
-    force: Flags.boolean({description: 'Overwrite even a destination that holds another or a newer state.'}),
-    json: Flags.boolean({description: 'Print the result as one JSON document.'}),
+    ...transferFlags,
   }
 
   async run(): Promise<TransferDocument> {
     const {flags} = await this.parse(StatePush)
-    const result = await transferState({
-      direction: 'push',
-      from: flags.from,
-      to: flags.to,
-      workspace: flags.workspace,
-      force: flags.force,
-      cwd: process.cwd(),
-      env: process.env,
-    })
-    const doc = toTransferDocument(result)
-    if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
-    else process.stdout.write(renderTransferText(result))
-    return doc
+    return runTransfer('push', flags)
   }
 }
