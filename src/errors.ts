@@ -46,6 +46,7 @@ export const ERROR_CODES = [
   'state_locked',
   'stale_plan',
   'stale_pending',
+  'target_mismatch',
   'state_error',
   'write_failed',
   // credentials and token
