@@ -46,6 +46,8 @@ export const ERROR_CODES = [
   'state_locked',
   'stale_plan',
   'stale_pending',
+  'state_key_mismatch',
+  'state_key_missing',
   'target_mismatch',
   'state_error',
   'write_failed',
