@@ -2,9 +2,9 @@ import {randomUUID} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 
-import {afterAll, beforeAll, describe, expect, it, type TestContext} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it, vi, type TestContext} from 'vitest'
 
-import {makeProject, runCli, type Project, type RunResult} from '../helpers/project.js'
+import {makeProject, runCli, startCli, waitFor, type Project, type RunResult} from '../helpers/project.js'
 import {startSandboxProcess, type SandboxProcess} from '../helpers/sandbox-process.js'
 import {compileSchema} from '../helpers/schemas.js'
 
@@ -25,6 +25,10 @@ interface Mode {
 }
 
 let server: SandboxProcess
+
+// Each case spawns the CLI a few times, several cases at once: on a loaded machine one case can need more than the
+// default 30 s. The time limit only fails a hung case; no assertion depends on time.
+vi.setConfig({testTimeout: 90_000})
 
 beforeAll(async () => {
   server = await startSandboxProcess()
@@ -62,9 +66,9 @@ const credentialsMode: Mode = {
 
 const modes: Mode[] = [sandboxMode, credentialsMode]
 
-async function project(t: TestContext, recipients: number): Promise<{p: Project; send: string}> {
+async function project(t: TestContext, recipients: number, batchSize = 500): Promise<{p: Project; send: string}> {
   const send = `case-${randomUUID().slice(0, 8)}`
-  const p = await makeProject({recipients, batchSize: 500, name: send})
+  const p = await makeProject({recipients, batchSize, name: send})
   t.onTestFinished(() => p.cleanup())
   return {p, send}
 }
@@ -106,6 +110,108 @@ describe.concurrent.each(modes)('$name mode', (mode) => {
     const apply = await mode.run(p, ['apply', 'plan.json'])
     expect(apply.code).toBe(5)
     expect(apply.stderr).toMatch(mode.name === 'sandbox' ? /made for Marketing Cloud, but this apply targets the sandbox/ : /made for the sandbox \(plan --sandbox\), but this apply targets Marketing Cloud/)
+    expect(await mode.delivered(p, send)).toEqual([])
+  })
+})
+
+/** The messageKeys of the plan, by contactKey (`plan --json`). */
+async function plannedKeys(mode: Mode, p: Project): Promise<Map<string, string>> {
+  const plan = await mode.run(p, ['plan', 'send.yaml', '--json'])
+  expect(plan.code, plan.stderr).toBe(0)
+  const doc = JSON.parse(plan.stdout) as {sends: {batches: {messages: {messageKey: string; contactKey: string}[]}[]}[]}
+  return new Map(doc.sends.flatMap((s) => s.batches.flatMap((b) => b.messages.map((m) => [m.contactKey, m.messageKey] as const))))
+}
+
+/** A full address of the test projects (cN@example.com); the masked form c***@example.com does not match. */
+const FULL_ADDRESS = /\bc\d+@example\.com/
+
+describe.concurrent.each(modes)('$name mode: the state commands', (mode) => {
+  it('state rm KEY --yes, then a re-apply: Marketing Cloud answers 109110, the key is not delivered again', async (t) => {
+    const {p, send} = await project(t, 2)
+    const first = await mode.run(p, ['apply', 'send.yaml', '--auto-approve'])
+    expect(first.code, first.stderr).toBe(0)
+    const keys = (await mode.delivered(p, send)).sort()
+    expect(keys).toHaveLength(2)
+    const key = keys[0]!
+
+    const rm = await mode.run(p, ['state', 'rm', key, '--yes'])
+    expect(rm.code, rm.stderr).toBe(0)
+    expect(rm.stdout).toContain('Removed 1 record from ')
+    expect(rm.stdout).toContain(key)
+    const plan = await mode.run(p, ['plan', 'send.yaml', '--detailed-exitcode', '--no-step-summary'])
+    expect(plan.code, plan.stderr).toBe(2)
+    expect(plan.stdout).toContain('Plan: 1 message to send in 1 request across 1 send (1 already sent).')
+
+    const again = await mode.run(p, ['apply', 'send.yaml', '--auto-approve'])
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stdout).toContain('Apply complete: 1 accepted, 1 of them Marketing Cloud already had (109110): not re-delivered')
+    expect((await mode.delivered(p, send)).sort()).toEqual(keys)
+    const show = await mode.run(p, ['state', 'show', key, '--json'])
+    expect(show.code, show.stderr).toBe(0)
+    expect(JSON.parse(show.stdout)).toMatchObject({messageKey: key, status: 'accepted', errorCode: 109110, errorMessage: expect.stringContaining('already had this key')})
+  })
+
+  it('state forget --contact-key X --yes removes that contact\'s records and prints no address', async (t) => {
+    const {p, send} = await project(t, 3)
+    const keys = await plannedKeys(mode, p)
+    expect((await mode.run(p, ['apply', 'send.yaml', '--auto-approve'])).code).toBe(0)
+    const forget = await mode.run(p, ['state', 'forget', '--contact-key', 'c1', '--yes'])
+    expect(forget.code, forget.stderr).toBe(0)
+    expect(forget.stdout).toContain('Removed 1 record of contact c1 from ')
+    expect(forget.stdout).toContain(keys.get('c1'))
+    expect(forget.stdout + forget.stderr).not.toMatch(/@/)
+    const list = await mode.run(p, ['state', 'list', '--json'])
+    expect(list.code, list.stderr).toBe(0)
+    const records = (JSON.parse(list.stdout) as {records: {messageKey: string}[]}).records.map((r) => r.messageKey).sort()
+    expect(records).toEqual([keys.get('c0'), keys.get('c2')].sort())
+    expect(list.stdout).not.toMatch(FULL_ADDRESS)
+    // Forgetting touches only the state: nothing was sent again.
+    expect((await mode.delivered(p, send)).sort()).toEqual([...keys.values()].sort())
+  })
+
+  it('state show KEY --json and state list --status accepted --json after an apply', async (t) => {
+    const {p, send} = await project(t, 3)
+    const apply = await mode.run(p, ['apply', 'send.yaml', '--auto-approve'])
+    expect(apply.code, apply.stderr).toBe(0)
+    const keys = (await mode.delivered(p, send)).sort()
+    expect(keys).toHaveLength(3)
+
+    const show = await mode.run(p, ['state', 'show', keys[1]!, '--json'])
+    expect(show.code, show.stderr).toBe(0)
+    const record = JSON.parse(show.stdout) as unknown
+    const validRecord = compileSchema('state-record')
+    expect(validRecord(record), JSON.stringify(validRecord.errors)).toBe(true)
+    expect(record).toMatchObject({messageKey: keys[1], send, revision: 1, status: 'accepted'})
+    expect(show.stdout).not.toMatch(FULL_ADDRESS)
+
+    const list = await mode.run(p, ['state', 'list', '--status', 'accepted', '--json'])
+    expect(list.code, list.stderr).toBe(0)
+    const doc = JSON.parse(list.stdout) as {total: number; records: {messageKey: string; status: string}[]}
+    const validList = compileSchema('state-list')
+    expect(validList(doc), JSON.stringify(validList.errors)).toBe(true)
+    expect(doc.total).toBe(3)
+    expect(doc.records.map((r) => r.messageKey).sort()).toEqual(keys)
+    expect(doc.records.every((r) => r.status === 'accepted')).toBe(true)
+    expect(list.stdout).not.toMatch(FULL_ADDRESS)
+  })
+})
+
+describe.concurrent.each(modes)('$name mode: the review output', (mode) => {
+  it('plan --out plan.json --format markdown and show plan.json --format markdown carry the same totals and no address', async (t) => {
+    const {p, send} = await project(t, 3)
+    const plan = await mode.run(p, ['plan', 'send.yaml', '--out', 'plan.json', '--format', 'markdown', '--no-step-summary'])
+    expect(plan.code, plan.stderr).toBe(0)
+    // show reads only the file (no state, no connection, no --sandbox): the same command in both modes.
+    const show = await runCli(['show', 'plan.json', '--format', 'markdown'], {cwd: p.dir})
+    expect(show.code, show.stderr).toBe(0)
+    const headline = '### mcsend plan: 3 messages to send in 1 request across 1 send'
+    const totals = `| \`${send}\` | \`release-notes\` | 1 | 3 | 0 | 0 | 0 | 1 |`
+    for (const out of [plan.stdout, show.stdout]) {
+      expect(out).toContain(headline)
+      expect(out).toContain(totals)
+      expect(out).not.toMatch(FULL_ADDRESS)
+    }
+    expect(plan.stderr + show.stderr).not.toMatch(FULL_ADDRESS)
     expect(await mode.delivered(p, send)).toEqual([])
   })
 })
@@ -185,5 +291,42 @@ describe('credentials mode only: an answer that settles nothing, then --refresh'
     const again = await credentialsMode.run(p, ['apply', 'send.yaml', '--auto-approve'])
     expect(again.code, again.stderr).toBe(0)
     expect(await credentialsMode.delivered(p, send)).toEqual([key])
+  })
+})
+
+describe('credentials mode only: a killed apply leaves a stale lock; state unlock, then a re-apply', () => {
+  // Only a sandbox in its own process can be held mid-run (a delay fault through the control routes): the in-process
+  // fake of --sandbox cannot be steered from outside, so there is no point at which to kill it deterministically.
+  it('SIGKILL mid-run; state unlock removes the stale lock naming the dead apply; the re-apply delivers every key exactly once', async (t) => {
+    const {p, send} = await project(t, 6, 2)
+    const keys = [...(await plannedKeys(credentialsMode, p)).values()].sort()
+    expect(keys).toHaveLength(6)
+    // The first send request is answered only after a minute: its two messages are in the outbox, the run waits.
+    await server.control('POST', 'faults', {kind: 'delay', route: 'send', times: 1, ms: 60_000})
+    t.onTestFinished(async () => {
+      await server.control('DELETE', 'faults')
+    })
+    const run = startCli(['apply', 'send.yaml', '--auto-approve', '--parallelism', '1'], {cwd: p.dir, env: server.env})
+    await waitFor(async () => (await credentialsMode.delivered(p, send)).length >= 2, 20_000)
+    run.child.kill('SIGKILL')
+    const killed = await run.done
+    expect(killed.signal).toBe('SIGKILL')
+    expect(await credentialsMode.delivered(p, send)).toHaveLength(2)
+
+    const unlock = await credentialsMode.run(p, ['state', 'unlock'])
+    expect(unlock.code, unlock.stderr).toBe(0)
+    expect(unlock.stdout).toContain(`held by apply (pid ${run.child.pid} on host`)
+    expect(unlock.stdout).toContain('(stale)')
+    const free = await credentialsMode.run(p, ['state', 'unlock'])
+    expect(free.code, free.stderr).toBe(0)
+    expect(free.stdout).toContain('is not locked')
+
+    const again = await credentialsMode.run(p, ['apply', 'send.yaml', '--auto-approve'])
+    expect(again.code, again.stderr).toBe(0)
+    const delivered = await credentialsMode.delivered(p, send)
+    expect(delivered.sort()).toEqual(keys)
+    expect(new Set(delivered).size).toBe(delivered.length)
+    const list = await credentialsMode.run(p, ['state', 'list', '--status', 'accepted', '--json'])
+    expect(JSON.parse(list.stdout)).toMatchObject({total: 6})
   })
 })
