@@ -32,3 +32,23 @@ export const sendFlag = {
 export const sandboxStateFlag = {
   sandbox: Flags.boolean({description: "Use the sandbox's own state (.mcsend/sandbox/state.json, as `apply --sandbox` writes it) unless --state is given."}),
 }
+
+export const envFlag = {
+  env: Flags.string({
+    description: 'The environment of mcsend.yaml to use: its tenant, business unit, state, credentials and variable values. [default: $MCSEND_ENV or defaultEnvironment]',
+    helpValue: 'NAME',
+  }),
+}
+
+export const variableFlags = {
+  var: Flags.string({
+    description: 'Set a manifest variable (repeatable); wins over MCSEND_VAR_NAME, --var-file and the defaults.',
+    multiple: true,
+    helpValue: 'NAME=VALUE',
+  }),
+  'var-file': Flags.file({
+    description: 'Read variable values from a YAML file of `name: value` lines (repeatable; a later file wins).',
+    multiple: true,
+    helpValue: 'FILE',
+  }),
+}

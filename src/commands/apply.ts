@@ -1,16 +1,16 @@
 import {Args, Flags} from '@oclif/core'
 
-import {confirm, needsConfirmation} from '../cli/confirm.js'
+import {confirm, needsConfirmation, typeToConfirm} from '../cli/confirm.js'
 import {makeProgress} from '../cli/progress.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {sendFlag, showAddressesFlag, sourceRootFlag, stateFlags} from '../cli/flags.js'
+import {envFlag, sendFlag, showAddressesFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
 import {refuseNonInteractive, runApply} from '../core/apply.js'
 import {SANDBOX_STATE} from '../core/connection.js'
 import {EXIT_CODE_HELP, ExitCode, UsageError} from '../errors.js'
 import {isSavedPlanArgument} from '../core/saved-plan.js'
 import {renderApplySummary} from '../render/apply-text.js'
 import {formatCount} from '../text/format.js'
-import {renderPlanText} from '../render/plan-text.js'
+import {describeEnvironment, renderPlanText} from '../render/plan-text.js'
 
 export default class Apply extends BaseCommand<typeof Apply> {
   static summary = 'Send the planned messages, exactly once, recording each outcome in the state.'
@@ -40,6 +40,8 @@ ${EXIT_CODE_HELP}`
     'allow-inactive': Flags.boolean({description: 'Send even if the send definition is Inactive (Marketing Cloud queues the messages for up to 3 days).'}),
     json: Flags.boolean({description: 'Print one JSON object per line: the plan summary, each batch, the final summary.'}),
     ...sendFlag,
+    ...envFlag,
+    ...variableFlags,
     ...showAddressesFlag,
     ...sourceRootFlag,
     ...stateFlags,
@@ -86,6 +88,8 @@ ${EXIT_CODE_HELP}`
           parallelism: flags.parallelism,
           allowInactive: flags['allow-inactive'],
           refresh: flags.refresh,
+          variables: {vars: flags.var, varFiles: flags['var-file']},
+          envName: flags.env,
           cwd: process.cwd(),
           env: process.env,
           sourceRoots: flags['source-root'],
@@ -99,7 +103,11 @@ ${EXIT_CODE_HELP}`
           approve: async (plan) => {
             if (flags['auto-approve']) return true
             if (needsConfirmation(false)) refuseNonInteractive()
-            return confirm(`Send ${formatCount(plan.summary.toSend)} messages in ${formatCount(plan.summary.requests)} requests?`)
+            const what = `Send ${formatCount(plan.summary.toSend)} messages in ${formatCount(plan.summary.requests)} requests`
+            const e = plan.environment
+            if (e === undefined) return confirm(`${what}?`)
+            if (e.protected) return typeToConfirm(`${what} to ${describeEnvironment(e)}?`, e.name)
+            return confirm(`${what} to ${describeEnvironment(e)}?`)
           },
           note: (m) => this.note(m),
           onEvent: json ? (e) => emit(e) : undefined,

@@ -5,11 +5,12 @@ import {Args, Flags} from '@oclif/core'
 
 import {refreshStatePending} from '../core/refresh.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {sendFlag, showAddressesFlag, sourceRootFlag, stateFlags} from '../cli/flags.js'
+import {envFlag, sendFlag, showAddressesFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
 import {SANDBOX_STATE} from '../core/connection.js'
 import {preparePlan} from '../core/plan.js'
 import {EXIT_CODE_HELP, ExitCode, formatWarnings} from '../errors.js'
 import {toSavedPlan, writeSavedPlanFile} from '../core/saved-plan.js'
+import {previousSnapshots} from '../plan/build.js'
 import {applyCommand} from '../render/apply-command.js'
 import {OUTPUT_FORMATS, resolveFormat} from '../render/output-format.js'
 import {streamWriter, writePlanJson} from '../render/plan-json.js'
@@ -30,6 +31,7 @@ ${EXIT_CODE_HELP}`
     {description: 'Plan one send of a manifest', command: '<%= config.bin %> <%= command.id %> examples/release-notes.yaml --send release-4-2-notes'},
     {description: 'Save the plan for review, then apply exactly it', command: '<%= config.bin %> <%= command.id %> sends/ --out plan.json && <%= config.bin %> apply plan.json'},
     {description: 'In CI: a Markdown comment, and exit 2 when something would be sent', command: '<%= config.bin %> <%= command.id %> sends/ --out plan.json --format markdown --detailed-exitcode'},
+    {description: 'Plan the next release of a templated manifest', command: '<%= config.bin %> <%= command.id %> examples/release-announcement.yaml --var version=4.3.0 --var version_slug=4-3-0'},
     {description: 'Machine-readable plan (schemas/plan.schema.json)', command: '<%= config.bin %> <%= command.id %> examples --json > plan.json'},
   ]
 
@@ -44,6 +46,8 @@ ${EXIT_CODE_HELP}`
     refresh: Flags.boolean({description: 'First ask Marketing Cloud about keys left pending by an interrupted run and record the answers (takes the state lock briefly).'}),
     sandbox: Flags.boolean({description: `Plan against the sandbox's state (${SANDBOX_STATE}) unless --state is given, as \`apply --sandbox\` would.`}),
     ...sendFlag,
+    ...envFlag,
+    ...variableFlags,
     ...showAddressesFlag,
     ...sourceRootFlag,
     ...stateFlags,
@@ -53,7 +57,7 @@ ${EXIT_CODE_HELP}`
     const {argv, flags} = await this.parse(Plan)
     const format = resolveFormat(flags)
     if (flags.refresh) {
-      await refreshStatePending({sandbox: flags.sandbox, state: flags.state, workspace: flags.workspace, sends: flags.send, cwd: process.cwd(), env: process.env, note: (m) => this.note(m)})
+      await refreshStatePending({sandbox: flags.sandbox, state: flags.state, workspace: flags.workspace, envName: flags.env, sends: flags.send, cwd: process.cwd(), env: process.env, note: (m) => this.note(m)})
     }
     const prepared = await preparePlan({
       paths: argv as string[],
@@ -64,11 +68,14 @@ ${EXIT_CODE_HELP}`
       cwd: process.cwd(),
       env: process.env,
       sourceRoots: flags['source-root'],
+      variables: {vars: flags.var, varFiles: flags['var-file']},
+      envName: flags.env,
     })
     const {plan, state} = prepared
     const emptyNote = emptyStateNote({state: flags.state, sandbox: flags.sandbox, cwd: process.cwd(), env: process.env}, state)
     if (emptyNote !== undefined) this.note(emptyNote)
     for (const line of formatWarnings(prepared.warnings)) this.note(line)
+    const previous = previousSnapshots(plan.sends, state.sends)
     const mask = {showAddresses: flags['show-addresses']}
     if (flags.out !== undefined) {
       const saved = toSavedPlan(plan, {
@@ -78,14 +85,15 @@ ${EXIT_CODE_HELP}`
         sandbox: flags.sandbox,
         target: prepared.target,
         targets: flags.send ?? [],
-        previous: state.sends,
+        previous,
         storable: prepared.storable,
+        ...(prepared.environment === undefined ? {} : {project: prepared.environment.project}),
       })
       await writeSavedPlanFile(flags.out, process.cwd(), saved)
       this.note(`Saved the plan to ${flags.out}; apply exactly it with \`${applyCommand(flags.out, flags.sandbox)}\`.`)
     }
     let rendered: string | undefined
-    const markdown = () => (rendered ??= renderPlanMarkdown(plan, {...mask, previous: state.sends, storable: prepared.storable, planFile: flags.out, sandbox: flags.sandbox, toolVersion: this.config.version}))
+    const markdown = () => (rendered ??= renderPlanMarkdown(plan, {...mask, previous, storable: prepared.storable, planFile: flags.out, sandbox: flags.sandbox, toolVersion: this.config.version}))
     if (format === 'json') await writePlanJson(plan, streamWriter(process.stdout), mask)
     else if (format === 'markdown') process.stdout.write(markdown())
     else process.stdout.write(renderPlanText(plan, {...mask, paint: this.paint(process.stdout)}))

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {sendFlag, sourceRootFlag, stateFlags} from '../cli/flags.js'
+import {envFlag, sendFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
 import {EXIT_CODE_HELP, ExitCode} from '../errors.js'
 import {toStatusDocument, type StatusDocument} from '../render/status-json.js'
 import {renderStatusText} from '../render/status-text.js'
@@ -32,6 +32,8 @@ ${EXIT_CODE_HELP}`
     rate: Flags.integer({description: `Status requests per second at most.`, default: DEFAULT_STATUS_RATE, min: 1, max: 50}),
     ...sendFlag,
     ...sourceRootFlag,
+    ...envFlag,
+    ...variableFlags,
     ...stateFlags,
   }
 
@@ -54,6 +56,8 @@ ${EXIT_CODE_HELP}`
           workspace: flags.workspace,
           sandbox: flags.sandbox,
           rate: flags.rate,
+          variables: {vars: flags.var, varFiles: flags['var-file']},
+          envName: flags.env,
           cwd: process.cwd(),
           env: process.env,
           sourceRoots: flags['source-root'],

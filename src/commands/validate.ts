@@ -1,14 +1,11 @@
 import {Args, Flags} from '@oclif/core'
-import fs from 'node:fs'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {sourceRootFlag} from '../cli/flags.js'
-import {namedSourceRoots} from '../manifest/source-roots.js'
+import {envFlag, sourceRootFlag, variableFlags} from '../cli/flags.js'
 import {escapeJsonText} from '../privacy/index.js'
 import {EXIT_CODE_HELP, ExitCode, formatWarnings, type Problem} from '../errors.js'
-import {loadManifests} from '../manifest/load.js'
 import {plural} from '../text/format.js'
-import {throwIfProblems} from '../core/load.js'
+import {throwIfProblems, validateManifests} from '../core/load.js'
 
 export interface ValidateDocument {
   valid: boolean
@@ -40,13 +37,21 @@ ${EXIT_CODE_HELP}`
   static flags = {
     json: Flags.boolean({description: 'Print the result as one JSON document.'}),
     strict: Flags.boolean({description: 'Treat warnings as errors: a manifest file without sends, a recipient source without recipients (exit 3).'}),
+    ...envFlag,
+    ...variableFlags,
     ...sourceRootFlag,
   }
 
   async run(): Promise<ValidateDocument> {
     const {argv, flags} = await this.parse(Validate)
     const paths = argv as string[]
-    const result = await loadManifests(paths, {fs, cwd: process.cwd(), sourceRoots: namedSourceRoots(flags['source-root'], process.env)})
+    const result = await validateManifests(paths, {
+      cwd: process.cwd(),
+      env: process.env,
+      variables: {vars: flags.var, varFiles: flags['var-file']},
+      envName: flags.env,
+      sourceRoots: flags['source-root'],
+    })
     const warnings = result.warnings ?? []
     // --strict: a warning is a problem like any other.
     if (flags.strict && warnings.length > 0) result.problems.push(...warnings)

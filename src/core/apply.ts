@@ -2,7 +2,7 @@ import {executePlan, type ApplyResult, type ExecuteEvent, type Progress} from '.
 import {CliError, ExitCode, InvalidInputError, UsageError} from '../errors.js'
 import {refreshPending} from './refresh.js'
 import {buildPlan} from '../plan/build.js'
-import {digestFiles, planMismatches, readSavedPlanFile, savedPlanInputs, selectSavedSends, stalePlanError, staleReasons, type SavedPlan} from './saved-plan.js'
+import {digestFiles, planMismatches, readSavedPlanFile, savedPlanInputs, savedVariablesLayer, selectSavedSends, stalePlanError, staleReasons, type SavedPlan} from './saved-plan.js'
 import type {Plan} from '../plan/types.js'
 import type {ClientOptions} from '../sfmc/client.js'
 import type {SfmcClient} from '../sfmc/types.js'
@@ -15,6 +15,8 @@ import {bindStateKey, checkStateKey, stateHasherFromEnv, storableSnapshot, stora
 import type {StateHasher} from '../keys/keyed.js'
 import {withConnection, withLockedStore} from './resources.js'
 import {assertTarget, offlineTarget} from './target.js'
+import {applyEnvironment, environmentOfPlan, type EnvironmentInfo} from './environment.js'
+import {prepareVariables, type PreparedVariables, type VariableOptions} from './variables.js'
 
 // Marketing Cloud's messageKey reuse window is documented as 72 h in places and "2 days" in others
 // (docs/marketing-cloud-api.md); a pending key older than the shorter one can no longer be re-sent safely.
@@ -44,6 +46,10 @@ export interface ApplyOptions {
   sourceRoots?: string[]
   /** --refresh: settle pending keys through the status endpoint before planning (src/core/refresh.ts). */
   refresh?: boolean
+  /** --var, --var-file (and the environment's values): see core/variables.ts. */
+  variables?: VariableOptions
+  /** --env NAME: an environment of the project file (core/environment.ts). */
+  envName?: string
 }
 
 export interface ApplyUi {
@@ -69,18 +75,25 @@ export interface ApplyOutcome {
  * definition preflight, and the write-ahead execution. The lock is held from before the state is read until
  * the state is committed.
  */
-export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<ApplyOutcome> {
-  const clock = options.clock ?? (() => new Date())
+export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyOutcome> {
+  const clock = given.clock ?? (() => new Date())
+  const target = await applyEnvironment({envName: given.envName, state: given.state, workspace: given.workspace, cwd: given.cwd, env: given.env, sandbox: given.sandbox, needsCredentials: !given.sandbox})
+  const options: ApplyOptions = {...given, env: target.env, state: target.state, workspace: target.workspace, variables: {...given.variables, projectLayer: target.projectLayer}}
   requireConnection(options)
   const hasher = stateHasherFromEnv(options.env)
   let saved: SavedPlan | undefined
   let sends: Send[] = []
   let digests: Map<string, string | undefined> | undefined
+  let variables: PreparedVariables
   if (options.planFile === undefined) {
-    sends = (await loadOrFail(options.paths, {cwd: options.cwd, sourceRoots: options.sourceRoots, env: options.env})).sends
+    variables = await prepareVariables(options.variables ?? {}, options.env, options.cwd)
+    sends = (await loadOrFail(options.paths, {cwd: options.cwd, sourceRoots: options.sourceRoots, env: options.env, variables})).sends
     assertTargetsExist(sends, options.targets)
   } else {
     saved = selectSavedSends(await readSavedPlanFile(options.planFile, options.cwd), options.targets)
+    // The values the plan was made with stand in for the ones it was given from outside; any value given now that
+    // differs makes the plan stale (compared after re-planning).
+    variables = await prepareVariables({...options.variables, savedLayer: savedVariablesLayer(saved, options.planFile)}, options.env, options.cwd)
     digests = await digestFiles(savedPlanInputs(saved).map((d) => d.file), options.cwd)
   }
 
@@ -96,13 +109,15 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
     const plan =
       saved === undefined
         ? buildPlan(sends, state, {stateLocation: store.location, targets: options.targets, hasher})
-        : await replanSaved(saved, options, state, store.location, digests!, hasher)
+        : await replanSaved(saved, options, state, store.location, digests!, hasher, variables, target.environment)
+    if (target.environment !== undefined) plan.environment = environmentOfPlan(target.environment)
     await ui.showPlan(plan)
     if (plan.summary.toSend === 0) {
       return {plan, cancelled: false, exitCode: ExitCode.ok, stateLocation: store.location}
     }
     refuseStalePending(plan, state, clock())
-    if (saved === undefined && !(await ui.approve(plan))) {
+    // A reviewed saved plan needs no second approval, except for a protected environment.
+    if ((saved === undefined || plan.environment?.protected === true) && !(await ui.approve(plan))) {
       return {plan, cancelled: true, exitCode: ExitCode.ok, stateLocation: store.location}
     }
     const result = await withConnection(options, undefined, async (connection) => {
@@ -145,6 +160,9 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
               batchSize: send.batchSize,
               sources: send.sources,
               appliedAt: clock().toISOString(),
+              ...(send.nameTemplate === undefined ? {} : {nameTemplate: send.nameTemplate}),
+              // Non-personal like the shared attributes; a value holding an address is stored as a hash all the same.
+              ...(send.variables === undefined ? {} : {variables: send.variables}),
             },
             hasher,
           ),
@@ -161,15 +179,29 @@ export async function runApply(options: ApplyOptions, ui: ApplyUi): Promise<Appl
  * manifest and source file (by SHA-256, checked before loading and again on the bytes the loader read), and the
  * plan recomputed from them must hold exactly the saved requests. Otherwise StalePlanError, one line per reason.
  */
-async function replanSaved(saved: SavedPlan, options: ApplyOptions, state: StateData, location: string, digests: ReadonlyMap<string, string | undefined>, hasher: StateHasher): Promise<Plan> {
+async function replanSaved(
+  saved: SavedPlan,
+  options: ApplyOptions,
+  state: StateData,
+  location: string,
+  digests: ReadonlyMap<string, string | undefined>,
+  hasher: StateHasher,
+  variables: PreparedVariables,
+  environment: EnvironmentInfo | undefined,
+): Promise<Plan> {
   const file = options.planFile!
   // The target is a value: an unset --sandbox flag is Marketing Cloud, never "unknown".
-  const current = {state: {lineage: state.lineage, serial: state.serial, location}, sandbox: options.sandbox === true, target: offlineTarget(options)}
+  const current = {
+    state: {lineage: state.lineage, serial: state.serial, location},
+    sandbox: options.sandbox === true,
+    target: offlineTarget(options),
+    ...(environment === undefined ? {} : {environment: environmentOfPlan(environment), project: environment.project}),
+  }
   const before = staleReasons(saved, {...current, files: digests})
   if (before.length > 0) throw stalePlanError(file, before)
   const {sends, result} = await loadOrFail(
     saved.manifests.map((m) => m.file),
-    {cwd: options.cwd, sourceRoots: options.sourceRoots, env: options.env},
+    {cwd: options.cwd, sourceRoots: options.sourceRoots, env: options.env, variables},
   )
   const read = new Map<string, string | undefined>([...result.manifests, ...sends.flatMap((s) => s.sources)].map((d) => [d.file, d.sha256]))
   const targets = saved.targets.length > 0 ? saved.targets : undefined

@@ -4,19 +4,37 @@ import {InvalidInputError} from '../errors.js'
 import {loadManifests} from '../manifest/load.js'
 import {namedSourceRoots} from '../manifest/source-roots.js'
 import type {LoadResult, Send} from '../manifest/types.js'
+import {applyEnvironment} from './environment.js'
+import {assertFlagVariablesDeclared, prepareVariables, type PreparedVariables, type VariableOptions} from './variables.js'
 
 export interface LoadDeps {
   cwd: string
   /** --source-root values (MCSEND_SOURCE_ROOT is added from `env`). */
   sourceRoots?: readonly string[]
   env?: NodeJS.ProcessEnv
+  /** Values for the manifests' variables (prepareVariables); without it only defaults apply. */
+  variables?: PreparedVariables
 }
 
 /** Loads manifests and turns any problem into one InvalidInputError (exit 3) listing them all. */
 export async function loadOrFail(paths: string[], deps: LoadDeps): Promise<{sends: Send[]; result: LoadResult}> {
-  const result = await loadManifests(paths, {fs, cwd: deps.cwd, sourceRoots: namedSourceRoots(deps.sourceRoots, deps.env ?? {})})
+  const result = await loadManifests(paths, {fs, cwd: deps.cwd, sourceRoots: namedSourceRoots(deps.sourceRoots, deps.env ?? {})}, {variables: deps.variables?.inputs})
   throwIfProblems(result)
+  if (deps.variables !== undefined) assertFlagVariablesDeclared(result, deps.variables.flagNames)
   return {sends: result.sends, result}
+}
+
+/** `mcsend validate`: every problem, located (not thrown); a malformed --var or --var-file still throws. */
+export async function validateManifests(
+  paths: string[],
+  options: {cwd: string; env: NodeJS.ProcessEnv; variables?: VariableOptions; envName?: string; sourceRoots?: readonly string[]},
+): Promise<LoadResult> {
+  // validate needs no target: an environment only lends its variable values, and only when one is named or default.
+  const target = await applyEnvironment({envName: options.envName, cwd: options.cwd, env: options.env, optional: true})
+  const variables = await prepareVariables({...options.variables, projectLayer: target.projectLayer}, options.env, options.cwd)
+  const result = await loadManifests(paths, {fs, cwd: options.cwd, sourceRoots: namedSourceRoots(options.sourceRoots, options.env)}, {variables: variables.inputs})
+  if (result.problems.length === 0) assertFlagVariablesDeclared(result, variables.flagNames)
+  return result
 }
 
 export function throwIfProblems(result: LoadResult, hint = 'fix the locations above; `mcsend validate` checks manifests without contacting Marketing Cloud'): void {

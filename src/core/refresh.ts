@@ -3,6 +3,7 @@ import type {ClientOptions} from '../sfmc/client.js'
 import {makeLockOwner} from '../state/lock.js'
 import type {MessageRecord, StateData, StateStore} from '../state/types.js'
 import {requireConnection} from './connection.js'
+import {applyEnvironment} from './environment.js'
 import {withConnection, withLockedStore} from './resources.js'
 import {assertTarget} from './target.js'
 import {beyondReach, settlePending} from '../status/delivery.js'
@@ -102,13 +103,17 @@ export async function refreshPending(store: StateStore, state: StateData, option
 export interface RefreshStateOptions extends RefreshOptions {
   state?: string
   workspace?: string
+  /** --env NAME: an environment of the project file (core/environment.ts). */
+  envName?: string
 }
 
 /**
  * `plan --refresh`: plan itself writes nothing, but settling pending keys is worth keeping, so this takes the state
  * lock briefly (refused with exit 5 while an apply runs), settles, commits and releases it before planning.
  */
-export async function refreshStatePending(options: RefreshStateOptions): Promise<RefreshResult> {
+export async function refreshStatePending(given: RefreshStateOptions): Promise<RefreshResult> {
+  const target = await applyEnvironment({envName: given.envName, state: given.state, workspace: given.workspace, cwd: given.cwd, env: given.env, sandbox: given.sandbox, needsCredentials: !given.sandbox})
+  const options: RefreshStateOptions = {...given, env: target.env, state: target.state, workspace: target.workspace}
   requireConnection(options)
   const owner = makeLockOwner('plan --refresh', (options.clock ?? (() => new Date()))())
   // refreshPending commits what it settled, before it rethrows an error that stopped the polling.

@@ -7,12 +7,13 @@ import {Ajv2020} from 'ajv/dist/2020.js'
 import writeFileAtomic from 'write-file-atomic'
 
 import {CliError, ExitCode, InvalidInputError, StalePlanError} from '../errors.js'
-import type {SourceDigest} from '../manifest/types.js'
+import type {Attributes, SourceDigest} from '../manifest/types.js'
+import type {VariableLayer, VariableValue} from '../manifest/vars.js'
 import {maskAttributes, maskValue} from '../privacy/index.js'
 import type {SendSnapshot, StateTarget} from '../state/types.js'
 import {describeTarget, targetMismatch} from './target.js'
 import {sha256Hex} from '../keys/hash.js'
-import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary} from '../plan/types.js'
+import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlanEnvironment, type PlannedMessage, type PlannedSend, type PlanSummary} from '../plan/types.js'
 
 /**
  * The saved plan (`mcsend plan --out FILE`, applied with `mcsend apply FILE`): the plan's keys and batches, the
@@ -50,6 +51,14 @@ export interface SavedPlan {
   /** `--send` names the plan was limited to (empty: every send of the manifests). */
   targets: string[]
   state: {location: string; lineage: string; serial: number}
+  /**
+   * The variable values given from outside the manifests (project file, var files, MCSEND_VAR_*, --var), by name;
+   * `apply FILE` uses them where it is given none. Values that are email addresses are left out (never saved).
+   */
+  variables?: Attributes
+  /** The environment of the project file the plan was made for, and that file's digest. */
+  environment?: PlanEnvironment
+  project?: SourceDigest
   /** Every manifest file read, in load order (paths relative to the directory plan ran in). */
   manifests: SourceDigest[]
   summary: PlanSummary
@@ -69,6 +78,8 @@ export interface SaveContext {
   previous: Readonly<Record<string, SendSnapshot | undefined>>
   /** How the state stores a snapshot value (an address as a hash), so the saved plan's diff compares like with like. */
   storable?: (value: string) => string
+  /** The project file the environment came from (its digest makes the plan stale when it changes). */
+  project?: SourceDigest
 }
 
 /** Shared attributes as saved: stored like the state's snapshot (addresses hashed), anything left masked. */
@@ -96,7 +107,24 @@ export function toSavedPlan(plan: Plan, context: SaveContext): SavedPlan {
   const previous: Record<string, SendSnapshot | null> = {}
   for (const send of plan.sends) {
     const snap = context.previous[send.name]
-    previous[send.name] = snap === undefined ? null : {...snap, definitionKey: maskValue(snap.definitionKey, MASKED), attributes: maskAttributes(snap.attributes, MASKED)}
+    previous[send.name] =
+      snap === undefined
+        ? null
+        : {
+            ...snap,
+            definitionKey: maskValue(snap.definitionKey, MASKED),
+            attributes: maskAttributes(snap.attributes, MASKED),
+            ...(snap.nameTemplate === undefined ? {} : {nameTemplate: maskValue(snap.nameTemplate, MASKED)}),
+            ...(snap.variables === undefined ? {} : {variables: maskAttributes(snap.variables, MASKED)}),
+          }
+  }
+  const given: Attributes = {}
+  for (const send of plan.sends) {
+    for (const [name, value] of Object.entries(send.variables ?? {})) {
+      if (send.variableSources?.[name] === 'default' || name in given) continue
+      if (typeof value === 'string' && maskValue(value, MASKED) !== value) continue
+      given[name] = value
+    }
   }
   return {
     kind: SAVED_PLAN_KIND,
@@ -107,6 +135,9 @@ export function toSavedPlan(plan: Plan, context: SaveContext): SavedPlan {
     ...(context.target === undefined ? {} : {target: context.target}),
     targets: [...context.targets],
     state: {...plan.state},
+    ...(Object.keys(given).length === 0 ? {} : {variables: given}),
+    ...(plan.environment === undefined ? {} : {environment: {...plan.environment}}),
+    ...(context.project === undefined ? {} : {project: {file: context.project.file, sha256: context.project.sha256}}),
     manifests: context.manifests.map((m) => ({file: m.file, sha256: m.sha256})),
     summary: {...plan.summary},
     sends: plan.sends.map((s) => ({
@@ -118,6 +149,8 @@ export function toSavedPlan(plan: Plan, context: SaveContext): SavedPlan {
       file: s.file,
       line: s.line,
       sources: s.sources.map((d) => ({file: d.file, sha256: d.sha256})),
+      ...(s.nameTemplate === undefined ? {} : {nameTemplate: s.nameTemplate}),
+      ...(s.variables === undefined ? {} : {variables: maskAttributes(s.variables, MASKED), variableSources: {...s.variableSources}}),
       counts: {...s.counts},
       pending: s.pending,
       batches: s.batches.map((b) => ({index: b.index, messages: b.messages.map(savedMessage)})),
@@ -242,6 +275,9 @@ export interface CurrentInputs {
   sandbox?: boolean
   /** What this apply targets, as far as it is known (the business unit may be learnt only once connected). */
   target?: StateTarget
+  /** The environment of the project file this apply uses, and that file's digest now. */
+  environment?: PlanEnvironment
+  project?: SourceDigest
 }
 
 /**
@@ -260,6 +296,7 @@ export function staleReasons(saved: SavedPlan, now: CurrentInputs): string[] {
   if (saved.sandbox === (now.sandbox === true) && targetMismatch(saved.target, now.target) !== undefined) {
     reasons.push(`target: the plan was made for ${describeTarget(saved.target!)}, but this apply targets ${describeTarget(now.target!)}`)
   }
+  reasons.push(...environmentReasons(saved, now))
   const was = saved.state
   if (was.lineage !== '' && now.state.lineage !== '' && was.lineage !== now.state.lineage) {
     reasons.push(`state: ${now.state.location} is not the state the plan was made against (lineage ${was.lineage}, now ${now.state.lineage})`)
@@ -285,8 +322,10 @@ function short(sha: string): string {
 export function planMismatches(saved: SavedPlan, plan: Plan, storable?: (value: string) => string): string[] {
   const reasons: string[] = []
   const names = (sends: readonly {name: string}[]) => sends.map((s) => s.name).join(', ')
+  // Variables first: a changed value is the cause, a changed name or key only its effect.
+  if (saved.sends.length === plan.sends.length) for (const [i, now] of plan.sends.entries()) reasons.push(...variableMismatches(saved.sends[i]!, now))
   if (names(saved.sends) !== names(plan.sends)) {
-    return [`plan: the sends differ (saved: ${names(saved.sends) || 'none'}; now: ${names(plan.sends) || 'none'})`]
+    return [...reasons, `plan: the sends differ (saved: ${names(saved.sends) || 'none'}; now: ${names(plan.sends) || 'none'})`]
   }
   for (const [i, now] of plan.sends.entries()) {
     const was = saved.sends[i]!
@@ -310,6 +349,49 @@ export function planMismatches(saved: SavedPlan, plan: Plan, storable?: (value: 
     }
   }
   return reasons
+}
+
+function describeEnvironment(e: PlanEnvironment | undefined): string {
+  if (e === undefined) return 'no environment'
+  const parts = [e.tenant === undefined ? undefined : `tenant ${e.tenant}`, e.accountId === undefined ? undefined : `business unit ${e.accountId}`].filter((x) => x !== undefined)
+  return `environment ${e.name}${parts.length === 0 ? '' : ` (${parts.join(', ')})`}`
+}
+
+/** The plan was made for another environment (or its target changed), or the project file changed since. */
+function environmentReasons(saved: SavedPlan, now: CurrentInputs): string[] {
+  const a = saved.environment
+  const b = now.environment
+  const reasons: string[] = []
+  if (a?.name !== b?.name || a?.tenant !== b?.tenant || a?.accountId !== b?.accountId) {
+    reasons.push(`environment: the plan was made for ${describeEnvironment(a)}, but this apply uses ${describeEnvironment(b)} (--env, MCSEND_ENV or the project file)`)
+  }
+  if (saved.project !== undefined && now.project !== undefined && saved.project.file === now.project.file && saved.project.sha256 !== now.project.sha256) {
+    reasons.push(`file: ${now.project.file} changed since the plan (sha256 ${saved.project.sha256.slice(0, 12)} → ${now.project.sha256.slice(0, 12)})`)
+  }
+  return reasons
+}
+
+/** One line per variable whose value differs from the saved plan's (values compared as saved: addresses masked). */
+function variableMismatches(was: SavedSend, now: PlannedSend): string[] {
+  const before = was.variables ?? {}
+  const after = maskAttributes(now.variables ?? {}, MASKED)
+  const out: string[] = []
+  for (const name of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
+    const a = before[name]
+    const b = after[name]
+    if (a === b) continue
+    const show = (v: unknown) => (v === undefined ? '(not declared)' : JSON.stringify(v))
+    const from = now.variableSources?.[name]
+    out.push(`variable: send ${now.name}: ${name} was ${show(a)} in the plan, now ${show(b)}${from === undefined ? '' : ` (from ${from})`}`)
+  }
+  return out
+}
+
+/** The values a saved plan was given from outside, as the layer `apply FILE` resolves variables with. */
+export function savedVariablesLayer(saved: SavedPlan, file: string): VariableLayer {
+  const layer = new Map<string, VariableValue>()
+  for (const [name, value] of Object.entries(saved.variables ?? {})) layer.set(name, {value, fromText: false, origin: `the saved plan ${file}`, source: 'saved plan'})
+  return layer
 }
 
 /** The refusal, one detail line per reason. */
@@ -347,6 +429,7 @@ export function planFromSaved(saved: SavedPlan): Plan {
   return {
     formatVersion: PLAN_FORMAT_VERSION,
     state: {...saved.state},
+    ...(saved.environment === undefined ? {} : {environment: {...saved.environment}}),
     summary: {...saved.summary},
     sends: saved.sends.map((s) => ({
       ...s,

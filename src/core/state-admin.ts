@@ -3,6 +3,7 @@ import {UNKEYED, type StateHasher} from '../keys/keyed.js'
 import {checkStateKey} from './state-key.js'
 import {makeLockOwner} from '../state/lock.js'
 import type {LockOwner, MessageRecord, StateData} from '../state/types.js'
+import {applyEnvironment} from './environment.js'
 import {withLockedStore, withStore} from './resources.js'
 
 /**
@@ -14,13 +15,21 @@ export interface StateTarget {
   workspace?: string
   cwd: string
   env: NodeJS.ProcessEnv
+  /** --env NAME: the state of that environment of the project file (core/environment.ts). */
+  envName?: string
+}
+
+/** The target with the project file's environment applied (its state and workspace, unless --state/--workspace). */
+async function resolved(given: StateTarget): Promise<StateTarget> {
+  const target = await applyEnvironment({envName: given.envName, state: given.state, workspace: given.workspace, cwd: given.cwd, env: given.env})
+  return {...given, env: target.env, state: target.state, workspace: target.workspace}
 }
 
 export const RECORD_FILTERS = ['pending', 'accepted', 'failed', 'queued', 'sent', 'notSent'] as const
 export type RecordFilter = (typeof RECORD_FILTERS)[number]
 
-export function readState(target: StateTarget): Promise<{location: string; data: StateData}> {
-  return withStore(target, async (store) => ({location: store.location, data: await store.load()}))
+export async function readState(target: StateTarget): Promise<{location: string; data: StateData}> {
+  return withStore(await resolved(target), async (store) => ({location: store.location, data: await store.load()}))
 }
 
 /** Records of the given sends with the given status (record status, or delivery event), by send then messageKey. */
@@ -96,8 +105,8 @@ export interface RemoveResult {
 }
 
 /** Forgets records under the lock and commits: the snapshot is rewritten atomically without them. */
-export function removeRecords(target: StateTarget, options: RemoveOptions): Promise<RemoveResult> {
-  return withLockedStore(target, makeLockOwner(options.operation), async (store) => {
+export async function removeRecords(target: StateTarget, options: RemoveOptions): Promise<RemoveResult> {
+  return withLockedStore(await resolved(target), makeLockOwner(options.operation), async (store) => {
     const data = await store.load()
     const selection = options.select(data)
     const base = {location: store.location, missing: selection.missing}
@@ -123,8 +132,8 @@ export interface UnlockResult {
 }
 
 /** Removes a stale lock; a live one only with `force` (otherwise the store throws StateLockedError naming it). */
-export function unlockState(target: StateTarget, force: boolean): Promise<UnlockResult> {
-  return withStore(target, async (store) => {
+export async function unlockState(target: StateTarget, force: boolean): Promise<UnlockResult> {
+  return withStore(await resolved(target), async (store) => {
     const info = await store.lockInfo()
     const owner = info ? await store.unlock(force) : undefined
     // Taking the lock folds what a run that did not finish left (a leftover journal) into the state file.

@@ -59,16 +59,23 @@ export function storableValue(hasher: StateHasher): (value: string) => string {
 
 /**
  * The snapshot of an applied send, with every value that holds an address (definitionKey, shared attribute names
- * and values, file names) stored as a hash: a diff still shows that it changed, the state never holds it.
+ * and values, variable values, file names) stored as a hash: a diff still shows that it changed, the state never holds it.
  */
 export function storableSnapshot(snapshot: SendSnapshot, hasher: StateHasher): SendSnapshot {
   const store = storableValue(hasher)
   const attributes: SendSnapshot['attributes'] = {}
   for (const [k, v] of Object.entries(snapshot.attributes)) attributes[store(k)] = typeof v === 'string' ? store(v) : v
-  return {
+  const out: SendSnapshot = {
     ...snapshot,
     definitionKey: store(snapshot.definitionKey),
     attributes,
     sources: snapshot.sources.map((s) => ({file: store(s.file), sha256: s.sha256})),
   }
+  if (snapshot.nameTemplate !== undefined) out.nameTemplate = store(snapshot.nameTemplate)
+  if (snapshot.variables !== undefined) {
+    const variables: NonNullable<SendSnapshot['variables']> = {}
+    for (const [k, v] of Object.entries(snapshot.variables)) variables[store(k)] = typeof v === 'string' ? store(v) : v
+    out.variables = variables
+  }
+  return out
 }

@@ -1,4 +1,6 @@
 import {assertTargetsExist, loadOrFail} from './load.js'
+import {applyEnvironment} from './environment.js'
+import {prepareVariables, type VariableOptions} from './variables.js'
 import {StateLockedError, type CliError} from '../errors.js'
 import type {ClientOptions} from '../sfmc/client.js'
 import {makeLockOwner} from '../state/lock.js'
@@ -27,6 +29,10 @@ export interface StatusOptions {
   signal?: AbortSignal
   clock?: () => Date
   clientOptions?: ClientOptions
+  /** --var, --var-file (and the environment's values), for manifests whose send names use variables. */
+  variables?: VariableOptions
+  /** --env NAME: an environment of the project file (core/environment.ts). */
+  envName?: string
   /** Write the answers gathered so far to the state after this many (default 1000), so a long run loses little. */
   flushEvery?: number
 }
@@ -42,12 +48,15 @@ export interface StatusUi {
  * and at the end), so a long status run never blocks an apply; an answer is written only if its record is still the
  * accepted record that was asked about.
  */
-export async function runStatus(options: StatusOptions, ui: StatusUi): Promise<StatusReport> {
-  const clock = options.clock ?? (() => new Date())
+export async function runStatus(given: StatusOptions, ui: StatusUi): Promise<StatusReport> {
+  const clock = given.clock ?? (() => new Date())
+  const target = await applyEnvironment({envName: given.envName, state: given.state, workspace: given.workspace, cwd: given.cwd, env: given.env, sandbox: given.sandbox, needsCredentials: !given.sandbox})
+  const options: StatusOptions = {...given, env: target.env, state: target.state, workspace: target.workspace, variables: {...given.variables, projectLayer: target.projectLayer}}
   requireConnection(options)
   let only: Set<string> | undefined
   if (options.paths.length > 0) {
-    const {sends} = await loadOrFail(options.paths, {cwd: options.cwd, sourceRoots: options.sourceRoots, env: options.env})
+    const variables = await prepareVariables(options.variables ?? {}, options.env, options.cwd)
+    const {sends} = await loadOrFail(options.paths, {cwd: options.cwd, sourceRoots: options.sourceRoots, env: options.env, variables})
     assertTargetsExist(sends, options.sends)
     only = new Set(sends.map((s) => s.name))
   }

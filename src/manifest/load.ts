@@ -8,7 +8,9 @@ import {readJsonSource, readNdjsonSource} from './json-source.js'
 import {ProblemSink, ScopedProblems} from './problems.js'
 import {RecipientCollector, recipientFromValue, recipientPlace} from './recipients.js'
 import {describeSchemaErrors, formatPath, manifestValidators} from './schema.js'
-import type {Attributes, LoadResult, Recipient, Send, SourceDigest} from './types.js'
+import {pointer as documentPointer, resolveDocumentVariables, templateOrigin} from './document-vars.js'
+import type {AttributeValue, Attributes, LoadResult, Recipient, Send, SourceDigest} from './types.js'
+import {NO_VARIABLES, type VariableInputs} from './vars.js'
 import {locateYaml, type TextPosition} from './yaml-locate.js'
 import {openConfinedSource, resolveSourceRoots, scanAllowed, SourceRefused, type RootsFs, type SourceHandle, type SourceRoots} from './source-roots.js'
 import {findExcessiveNesting, findInvalidUtf8, invalidUtf8Message, MAX_YAML_DEPTH, Utf8Checker} from './strict-text.js'
@@ -46,6 +48,8 @@ export interface LoadDeps {
 export interface LoadOptions {
   /** Problems kept in full (default 50); the rest are only counted in `omittedProblems`. */
   maxProblems?: number
+  /** Values for the manifests' variables, beyond their defaults (project environment, var files, MCSEND_VAR_*, --var). */
+  variables?: VariableInputs
 }
 
 const DEFAULT_MAX_PROBLEMS = 50
@@ -61,6 +65,11 @@ interface Context {
   sink: ProblemSink
   manifests: SourceDigest[]
   candidates: Candidate[]
+  variables: VariableInputs
+  /** Every variable name some manifest declares. */
+  declared: Set<string>
+  /** Variable problems already reported (see loadDocument). */
+  reported: Set<string>
   /** Path relative to cwd with forward slashes, for problems and results. */
   display: (abs: string) => string
   roots: SourceRoots
@@ -138,6 +147,8 @@ const SYMLINK_HINT = 'name the directory it points to with --source-root DIR (or
  */
 function looksLikeManifest(bytes: Buffer | string): boolean {
   const text = String(bytes)
+  // The project file (mcsend.yaml, kind: Project) sits at the root of the directory scanned by default.
+  if (/^\s*kind:\s*["']?Project\b/m.test(text) && !/^\s*kind:\s*["']?Send\b/m.test(text)) return false
   return /^\s*apiVersion:\s*["']?mcsend\//m.test(text) || /^\s*kind:\s*["']?Send\b/m.test(text)
 }
 
@@ -268,15 +279,32 @@ async function loadDocument(doc: Document, counter: LineCounter, file: string, a
     return
   }
 
+  const varProblems: Problem[] = []
+  const vars =
+    typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? resolveDocumentVariables(value as Record<string, unknown>, ctx.variables, file, at, (p) => varProblems.push(p))
+      : undefined
+  for (const name of vars?.declared ?? []) ctx.declared.add(name)
+
   const validate = manifestValidators().manifest
-  const valid = validate(value)
-  const errored = (validate.errors ?? []).map((e) => e.instancePath)
-  const located: Problem[] = describeSchemaErrors(validate.errors, 'yaml').map((issue) => {
+  const valid = validate(value) && varProblems.length === 0
+  const errored = [...(validate.errors ?? []).map((e) => e.instancePath), ...(vars?.failed ?? [])]
+  const schemaIssues = describeSchemaErrors(validate.errors, 'yaml').filter((issue) => !vars?.failed.has(documentPointer(issue.path)))
+  const located: Problem[] = schemaIssues.map((issue) => {
     const pos = at(issue.path, issue.key)
-    return {file, line: pos.line, column: pos.column, path: formatPath(issue.path) || undefined, message: issue.message}
+    const template = issue.key === true ? undefined : vars?.templated.get(documentPointer(issue.path))
+    const origin = template === undefined ? '' : templateOrigin(template, vars!.values)
+    return {file, line: pos.line, column: pos.column, path: formatPath(issue.path) || undefined, message: issue.message + origin}
   })
   located.sort((a, b) => a.line! - b.line! || a.column! - b.column!)
   for (const p of located) problems.add(p)
+  for (const p of varProblems) {
+    // A bad value in a var file or the project file is reported once, not once per send that declares the variable.
+    const id = `${p.file}:${p.line}:${p.column}:${p.message}`
+    if (p.file !== file && ctx.reported.has(id)) continue
+    ctx.reported.add(id)
+    problems.add(p)
+  }
 
   const manifest = (typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}) as Record<string, unknown>
   const name = typeof manifest.name === 'string' && !errored.includes('/name') ? manifest.name : undefined
@@ -284,7 +312,7 @@ async function loadDocument(doc: Document, counter: LineCounter, file: string, a
   const candidate: Candidate = {send: undefined, name, nameAt: {file, ...nameAt}, problems}
   ctx.candidates.push(candidate)
 
-  const collector = new RecipientCollector(problems)
+  const collector = new RecipientCollector(problems, vars === undefined ? undefined : {values: vars.values, declared: vars.declared})
   const digests: SourceDigest[] = []
   const sources = Array.isArray(manifest.recipients) ? (manifest.recipients as unknown[]) : []
   for (const [i, item] of sources.entries()) {
@@ -339,6 +367,19 @@ async function loadDocument(doc: Document, counter: LineCounter, file: string, a
     sources: digests,
   }
   if (typeof manifest.batchSize === 'number') send.batchSize = manifest.batchSize
+  if (vars !== undefined && vars.values.size > 0) {
+    const variables: Record<string, AttributeValue> = {}
+    const sources: Record<string, string> = {}
+    for (const name of [...vars.values.keys()].sort()) {
+      const v = vars.values.get(name)!
+      variables[name] = v.value
+      sources[name] = v.source
+    }
+    send.variables = variables
+    send.variableSources = sources
+  }
+  const nameTemplate = vars?.templated.get('/name')
+  if (nameTemplate !== undefined) send.nameTemplate = nameTemplate
   candidate.send = send
 }
 
@@ -497,10 +538,10 @@ export async function loadManifests(paths: string[], deps: LoadDeps, options: Lo
     if (!(error instanceof SourceRefused)) throw error
     return {sends: [], problems: [{file: '--source-root', message: error.message, hint: error.hint}], omittedProblems: 0, manifests: [], warnings: []}
   }
-  const ctx: Context = {fs: deps.fs, cwd, sink, manifests: [], candidates: [], display, roots, warnings: []}
+  const ctx: Context = {fs: deps.fs, cwd, sink, manifests: [], candidates: [], variables: options.variables ?? NO_VARIABLES, declared: new Set(), reported: new Set(), display, roots, warnings: []}
   for (const [file, bytes] of await expandPaths(paths, ctx)) await loadManifestFile(file, bytes, ctx)
   checkNames(ctx)
   checkMessageKeys(ctx)
   const sends = ctx.candidates.flatMap((c) => (c.send !== undefined && c.problems.count === 0 ? [c.send] : []))
-  return {sends, problems: ctx.sink.problems, omittedProblems: ctx.sink.omitted, manifests: ctx.manifests, warnings: ctx.warnings}
+  return {sends, problems: ctx.sink.problems, omittedProblems: ctx.sink.omitted, manifests: ctx.manifests, warnings: ctx.warnings, variables: [...ctx.declared].sort()}
 }

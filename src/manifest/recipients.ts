@@ -1,4 +1,6 @@
+import {resolveAttributeTemplates} from './document-vars.js'
 import type {Attributes, Recipient} from './types.js'
+import type {ResolvedVariable} from './vars.js'
 import type {ScopedProblems} from './problems.js'
 import {excerpt} from '../privacy/index.js'
 
@@ -20,12 +22,26 @@ export class RecipientCollector {
   readonly recipients: Recipient[] = []
   private readonly firstIndex = new Map<string, number>()
   private readonly problems: ScopedProblems
+  private readonly variables: {values: ReadonlyMap<string, ResolvedVariable>; declared: readonly string[]} | undefined
 
-  constructor(problems: ScopedProblems) {
+  /** With `variables`, `${{ vars.NAME }}` in attribute values is resolved (every source: inline, CSV, JSON, NDJSON). */
+  constructor(problems: ScopedProblems, variables?: {values: ReadonlyMap<string, ResolvedVariable>; declared: readonly string[]}) {
     this.problems = problems
+    this.variables = variables
   }
 
   add(recipient: Recipient, path?: string): void {
+    if (this.variables !== undefined && recipient.attributes !== undefined) {
+      for (const p of resolveAttributeTemplates(recipient.attributes, this.variables.values, this.variables.declared)) {
+        this.problems.add({
+          file: recipient.file,
+          line: recipient.line,
+          column: recipient.column,
+          path: path === undefined ? `attributes.${p.attribute}` : `${path}.attributes.${p.attribute}`,
+          message: `attribute ${excerpt(p.attribute, 60)}: ${p.message}`,
+        })
+      }
+    }
     const first = this.firstIndex.get(recipient.contactKey)
     if (first !== undefined) {
       const earlier = this.recipients[first]!

@@ -33,10 +33,25 @@ export interface ManifestValidators {
 let validators: ManifestValidators | undefined
 
 
+/**
+ * The shipped schema lets `name` and `revision` hold a `${{ vars.NAME }}` template, so editors accept them. The
+ * loader validates documents after the variables are resolved, where only the resolved forms are valid.
+ */
+function resolvedSchema(schema: SchemaDocument): SchemaDocument {
+  const properties = (schema as unknown as {properties: Record<string, {anyOf?: object[]}>}).properties
+  for (const field of ['name', 'revision']) {
+    const property = properties[field]
+    if (property?.anyOf === undefined) continue
+    const {anyOf, ...rest} = property
+    properties[field] = {...rest, ...anyOf[0]}
+  }
+  return schema
+}
+
 /** Compiles the schema once, on first use. */
 export function manifestValidators(): ManifestValidators {
   if (validators !== undefined) return validators
-  const schema = JSON.parse(readFileSync(MANIFEST_SCHEMA_URL, 'utf8')) as SchemaDocument
+  const schema = resolvedSchema(JSON.parse(readFileSync(MANIFEST_SCHEMA_URL, 'utf8')) as SchemaDocument)
   // allowUnionTypes: attribute values are `type: [string, number, boolean]`, which reads better than an anyOf.
   const ajv = new Ajv2020({allErrors: true, strict: true, verbose: true, allowUnionTypes: true})
   const manifest = ajv.compile(schema)

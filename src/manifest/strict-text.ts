@@ -161,3 +161,17 @@ export function findExcessiveNesting(text: string, max = MAX_YAML_DEPTH): {line:
   }
   return undefined
 }
+
+/**
+ * The strict-input checks of a whole YAML file other than a manifest (a var file, the project file): invalid UTF-8 or
+ * excessive nesting as one located problem, or undefined.
+ */
+export function strictTextProblem(bytes: Uint8Array, file: string): {file: string; line: number; column: number; message: string; hint?: string} | undefined {
+  const bad = findInvalidUtf8(bytes)
+  if (bad !== undefined) return {file, line: bad.line, column: bad.column, message: invalidUtf8Message(bad)}
+  const deep = findExcessiveNesting(Buffer.from(bytes).toString('utf8'))
+  if (deep !== undefined) {
+    return {file, line: deep.line, column: deep.column, message: `nested more than ${MAX_YAML_DEPTH} levels deep`, hint: 'values are strings, numbers or booleans'}
+  }
+  return undefined
+}

@@ -44,6 +44,12 @@ export interface Send {
   column: number
   /** Digests of every source file this send read (not inline sources), in manifest order. */
   sources: SourceDigest[]
+  /** Resolved values of the variables the send declares (`vars:`), by name; absent when it declares none. */
+  variables?: Record<string, AttributeValue>
+  /** The name as written, when it uses variables (`release-${{ vars.version_slug }}`): the same template with other values is another release, not a rename. */
+  nameTemplate?: string
+  /** Where each variable's value came from: `default`, `--var`, `MCSEND_VAR_NAME`, a var file or the project file. */
+  variableSources?: Record<string, string>
 }
 
 export interface LoadResult {
@@ -56,4 +62,6 @@ export interface LoadResult {
   manifests: SourceDigest[]
   /** Not problems, but worth a warning (an error under `validate --strict`): a file without sends, a source without recipients. */
   warnings?: Problem[]
+  /** Every variable name the manifests declare (sorted), so a `--var` nobody declares can be refused. */
+  variables?: string[]
 }

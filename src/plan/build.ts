@@ -1,5 +1,5 @@
 import type {Attributes, Recipient, Send} from '../manifest/types.js'
-import type {MessageRecord, StateData} from '../state/types.js'
+import type {MessageRecord, SendSnapshot, StateData} from '../state/types.js'
 import {chooseBatchSize, chunk} from './batch.js'
 import {UNKEYED, type StateHasher} from '../keys/keyed.js'
 import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary, type RenamedSendWarning} from './types.js'
@@ -26,25 +26,53 @@ export function buildPlan(sends: readonly Send[], state: StateData, options: Bui
     sends: planned,
     summary: summarise(planned),
   }
-  const renamed = findRenamedSends(planned, state)
+  const renamed = findRenamedSends(planned, state, sends)
   if (renamed.length > 0) plan.renamed = renamed
   return plan
 }
 
 /**
  * Renaming a send changes every messageKey, so all its recipients would get the email again. Flag a send that was
- * never applied under its name but matches one applied under another name: same definitionKey and at least one
- * recipient file with the same digest.
+ * never applied under its name but matches one applied under another name that the manifests no longer declare:
+ * same definitionKey and at least one recipient file with the same digest. (A send whose old name is still declared
+ * is a copy, such as the next release of a templated manifest, not a rename.)
  */
-export function findRenamedSends(sends: readonly PlannedSend[], state: StateData): RenamedSendWarning[] {
+export function findRenamedSends(sends: readonly PlannedSend[], state: StateData, declared: readonly {name: string}[] = sends): RenamedSendWarning[] {
   const out: RenamedSendWarning[] = []
-  const applied = Object.values(state.sends)
+  const names = new Set(declared.map((s) => s.name))
+  const applied = Object.values(state.sends).filter((a) => !names.has(a.name))
   for (const send of sends) {
     if (send.counts.create === 0 || state.sends[send.name] !== undefined) continue
     const digests = new Set(send.sources.map((s) => s.sha256))
     if (digests.size === 0) continue
-    const like = applied.find((a) => a.name !== send.name && a.definitionKey === send.definitionKey && a.sources.some((s) => digests.has(s.sha256)))
+    const like = applied.find(
+      (a) =>
+        a.name !== send.name &&
+        a.definitionKey === send.definitionKey &&
+        a.sources.some((s) => digests.has(s.sha256)) &&
+        // The same name template with other values: the next release of the same manifest.
+        (send.nameTemplate === undefined || a.nameTemplate !== send.nameTemplate),
+    )
     if (like) out.push({send: send.name, appliedAs: like.name, appliedAt: like.appliedAt})
+  }
+  return out
+}
+
+/**
+ * The applied snapshot each planned send is compared with in review output: its own, or, for a send whose name
+ * comes from variables and that was never applied, the latest applied send of the same name template (the last
+ * release), so the diff shows what changed since then.
+ */
+export function previousSnapshots(sends: readonly PlannedSend[], applied: Readonly<Record<string, SendSnapshot>>): Record<string, SendSnapshot | undefined> {
+  const out: Record<string, SendSnapshot | undefined> = {}
+  for (const send of sends) {
+    let snap = applied[send.name]
+    if (snap === undefined && send.nameTemplate !== undefined) {
+      for (const a of Object.values(applied)) {
+        if (a.nameTemplate === send.nameTemplate && (snap === undefined || a.appliedAt > snap.appliedAt)) snap = a
+      }
+    }
+    out[send.name] = snap
   }
   return out
 }
@@ -95,6 +123,8 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
     file: send.file,
     line: send.line,
     sources: send.sources,
+    ...(send.nameTemplate === undefined ? {} : {nameTemplate: send.nameTemplate}),
+    ...(send.variables === undefined ? {} : {variables: send.variables, variableSources: send.variableSources ?? {}}),
     batches,
     unchanged,
     counts: {...counts, total: send.recipients.length, toSend: toSend.length, requests: batches.length},

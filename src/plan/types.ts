@@ -46,6 +46,12 @@ export interface PlannedSend {
   file: string
   line: number
   sources: SourceDigest[]
+  /** The name as written when it uses variables (see Send.nameTemplate). */
+  nameTemplate?: string
+  /** Resolved values of the send's variables, by name; absent when it declares none. */
+  variables?: Attributes
+  /** Where each variable's value came from (`default`, `--var`, `MCSEND_VAR_NAME`, a file). */
+  variableSources?: Record<string, string>
   /** Messages to send (create and retry), in manifest order, cut into requests. */
   batches: PlannedBatch[]
   /** Messages not sent (noop and drift), in manifest order. */
@@ -73,8 +79,20 @@ export interface RenamedSendWarning {
   appliedAt: string
 }
 
+/** The environment of the project file a plan was made for (mcsend.yaml, `--env`). */
+export interface PlanEnvironment {
+  name: string
+  /** The tenant subdomain, or the host of the auth URL. */
+  tenant?: string
+  /** The business unit MID. */
+  accountId?: string
+  protected: boolean
+}
+
 export interface Plan {
   formatVersion: 1
+  /** The environment, when the project file chose one. */
+  environment?: PlanEnvironment
   /** The state the plan was computed against. */
   state: {location: string; lineage: string; serial: number}
   sends: PlannedSend[]

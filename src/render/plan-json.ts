@@ -13,6 +13,7 @@ function sendHeader(send: PlannedSend, options: MaskOptions): Record<string, unk
     file: maskValue(send.file, options),
     line: send.line,
     sources: send.sources,
+    ...(send.variables === undefined ? {} : {variables: maskAttributes(send.variables, options), variableSources: send.variableSources ?? {}}),
     counts: send.counts,
     pending: send.pending,
   }
@@ -37,7 +38,7 @@ export async function writePlanJson(plan: Plan, write: ChunkWriter, options: Mas
       await write(escapeJsonText(out))
     }
   }
-  const head = {formatVersion: plan.formatVersion, state: plan.state, summary: plan.summary, renamed: plan.renamed ?? []}
+  const head = {formatVersion: plan.formatVersion, ...(plan.environment === undefined ? {} : {environment: plan.environment}), state: plan.state, summary: plan.summary, renamed: plan.renamed ?? []}
   await emit(`${JSON.stringify(head).slice(0, -1)},"sends":[`)
   for (const [si, send] of plan.sends.entries()) {
     if (si > 0) await emit(',')

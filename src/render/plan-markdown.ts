@@ -100,6 +100,11 @@ function leftOutNote(plan: Plan, level: Detail, omittedBlocks: number): string {
 function renderHead(plan: Plan, options: MarkdownOptions, maxLength = Number.POSITIVE_INFINITY): string {
   const s = plan.summary
   const lines = [MARKDOWN_MARKER, `### ${title(plan)}`, '']
+  const e = plan.environment
+  if (e !== undefined) {
+    const parts = [`**Environment** ${code(e.name, options)}`, e.tenant === undefined ? undefined : `tenant ${code(e.tenant, options)}`, e.accountId === undefined ? undefined : `business unit ${code(e.accountId, options)}`, e.protected ? 'protected' : undefined]
+    lines.push(parts.filter((x) => x !== undefined).join(' · '), '')
+  }
   lines.push('| send | definitionKey | revision | to send | already sent | retry | drift | requests |')
   lines.push('|---|---|--:|--:|--:|--:|--:|--:|')
   const total = `| **total** | | | **${formatCount(s.toSend)}** | **${formatCount(s.noop)}** | **${formatCount(s.retry)}** | **${formatCount(s.drift)}** | **${formatCount(s.requests)}** |`
@@ -182,14 +187,21 @@ function renderBatches(send: PlannedSend, level: Detail, options: MaskOptions): 
 }
 
 /** The non-personal description of a send, one fact per line, as compared between two applies. */
-function describeSendForDiff(s: Pick<SendSnapshot, 'definitionKey' | 'revision' | 'attributes' | 'batchSize' | 'sources'>, options: MarkdownOptions): string {
+function describeSendForDiff(s: Pick<SendSnapshot, 'name' | 'definitionKey' | 'revision' | 'attributes' | 'batchSize' | 'sources' | 'variables'>, options: MarkdownOptions): string {
   // Inside a code fence nothing is interpreted but control characters and line breaks: those are escaped.
   const stored = options.storable ?? ((value: string) => value)
   const safe = (value: string) => escapeTerminal(maskValue(stored(value), options))
-  const lines = [`definitionKey: ${safe(s.definitionKey)}`, `revision: ${s.revision}`, `batchSize: ${s.batchSize}`, 'attributes:']
-  const attrs = Object.entries(s.attributes)
-    .map(([k, v]): [string, string | number | boolean] => [safe(k), typeof v === 'string' ? maskValue(stored(v), options) : v])
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  const storedEntries = (map: Readonly<Record<string, string | number | boolean>>) =>
+    Object.entries(map)
+      .map(([k, v]): [string, string | number | boolean] => [safe(k), typeof v === 'string' ? maskValue(stored(v), options) : v])
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  const lines = [`name: ${safe(s.name)}`, `definitionKey: ${safe(s.definitionKey)}`, `revision: ${s.revision}`, `batchSize: ${s.batchSize}`]
+  if (s.variables !== undefined) {
+    lines.push('variables:')
+    for (const [k, v] of storedEntries(s.variables)) lines.push(escapeTerminal(`  ${k}: ${formatAttributeValue(v)}`))
+  }
+  lines.push('attributes:')
+  const attrs = storedEntries(s.attributes)
   if (attrs.length === 0) lines.push('  (none)')
   for (const [k, v] of attrs) lines.push(escapeTerminal(`  ${k}: ${formatAttributeValue(v)}`))
   lines.push('sources:')
@@ -201,14 +213,25 @@ function describeSendForDiff(s: Pick<SendSnapshot, 'definitionKey' | 'revision' 
 function renderDiff(send: PlannedSend, options: MarkdownOptions): string[] {
   const before = options.previous[send.name]
   if (before === undefined) return ['**Never applied:** this is the first apply of this send.']
+  if (before.name !== send.name) {
+    // A new release of a templated send: compared with the last one applied (plan/build.ts previousSnapshots).
+    const text = renderDiffBody(before, send, options)
+    return [`**Never applied.** Changes since ${code(before.name, options)}, the last applied send named ${code(send.nameTemplate ?? '', options)} (${escapeMarkdown(before.appliedAt)}):`, '', ...text]
+  }
   const oldText = describeSendForDiff(before, options)
   const newText = describeSendForDiff(send, options)
   if (oldText === newText) return [`**No change** since it was last applied (${escapeMarkdown(before.appliedAt)}).`]
-  const patch = createTwoFilesPatch(`${send.name} (applied ${escapeTerminal(before.appliedAt)})`, `${send.name} (this plan)`, oldText, newText, undefined, undefined, {context: 50})
+  return [`**Changes since last applied** (${escapeMarkdown(before.appliedAt)}):`, '', ...renderDiffBody(before, send, options)]
+}
+
+function renderDiffBody(before: SendSnapshot, send: PlannedSend, options: MarkdownOptions): string[] {
+  const oldText = describeSendForDiff(before, options)
+  const newText = describeSendForDiff(send, options)
+  const patch = createTwoFilesPatch(`${escapeTerminal(before.name)} (applied ${escapeTerminal(before.appliedAt)})`, `${escapeTerminal(send.name)} (this plan)`, oldText, newText, undefined, undefined, {context: 50})
   // Drop the `====` separator line; keep the ---/+++ headers and hunks.
   const body = patch.split('\n').filter((l) => !/^=+$/.test(l)).join('\n').trimEnd()
   const fence = fenceFor(body)
-  return [`**Changes since last applied** (${escapeMarkdown(before.appliedAt)}):`, '', `${fence}diff`, body, fence]
+  return [`${fence}diff`, body, fence]
 }
 
 /** A code fence longer than any run of backticks inside (attribute values are user text). */

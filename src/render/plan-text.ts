@@ -1,5 +1,5 @@
 import type {Paint} from './paint.js'
-import type {Plan, PlannedMessage, PlannedSend, RenamedSendWarning} from '../plan/types.js'
+import type {Plan, PlanEnvironment, PlannedMessage, PlannedSend, RenamedSendWarning} from '../plan/types.js'
 import {formatAttributeValue, formatCount, plural} from '../text/format.js'
 import {escapeTerminal, maskAttributes, maskValue, type MaskOptions} from '../privacy/index.js'
 
@@ -14,6 +14,7 @@ const SYMBOL = {create: '+', retry: '~', noop: '=', drift: '!'} as const
 /** The human-readable plan: one block per send, then one closing line. */
 export function renderPlanText(plan: Plan, options: TextRenderOptions): string {
   const out: string[] = []
+  if (plan.environment !== undefined) out.push(options.paint.bold(describeEnvironment(plan.environment)), '')
   for (const send of plan.sends) out.push(...renderSend(send, options), '')
   out.push(...renderWarnings(plan, options))
   out.push(closingLine(plan, options.paint))
@@ -28,6 +29,11 @@ function renderSend(send: PlannedSend, options: TextRenderOptions): string[] {
   lines.push(`  revision       ${send.revision}`)
   const attrs = Object.entries(maskAttributes(send.attributes, options))
   lines.push(`  attributes     ${attrs.length === 0 ? paint.dim('(none)') : attrs.map(([k, v]) => escapeTerminal(`${k}=${formatAttributeValue(v)}`)).join(', ')}`)
+  if (send.variables !== undefined) {
+    const vars = Object.entries(maskAttributes(send.variables, options))
+    const from = (name: string) => paint.dim(` (${escapeTerminal(maskValue(send.variableSources?.[name] ?? 'default', options))})`)
+    lines.push(`  variables      ${vars.map(([k, v]) => `${escapeTerminal(`${k}=${formatAttributeValue(v)}`)}${from(k)}`).join(', ')}`)
+  }
   const parts = [
     c.create > 0 ? paint.green(`${formatCount(c.create)} to create`) : undefined,
     c.retry > 0 ? paint.yellow(`${formatCount(c.retry)} to retry`) : undefined,
@@ -123,6 +129,13 @@ function renderWarnings(plan: Plan, options: TextRenderOptions): string[] {
 
 export function renamedWarning(r: RenamedSendWarning): string {
   return `warning: send ${r.send} was never applied, but ${r.appliedAs} (applied ${r.appliedAt}) has the same definitionKey and recipient file. If ${r.send} is ${r.appliedAs} renamed, every recipient would get the email again: keep the old name to send only to new recipients.`
+}
+
+/** `environment prod: tenant mc-prod, business unit 123456 (protected)`, for plans and prompts. */
+export function describeEnvironment(e: PlanEnvironment): string {
+  const parts = [e.tenant === undefined ? undefined : `tenant ${e.tenant}`, e.accountId === undefined ? undefined : `business unit ${e.accountId}`].filter((x) => x !== undefined)
+  // The project file is repository content: shown escaped like any other.
+  return escapeTerminal(`environment ${e.name}${parts.length === 0 ? '' : `: ${parts.join(', ')}`}${e.protected ? ' (protected)' : ''}`)
 }
 
 export function closingLine(plan: Plan, paint: Paint): string {

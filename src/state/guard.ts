@@ -52,7 +52,14 @@ function withoutAddresses(snapshot: SendSnapshot): SendSnapshot {
   const clean = (value: string) => (mayStoreInClear(value) ? value : redactAddresses(value))
   const attributes: SendSnapshot['attributes'] = {}
   for (const [k, v] of Object.entries(snapshot.attributes)) attributes[clean(k)] = typeof v === 'string' ? clean(v) : v
-  return {...snapshot, definitionKey: clean(snapshot.definitionKey), attributes, sources: snapshot.sources.map((s) => ({...s, file: clean(s.file)}))}
+  const out: SendSnapshot = {...snapshot, definitionKey: clean(snapshot.definitionKey), attributes, sources: snapshot.sources.map((s) => ({...s, file: clean(s.file)}))}
+  if (snapshot.nameTemplate !== undefined) out.nameTemplate = clean(snapshot.nameTemplate)
+  if (snapshot.variables !== undefined) {
+    const variables: NonNullable<SendSnapshot['variables']> = {}
+    for (const [k, v] of Object.entries(snapshot.variables)) variables[clean(k)] = typeof v === 'string' ? clean(v) : v
+    out.variables = variables
+  }
+  return out
 }
 
 function guardMeta(meta: StateMeta, operation: string): StateMeta {

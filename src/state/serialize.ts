@@ -78,6 +78,13 @@ export function sendProblem(value: unknown): string | undefined {
     return '`sources` must be a list of {file, sha256}'
   }
   if (typeof value.appliedAt !== 'string') return '`appliedAt` must be an ISO time string'
+  if (value.nameTemplate !== undefined && typeof value.nameTemplate !== 'string') return '`nameTemplate` must be a string'
+  if (value.variables !== undefined) {
+    if (!isObject(value.variables)) return '`variables` must be an object'
+    for (const v of Object.values(value.variables)) {
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return '`variables` values must be strings, numbers or booleans'
+    }
+  }
   return undefined
 }
 
@@ -179,17 +186,23 @@ export function canonicalRecord(r: MessageRecord): MessageRecord {
 }
 
 export function canonicalSend(s: SendSnapshot): SendSnapshot {
-  const attributes: SendSnapshot['attributes'] = {}
-  for (const key of Object.keys(s.attributes).sort()) attributes[key] = s.attributes[key] as string | number | boolean
-  return {
+  const sorted = (values: SendSnapshot['attributes']): SendSnapshot['attributes'] => {
+    const out: SendSnapshot['attributes'] = {}
+    for (const key of Object.keys(values).sort()) out[key] = values[key] as string | number | boolean
+    return out
+  }
+  const snapshot: SendSnapshot = {
     name: s.name,
     definitionKey: s.definitionKey,
     revision: s.revision,
-    attributes,
+    attributes: sorted(s.attributes),
     batchSize: s.batchSize,
     sources: s.sources.map((x) => ({file: x.file, sha256: x.sha256})),
     appliedAt: s.appliedAt,
   }
+  if (s.nameTemplate !== undefined) snapshot.nameTemplate = s.nameTemplate
+  if (s.variables !== undefined) snapshot.variables = sorted(s.variables)
+  return snapshot
 }
 
 function deliveryEqual(a: DeliveryRecord | undefined, b: DeliveryRecord | undefined): boolean {

@@ -49,6 +49,10 @@ export interface SendSnapshot {
   batchSize: number
   sources: {file: string; sha256: string}[]
   appliedAt: string
+  /** The name as written when it uses variables (`release-${{ vars.version_slug }}`). */
+  nameTemplate?: string
+  /** The resolved values of the send's variables (non-personal, like the shared attributes). */
+  variables?: Record<string, string | number | boolean>
 }
 
 /**

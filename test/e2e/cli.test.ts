@@ -20,16 +20,18 @@ afterAll(async () => {
 })
 
 const run = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, {cwd: dir, env})
+/** examples/release-announcement.yaml takes the release as variables. */
+const RELEASE = {MCSEND_VAR_version: '4.3.0', MCSEND_VAR_version_slug: '4-3-0'}
 
 describe('mcsend validate', () => {
   it('accepts the examples (exit 0)', async () => {
-    const r = await run(['validate', 'examples'])
+    const r = await run(['validate', 'examples'], RELEASE)
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toMatch(/ok: 3 manifest files valid: 4 sends, \d+ recipients/)
+    expect(r.stdout).toMatch(/ok: 4 manifest files valid: 5 sends, \d+ recipients/)
   })
 
   it('prints {valid, errors} with --json', async () => {
-    const r = await run(['validate', 'examples', '--json'])
+    const r = await run(['validate', 'examples', '--json'], RELEASE)
     expect(r.code).toBe(0)
     expect(JSON.parse(r.stdout)).toMatchObject({valid: true, errors: []})
   })
@@ -76,12 +78,12 @@ describe('mcsend plan', () => {
   })
 
   it('--json is one document valid against schemas/plan.schema.json, without addresses', async () => {
-    const r = await run(['plan', 'examples', '--json'])
+    const r = await run(['plan', 'examples', '--json'], RELEASE)
     expect(r.code, r.stderr).toBe(0)
     const doc = JSON.parse(r.stdout)
     const validate = compileSchema('plan')
     expect(validate(doc), JSON.stringify(validate.errors)).toBe(true)
-    expect(doc.summary.sends).toBe(4)
+    expect(doc.summary.sends).toBe(5)
     expect(r.stdout).not.toMatch(/[\w.+-]{2,}@example\.(com|org)/)
   })
 
@@ -96,9 +98,9 @@ describe('mcsend plan', () => {
   })
 
   it('--send limits the plan, and an unknown name is invalid input', async () => {
-    const r = await run(['plan', 'examples', '--send', 'release-4-2-notes', '--json'])
+    const r = await run(['plan', 'examples', '--send', 'release-4-2-notes', '--json'], RELEASE)
     expect(JSON.parse(r.stdout).sends.map((s: {name: string}) => s.name)).toEqual(['release-4-2-notes'])
-    const bad = await run(['plan', 'examples', '--send', 'nope'])
+    const bad = await run(['plan', 'examples', '--send', 'nope'], RELEASE)
     expect(bad.code).toBe(3)
     expect(bad.stderr).toContain('no send named "nope"')
   })

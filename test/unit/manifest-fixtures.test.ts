@@ -5,6 +5,7 @@ import {fileURLToPath} from 'node:url'
 import {describe, expect, it} from 'vitest'
 
 import {loadManifests} from '../../src/manifest/load.js'
+import {layerFromFlags} from '../../src/manifest/vars.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const invalidDir = path.join(root, 'test/fixtures/manifests/invalid')
@@ -107,11 +108,13 @@ describe('valid fixtures', () => {
 
 describe('examples/', () => {
   it('loads cleanly from the real file system', async () => {
-    const result = await loadManifests(['examples'], {fs, cwd: root})
+    const variables = {layers: [layerFromFlags(['version=4.3.0', 'version_slug=4-3-0']).layer]}
+    const result = await loadManifests(['examples'], {fs, cwd: root}, {variables})
     expect(result.problems).toEqual([])
     expect(result.omittedProblems).toBe(0)
     const byName = new Map(result.sends.map((s) => [s.name, s]))
-    expect([...byName.keys()].sort()).toEqual(['beta-invite-q3', 'maintenance-2025-06', 'release-4-2-notes', 'trial-ending-7d'])
+    expect([...byName.keys()].sort()).toEqual(['beta-invite-q3', 'maintenance-2025-06', 'release-4-2-notes', 'release-4-3-0', 'trial-ending-7d'])
+    expect(byName.get('release-4-3-0')!.attributes).toEqual({ReleaseVersion: '4.3.0', NotesUrl: 'https://example.com/releases/4.3.0'})
     const release = byName.get('release-4-2-notes')!
     expect(release.definitionKey).toBe('release-notes')
     expect(release.attributes).toEqual({ReleaseVersion: '4.2.0', ReleaseDate: '2025-06-03'})
@@ -120,7 +123,12 @@ describe('examples/', () => {
     expect(release.sources.map((s) => s.file)).toEqual(['examples/data/release-customers.csv'])
     const kinds = byName.get('beta-invite-q3')!.sources.map((s) => path.extname(s.file))
     expect(kinds).toEqual(['.json', '.ndjson'])
-    expect(result.manifests.map((m) => m.file)).toEqual(['examples/json-sources.yaml', 'examples/multi-send.yaml', 'examples/release-notes.yaml'])
+    expect(result.manifests.map((m) => m.file)).toEqual(['examples/json-sources.yaml', 'examples/multi-send.yaml', 'examples/release-announcement.yaml', 'examples/release-notes.yaml'])
+  })
+
+  it('refuses the release announcement without its version, naming the variables', async () => {
+    const result = await loadManifests(['examples/release-announcement.yaml'], {fs, cwd: root})
+    expect(result.problems.map((p) => p.message)).toEqual(['variable version is not set', 'variable version_slug is not set'])
   })
 
   it('starts every example with a yaml-language-server schema comment that resolves', () => {

@@ -36,6 +36,7 @@ describe('which files are read', () => {
     '/w/node_modules/pkg/x.yaml': 'not: a manifest',
     '/w/.github/workflows/ci.yaml': 'on: push',
     '/w/.mcsend/state.yaml': 'nope',
+    '/w/mcsend.yaml': 'apiVersion: mcsend/v1\nkind: Project\nenvironments: {dev: {state: s.json}}\n',
   }
 
   it('expands the working directory when no path is given: sorted, skipping node_modules and dot-directories', async () => {
@@ -64,7 +65,8 @@ describe('which files are read', () => {
     }
     const result = await loadManifests([], {fs: counting, cwd: '/w'})
     expect(result.sends).toHaveLength(4)
-    expect(reads.sort()).toEqual(['/w/a/c.yaml', '/w/a/deeper/d.YAML', '/w/a/z.yml', '/w/b.yaml'])
+    // mcsend.yaml (kind: Project) is read by the scan and recognised as not a manifest.
+    expect(reads.sort()).toEqual(['/w/a/c.yaml', '/w/a/deeper/d.YAML', '/w/a/z.yml', '/w/b.yaml', '/w/mcsend.yaml'])
   })
 
   it('reads files in the order given, each once, with display paths relative to cwd', async () => {

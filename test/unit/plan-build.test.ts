@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {buildPlan} from '../../src/plan/build.js'
+import {buildPlan, previousSnapshots} from '../../src/plan/build.js'
 import type {MessageRecord} from '../../src/state/types.js'
 import {recipientRecord} from '../helpers/records.js'
 import {emptyState, makeSend, manyRecipients, recipient, stateWith} from '../helpers/sends.js'
@@ -125,5 +125,39 @@ describe('renamed sends', () => {
     expect(buildPlan([makeSend({name: 'same-name', sources, recipients: manyRecipients(3)})], state, opts).renamed).toBeUndefined()
     expect(buildPlan([makeSend({name: 'x', definitionKey: 'other', sources, recipients: manyRecipients(3)})], state, opts).renamed).toBeUndefined()
     expect(buildPlan([makeSend({name: 'x', sources: [{file: 'people.csv', sha256: 'b'.repeat(64)}], recipients: manyRecipients(3)})], state, opts).renamed).toBeUndefined()
+  })
+
+  it('does not flag a copy whose original is still declared, even when only the copy is planned (--send)', () => {
+    const state = stateWith([])
+    state.sends['old-name'] = applied
+    const original = makeSend({name: 'old-name', sources, recipients: manyRecipients(3)})
+    const copy = makeSend({name: 'new-name', sources, recipients: manyRecipients(3)})
+    expect(buildPlan([original, copy], state, opts).renamed).toBeUndefined()
+    expect(buildPlan([original, copy], state, {...opts, targets: ['new-name']}).renamed).toBeUndefined()
+    // The original gone from the manifests: now it looks like a rename.
+    expect(buildPlan([copy], state, opts).renamed).toEqual([{send: 'new-name', appliedAs: 'old-name', appliedAt: applied.appliedAt}])
+  })
+
+  it('does not flag the next release of a templated name, but does flag a changed template', () => {
+    const template = 'release-${{ vars.version_slug }}'
+    const state = stateWith([])
+    state.sends['release-4-3-0'] = {...applied, name: 'release-4-3-0', nameTemplate: template}
+    const next = makeSend({name: 'release-4-4-0', nameTemplate: template, sources, recipients: manyRecipients(3)})
+    expect(buildPlan([next], state, opts).renamed).toBeUndefined()
+    const renamed = makeSend({name: 'announce-4-4-0', nameTemplate: 'announce-${{ vars.version_slug }}', sources, recipients: manyRecipients(3)})
+    expect(buildPlan([renamed], state, opts).renamed).toEqual([{send: 'announce-4-4-0', appliedAs: 'release-4-3-0', appliedAt: applied.appliedAt}])
+  })
+})
+
+describe('previousSnapshots', () => {
+  it('compares a new release with the latest applied send of the same name template', () => {
+    const template = 'release-${{ vars.version_slug }}'
+    const snap = (name: string, appliedAt: string) => ({name, definitionKey: 'd', revision: 1, attributes: {}, batchSize: 2000, sources: [], appliedAt, nameTemplate: template})
+    const applied = {'release-4-2-0': snap('release-4-2-0', '2026-10-01T00:00:00.000Z'), 'release-4-3-0': snap('release-4-3-0', '2026-11-01T00:00:00.000Z'), other: {...snap('other', '2026-12-01T00:00:00.000Z'), nameTemplate: undefined}}
+    const plan = buildPlan([makeSend({name: 'release-4-4-0', nameTemplate: template, recipients: manyRecipients(1)}), makeSend({name: 'release-4-3-0', nameTemplate: template, recipients: manyRecipients(1)}), makeSend({name: 'fresh', recipients: manyRecipients(1)})], stateWith([]), opts)
+    const previous = previousSnapshots(plan.sends, applied)
+    expect(previous['release-4-4-0']?.name).toBe('release-4-3-0')
+    expect(previous['release-4-3-0']?.name).toBe('release-4-3-0')
+    expect(previous.fresh).toBeUndefined()
   })
 })

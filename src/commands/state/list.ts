@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {sendFlag, sandboxStateFlag, stateFlags} from '../../cli/flags.js'
+import {envFlag, sendFlag, sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
 import {emptyStateNote} from '../../core/target.js'
 import {EXIT_CODE_HELP} from '../../errors.js'
@@ -37,11 +37,12 @@ ${EXIT_CODE_HELP}`
     ...sendFlag,
     ...stateFlags,
     ...sandboxStateFlag,
+    ...envFlag,
   }
 
   async run(): Promise<StateListDocument> {
     const {flags} = await this.parse(StateList)
-    const {location, data} = await readState({state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, cwd: process.cwd(), env: process.env})
+    const {location, data} = await readState({state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, envName: flags.env, cwd: process.cwd(), env: process.env})
     const emptyNote = emptyStateNote({state: flags.state, sandbox: flags.sandbox, cwd: process.cwd(), env: process.env}, data)
     if (emptyNote !== undefined) this.note(emptyNote)
     const all = filterRecords(data, {sends: flags.send, status: flags.status as RecordFilter | undefined})
