@@ -77,8 +77,9 @@ export interface ApplyOutcome {
  */
 export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyOutcome> {
   const clock = given.clock ?? (() => new Date())
-  const target = await applyEnvironment({envName: given.envName, state: given.state, workspace: given.workspace, cwd: given.cwd, env: given.env, sandbox: given.sandbox, needsCredentials: !given.sandbox})
-  const options: ApplyOptions = {...given, env: target.env, state: target.state, workspace: target.workspace, variables: {...given.variables, projectLayer: target.projectLayer}}
+  const chosen = await applyEnvironment({envName: given.envName, state: given.state, workspace: given.workspace, cwd: given.cwd, env: given.env, sandbox: given.sandbox, needsCredentials: !given.sandbox})
+  const options: ApplyOptions = {...given, env: chosen.env, state: chosen.state, workspace: chosen.workspace, variables: {...given.variables, projectLayer: chosen.projectLayer}}
+  const environment = chosen.environment === undefined ? {} : {environment: environmentOfPlan(chosen.environment), project: chosen.environment.project}
   requireConnection(options)
   const hasher = stateHasherFromEnv(options.env)
   let saved: SavedPlan | undefined
@@ -109,8 +110,8 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
     const plan =
       saved === undefined
         ? buildPlan(sends, state, {stateLocation: store.location, targets: options.targets, hasher})
-        : await replanSaved(saved, options, state, store.location, digests!, hasher, variables, target.environment)
-    if (target.environment !== undefined) plan.environment = environmentOfPlan(target.environment)
+        : await replanSaved(saved, options, state, store.location, digests!, hasher, variables, chosen.environment)
+    if (chosen.environment !== undefined) plan.environment = environmentOfPlan(chosen.environment)
     await ui.showPlan(plan)
     if (plan.summary.toSend === 0) {
       return {plan, cancelled: false, exitCode: ExitCode.ok, stateLocation: store.location}
@@ -127,7 +128,7 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
       assertTarget(state, store.location, target)
       if (saved !== undefined) {
         const files = new Map(savedPlanInputs(saved).map((d) => [d.file, d.sha256]))
-        const reasons = staleReasons(saved, {state: {lineage: state.lineage, serial: state.serial, location: store.location}, files, sandbox: options.sandbox, target})
+        const reasons = staleReasons(saved, {state: {lineage: state.lineage, serial: state.serial, location: store.location}, files, sandbox: options.sandbox, target, ...environment})
         if (reasons.length > 0) throw stalePlanError(options.planFile!, reasons)
       }
       if (state.target === undefined) await store.setMeta({target})
