@@ -86,7 +86,8 @@ describe.concurrent('manifest variables end to end (--sandbox)', () => {
     expect(plan.code, plan.stderr).toBe(0)
     expect(plan.stderr + plan.stdout).not.toMatch(/renam/i)
     // The diff compares the new release with the last one applied from the same manifest.
-    expect(plan.stdout).toContain('the last applied send named `release-${{ vars.version_slug }}`')
+    // The template is untrusted text outside the plain set: an escaped <code> span (src/privacy).
+    expect(plan.stdout).toContain('Changes since `release-4-3-0`, the last applied send named <code>release-&#36;&#123;&#123; vars.version&#95;slug &#125;&#125;</code>')
     expect(plan.stdout).toMatch(/^- {2}version: "4\.3\.0"$/m)
     expect(plan.stdout).toMatch(/^\+ {2}version: "4\.4\.0"$/m)
 
