@@ -1,4 +1,4 @@
-/** Exit codes, as agreed in design.md. Every command's help lists them. */
+/** Exit codes, as agreed in design.md. Every command's help lists those it can return (`static exitCodes`). */
 export const ExitCode = {
   ok: 0,
   error: 1,
@@ -11,16 +11,20 @@ export const ExitCode = {
 } as const
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
 
-export const EXIT_CODE_HELP = [
-  '0    success (plan --detailed-exitcode: nothing to send)',
-  '1    error: Marketing Cloud unreachable or refusing, bad credentials, unexpected failure',
-  '2    plan --detailed-exitcode only: there is something to send',
-  '3    invalid input: a manifest, source file or flag value failed validation (nothing sent)',
-  '4    apply finished but some recipients were rejected (state saved; they show as retry)',
-  '5    the state is locked by another run, or a saved plan is stale',
-  '64   usage error: unknown command or flag',
-  '130  interrupted (Ctrl-C); the state is saved and a re-run completes the rest',
-].join('\n')
+/** The exit codes a command can return (its help lists them), each with the general meaning or its own. */
+export type ExitCodes = (ExitCodeValue | [ExitCodeValue, string])[]
+
+/** What each exit code means, for the EXIT CODES section of every command's help (which lists only its own). */
+export const EXIT_CODE_MEANINGS: Record<ExitCodeValue, string> = {
+  0: 'success',
+  1: 'error: Marketing Cloud unreachable or refusing, bad credentials, unexpected failure',
+  2: 'with --detailed-exitcode: there is something to send (0 then means nothing to send)',
+  3: 'invalid input: a manifest, source file or flag value failed validation (nothing sent)',
+  4: 'apply finished but some recipients were rejected (state saved; they show as retry)',
+  5: 'the state is locked by another run, or a saved plan is stale',
+  64: 'usage error: unknown command or flag',
+  130: 'interrupted (Ctrl-C); the state is saved and a re-run completes the rest',
+}
 
 /** A located problem in user input (manifest, source file, flag value). */
 export interface Problem {

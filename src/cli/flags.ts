@@ -1,18 +1,23 @@
 import {Flags} from '@oclif/core'
 
-/** Flags shared by several commands, defined once so their help reads the same everywhere. */
+/**
+ * Flags shared by several commands, defined once so their help reads the same everywhere. Help groups: the
+ * command's own flags first, then OUTPUT (format, addresses), STATE (where the state is), GLOBAL.
+ */
 export const stateFlags = {
   state: Flags.string({
     description: 'State location: a file path or a postgres:// URL. [default: $MCSEND_STATE or .mcsend/state.json]',
     helpValue: 'FILE|URL',
+    helpGroup: 'STATE',
   }),
   workspace: Flags.string({
     description: 'PostgreSQL state only: the workspace. [default: $MCSEND_WORKSPACE or "default"]',
+    helpGroup: 'STATE',
   }),
 }
 
 export const showAddressesFlag = {
-  'show-addresses': Flags.boolean({description: 'Print email addresses in clear (they are masked by default, e.g. a***@example.com).'}),
+  'show-addresses': Flags.boolean({helpGroup: 'OUTPUT', description: 'Print email addresses in clear (they are masked by default, e.g. a***@example.com).'}),
 }
 
 export const sourceRootFlag = {

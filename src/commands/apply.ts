@@ -6,7 +6,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {envFlag, sendFlag, showAddressesFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
 import {refuseNonInteractive, runApply} from '../core/apply.js'
 import {SANDBOX_STATE} from '../core/connection.js'
-import {EXIT_CODE_HELP, ExitCode, UsageError} from '../errors.js'
+import {ExitCode, UsageError, type ExitCodes} from '../errors.js'
 import {isSavedPlanArgument} from '../core/saved-plan.js'
 import {renderApplySummary} from '../render/apply-text.js'
 import {formatCount} from '../text/format.js'
@@ -18,10 +18,9 @@ export default class Apply extends BaseCommand<typeof Apply> {
 
 \`mcsend apply FILE\`, where FILE was written by \`mcsend plan --out FILE\`, sends exactly that plan without asking (the review was the approval). It refuses a stale plan with exit 5 and sends nothing: when the state changed since the plan (another apply ran), when a manifest or recipient file it read changed or is missing, or when the plan was written in another format version. Run it from the directory plan ran in.
 
-Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (or MCSEND_AUTH_URL) and optionally MCSEND_ACCOUNT_ID. --sandbox uses the built-in fake Marketing Cloud instead (its outbox is .mcsend/sandbox/outbox.ndjson) and, unless --state is given, its own state file (${SANDBOX_STATE}), so sandbox runs never mark real sends as done.
+Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (or MCSEND_AUTH_URL) and optionally MCSEND_ACCOUNT_ID. --sandbox uses the built-in fake Marketing Cloud instead (its outbox is .mcsend/sandbox/outbox.ndjson) and, unless --state is given, its own state file (${SANDBOX_STATE}), so sandbox runs never mark real sends as done.`
 
-EXIT CODES
-${EXIT_CODE_HELP}`
+  static exitCodes: ExitCodes = [0, 1, 3, 4, 5, 64, 130]
 
   static examples = [
     {description: 'Try the whole flow against the built-in sandbox', command: '<%= config.bin %> <%= command.id %> examples/release-notes.yaml --sandbox --auto-approve'},
@@ -38,7 +37,7 @@ ${EXIT_CODE_HELP}`
     sandbox: Flags.boolean({description: 'Send to the built-in fake Marketing Cloud instead (no account needed).'}),
     refresh: Flags.boolean({description: 'First ask Marketing Cloud about keys left pending by an interrupted run: accepted ones are not re-sent.'}),
     'allow-inactive': Flags.boolean({description: 'Send even if the send definition is Inactive (Marketing Cloud queues the messages for up to 3 days).'}),
-    json: Flags.boolean({description: 'Print one JSON object per line: the plan summary, each batch, the final summary.'}),
+    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print one JSON object per line: the plan summary, each batch, the final summary.'}),
     ...sendFlag,
     ...envFlag,
     ...variableFlags,

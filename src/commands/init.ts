@@ -3,16 +3,15 @@ import path from 'node:path'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {CSV_FILE, MANIFEST_FILE, scaffoldProject, type ScaffoldResult} from '../core/init.js'
-import {EXIT_CODE_HELP} from '../errors.js'
+import type {ExitCodes} from '../errors.js'
 
 export default class Init extends BaseCommand<typeof Init> {
   static summary = 'Start a project: a sample send manifest, its recipients CSV and .gitignore entries.'
   static description = `Writes ${MANIFEST_FILE} (a send manifest with a schema comment, so editors with the YAML language server complete and check it), ${CSV_FILE} (three sample recipients at example addresses) and appends to .gitignore the sandbox directory and the state's lock and journal (never a line it already has). Existing files are not overwritten (exit 3) unless --force.
 
-The schema comment points at node_modules/mcsend/schemas/manifest.schema.json of the nearest directory with a package.json: install mcsend as a dev dependency (npm install --save-dev mcsend) for editors to find it.
+The schema comment points at node_modules/mcsend/schemas/manifest.schema.json of the nearest directory with a package.json: install mcsend as a dev dependency (npm install --save-dev mcsend) for editors to find it.`
 
-EXIT CODES
-${EXIT_CODE_HELP}`
+  static exitCodes: ExitCodes = [0, 1, 3, 64]
 
   static examples = [
     {description: 'Scaffold in the current directory', command: '<%= config.bin %> <%= command.id %>'},

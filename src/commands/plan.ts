@@ -8,7 +8,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {envFlag, sendFlag, showAddressesFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
 import {SANDBOX_STATE} from '../core/connection.js'
 import {preparePlan} from '../core/plan.js'
-import {EXIT_CODE_HELP, ExitCode, formatWarnings} from '../errors.js'
+import {ExitCode, formatWarnings, type ExitCodes} from '../errors.js'
 import {toSavedPlan, writeSavedPlanFile} from '../core/saved-plan.js'
 import {previousSnapshots} from '../plan/build.js'
 import {applyCommand} from '../render/apply-command.js'
@@ -21,10 +21,9 @@ export default class Plan extends BaseCommand<typeof Plan> {
   static summary = 'Show which messages would be sent, in which requests, and what was already sent.'
   static description = `Reads the manifests and the state and shows, per send, each message's action: create (never sent), retry (rejected before, or left pending by an interrupted run), noop (already accepted) or drift (accepted, but its address or attributes changed since; not re-sent). Nothing is sent. Email addresses are masked unless --show-addresses.
 
---out FILE saves the plan (no email addresses; safe as a CI artifact) for \`mcsend apply FILE\`, which sends exactly it, or refuses with exit 5 if the state or any file it read changed since. --format markdown prints a pull-request comment; when GITHUB_STEP_SUMMARY is set, the Markdown is also appended to that file (unless --no-step-summary).
+--out FILE saves the plan (no email addresses; safe as a CI artifact) for \`mcsend apply FILE\`, which sends exactly it, or refuses with exit 5 if the state or any file it read changed since. --format markdown prints a pull-request comment; when GITHUB_STEP_SUMMARY is set, the Markdown is also appended to that file (unless --no-step-summary).`
 
-EXIT CODES
-${EXIT_CODE_HELP}`
+  static exitCodes: ExitCodes = [0, 1, 2, 3, 5, 64]
 
   static examples = [
     {description: 'Plan every manifest below the current directory', command: '<%= config.bin %> <%= command.id %>'},
@@ -38,11 +37,11 @@ ${EXIT_CODE_HELP}`
   static strict = false
   static args = {paths: Args.string({description: 'Manifest files or directories. [default: .]'})}
   static flags = {
-    format: Flags.option({options: OUTPUT_FORMATS, description: 'Output: text (default), json (schemas/plan.schema.json) or markdown (a pull-request comment).'})(),
-    json: Flags.boolean({description: 'Short for --format json.'}),
+    format: Flags.option({helpGroup: 'OUTPUT', options: OUTPUT_FORMATS, description: 'Output: text (default), json (schemas/plan.schema.json) or markdown (a pull-request comment).'})(),
+    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Short for --format json.'}),
     out: Flags.file({description: 'Also save the plan to FILE (schemas/saved-plan.schema.json), for `mcsend apply FILE`.', helpValue: 'FILE'}),
     'detailed-exitcode': Flags.boolean({description: 'Exit 0 when there is nothing to send, 2 when there is; any other code is an error.'}),
-    'no-step-summary': Flags.boolean({description: 'Do not append the Markdown plan to $GITHUB_STEP_SUMMARY (done by default when it is set).'}),
+    'no-step-summary': Flags.boolean({helpGroup: 'OUTPUT', description: 'Do not append the Markdown plan to $GITHUB_STEP_SUMMARY (done by default when it is set).'}),
     refresh: Flags.boolean({description: 'First ask Marketing Cloud about keys left pending by an interrupted run and record the answers (takes the state lock briefly).'}),
     sandbox: Flags.boolean({description: `Plan against the sandbox's state (${SANDBOX_STATE}) unless --state is given, as \`apply --sandbox\` would.`}),
     ...sendFlag,

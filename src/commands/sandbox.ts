@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import path from 'node:path'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {CliError, ExitCode, InvalidInputError} from '../errors.js'
+import {CliError, ExitCode, InvalidInputError, type ExitCodes} from '../errors.js'
 import {CONTROL_ROUTES, CONTROL_SECRET_HEADER} from '../sandbox/control.js'
 import {DEFINITIONS_FILE, KNOWN_DEFINITIONS, type DefinitionState} from '../sandbox/definitions.js'
 import {startSandbox, type RequestLogEvent} from '../sandbox/server.js'
@@ -34,13 +34,14 @@ Each request is logged to stderr as one line (method, path, status, recipients);
 
 CONTROL ROUTES
 Tests steer a running sandbox over HTTP under /mcsend-sandbox/ (Marketing Cloud has no such routes; mcsend's client never calls them). Each request needs the client secret in the ${CONTROL_SECRET_HEADER} header.
-${CONTROL_ROUTES.map((r) => `  ${r}`).join('\n')}
+${CONTROL_ROUTES.map((r) => `  ${r}`).join('\n')}`
 
-EXIT CODES
-0    stopped with Ctrl-C or SIGTERM after closing cleanly
-1    could not start: the port is taken or the data directory is not writable
-3    invalid flag value (--port, --token-lifetime, --definition) or a malformed ${DEFINITIONS_FILE}
-64   usage error: unknown command or flag`
+  static exitCodes: ExitCodes = [
+    [0, 'stopped with Ctrl-C or SIGTERM after closing cleanly'],
+    [1, 'could not start: the port is taken or the data directory is not writable'],
+    [3, `invalid flag value (--port, --token-lifetime, --definition) or a malformed ${DEFINITIONS_FILE}`],
+    64,
+  ]
 
   static examples = [
     {description: 'Start on a free port and paste the printed export line into another shell', command: '<%= config.bin %> <%= command.id %>'},
@@ -53,7 +54,7 @@ EXIT CODES
     port: Flags.integer({description: 'TCP port on 127.0.0.1 (0 picks a free port).', default: 0}),
     'data-dir': Flags.string({description: 'Directory for outbox.ndjson, kept across runs.', default: SANDBOX_DIR}),
     'token-lifetime': Flags.integer({description: 'Seconds an access token really lives (Marketing Cloud: 1200; expires_in still says 1080).'}),
-    json: Flags.boolean({description: 'Print the connection details as one JSON object.'}),
+    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print the connection details as one JSON object.'}),
     definition: Flags.string({description: 'A send definition the sandbox knows, KEY=Active|Inactive|Deleted (repeatable).', multiple: true}),
   }
 

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {EXIT_CODE_HELP, UsageError} from '../errors.js'
+import {UsageError, type ExitCodes} from '../errors.js'
 import {planFromSaved, previousFromSaved, readSavedPlanFile} from '../core/saved-plan.js'
 import {applyCommand} from '../render/apply-command.js'
 import {renderPlanText} from '../render/plan-text.js'
@@ -11,10 +11,9 @@ import {renderPlanMarkdown} from '../render/plan-markdown.js'
 
 export default class Show extends BaseCommand<typeof Show> {
   static summary = 'Render a saved plan (plan --out FILE) as text, JSON or Markdown.'
-  static description = `Reads a plan saved by \`mcsend plan --out FILE\` and prints it, without reading the manifests or the state. A saved plan holds no email address, so addresses are masked and \`to\` is not shown. Whether it can still be applied is checked by \`mcsend apply FILE\`.
+  static description = `Reads a plan saved by \`mcsend plan --out FILE\` and prints it, without reading the manifests or the state. A saved plan holds no email address, so addresses are masked and \`to\` is not shown. Whether it can still be applied is checked by \`mcsend apply FILE\`.`
 
-EXIT CODES
-${EXIT_CODE_HELP}`
+  static exitCodes: ExitCodes = [0, 1, 3, 64]
 
   static examples = [
     {description: 'Review a saved plan', command: '<%= config.bin %> <%= command.id %> plan.json'},
@@ -24,8 +23,8 @@ ${EXIT_CODE_HELP}`
 
   static args = {file: Args.string({description: 'A saved plan (plan --out FILE).'})}
   static flags = {
-    format: Flags.option({options: OUTPUT_FORMATS, description: 'Output: text (default), json (schemas/plan.schema.json) or markdown (a pull-request comment).'})(),
-    json: Flags.boolean({description: 'Short for --format json.'}),
+    format: Flags.option({helpGroup: 'OUTPUT', options: OUTPUT_FORMATS, description: 'Output: text (default), json (schemas/plan.schema.json) or markdown (a pull-request comment).'})(),
+    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Short for --format json.'}),
   }
 
   async run(): Promise<void> {

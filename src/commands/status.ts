@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {envFlag, sendFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
-import {EXIT_CODE_HELP, ExitCode} from '../errors.js'
+import {ExitCode, type ExitCodes} from '../errors.js'
 import {toStatusDocument, type StatusDocument} from '../render/status-json.js'
 import {renderStatusText} from '../render/status-text.js'
 import {DEFAULT_STATUS_RATE} from '../status/pacer.js'
@@ -12,10 +12,9 @@ export default class Status extends BaseCommand<typeof Status> {
   static summary = 'Ask Marketing Cloud what happened to the accepted messages, and record it in the state.'
   static description = `For each accepted message without a final delivery event, asks the status endpoint (GET /messaging/v1/email/messages/{messageKey}) whether it is still queued, was sent, or was not sent (with the subscriber status code, e.g. 24 ListDetectiveExclusion), and records the event with its time in UTC. Messages already known as sent or not sent are not asked again. The endpoint is rate-limited and only answers for 3 days: requests are paced (--rate, slowed down further on HTTP 429), and older messages are reported as "unknown (too old to query)", never guessed.
 
-With manifest paths, only their sends are checked; without, every send in the state. The state is locked only while answers are written, so a status run never blocks an apply.
+With manifest paths, only their sends are checked; without, every send in the state. The state is locked only while answers are written, so a status run never blocks an apply.`
 
-EXIT CODES
-${EXIT_CODE_HELP}`
+  static exitCodes: ExitCodes = [0, 1, 3, 5, 64, 130]
 
   static examples = [
     {description: 'Delivery status of every send in the state', command: '<%= config.bin %> <%= command.id %>'},
@@ -27,7 +26,7 @@ ${EXIT_CODE_HELP}`
   static strict = false
   static args = {paths: Args.string({description: 'Manifest files or directories: only their sends. [default: every send in the state]'})}
   static flags = {
-    json: Flags.boolean({description: 'Print the result as one JSON document.'}),
+    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print the result as one JSON document.'}),
     sandbox: Flags.boolean({description: 'Ask the built-in fake Marketing Cloud (what apply --sandbox sent; its own state).'}),
     rate: Flags.integer({description: `Status requests per second at most.`, default: DEFAULT_STATUS_RATE, min: 1, max: 50}),
     ...sendFlag,

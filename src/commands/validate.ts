@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {envFlag, sourceRootFlag, variableFlags} from '../cli/flags.js'
 import {escapeJsonText} from '../privacy/index.js'
-import {EXIT_CODE_HELP, ExitCode, formatWarnings, type Problem} from '../errors.js'
+import {ExitCode, formatWarnings, type ExitCodes, type Problem} from '../errors.js'
 import {plural} from '../text/format.js'
 import {throwIfProblems, validateManifests} from '../core/load.js'
 
@@ -20,10 +20,9 @@ export interface ValidateDocument {
 
 export default class Validate extends BaseCommand<typeof Validate> {
   static summary = 'Check send manifests offline and point at every mistake.'
-  static description = `Reads every manifest (a directory means every *.yaml/*.yml below it) and its recipient sources, and reports each problem as file:line:column. Nothing is sent and Marketing Cloud is not contacted.
+  static description = `Reads every manifest (a directory means every *.yaml/*.yml below it) and its recipient sources, and reports each problem as file:line:column. Nothing is sent and Marketing Cloud is not contacted.`
 
-EXIT CODES
-${EXIT_CODE_HELP}`
+  static exitCodes: ExitCodes = [0, 1, 3, 64]
 
   static examples = [
     {description: 'Validate every manifest below the current directory', command: '<%= config.bin %> <%= command.id %>'},
@@ -35,7 +34,7 @@ ${EXIT_CODE_HELP}`
   static strict = false
   static args = {paths: Args.string({description: 'Manifest files or directories. [default: .]'})}
   static flags = {
-    json: Flags.boolean({description: 'Print the result as one JSON document.'}),
+    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print the result as one JSON document.'}),
     strict: Flags.boolean({description: 'Treat warnings as errors: a manifest file without sends, a recipient source without recipients (exit 3).'}),
     ...envFlag,
     ...variableFlags,

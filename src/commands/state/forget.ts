@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
-import {EXIT_CODE_HELP, UsageError} from '../../errors.js'
+import {UsageError, type ExitCodes} from '../../errors.js'
 import {plural} from '../../text/format.js'
 import {escapeTerminal, maskAddresses} from '../../privacy/index.js'
 import {renderRecordSummary} from '../../render/state-text.js'
@@ -15,10 +15,9 @@ export default class StateForget extends BaseCommand<typeof StateForget> {
   static summary = 'Erasure request: remove every record derived from one contact.'
   static description = `Removes from the state every message record whose contactKey hash matches the given contactKey (the state stores only a hash of it, so the key itself is needed to find them), in every send and revision, and prints what it removed. The contactKey is never printed in clear when it is an email address.
 
-The state's git history and Marketing Cloud's own records are not touched: erase those separately. Within Marketing Cloud's dedupe window (2-3 days) it still refuses the forgotten keys, so applying the send again does not re-deliver to this contact: apply reports "Marketing Cloud already had this key (109110): not re-delivered". Asks for confirmation on a terminal unless --yes; in a non-interactive shell, --yes is required (exit 64 otherwise). Holds the state lock while it writes.
+The state's git history and Marketing Cloud's own records are not touched: erase those separately. Within Marketing Cloud's dedupe window (2-3 days) it still refuses the forgotten keys, so applying the send again does not re-deliver to this contact: apply reports "Marketing Cloud already had this key (109110): not re-delivered". Asks for confirmation on a terminal unless --yes; in a non-interactive shell, --yes is required (exit 64 otherwise). Holds the state lock while it writes.`
 
-EXIT CODES
-${EXIT_CODE_HELP}`
+  static exitCodes: ExitCodes = [0, 1, 3, 5, 64]
 
   static examples = [
     {description: 'Forget a contact, with a prompt', command: '<%= config.bin %> <%= command.id %> --contact-key cust-1001'},
@@ -28,7 +27,7 @@ ${EXIT_CODE_HELP}`
   static flags = {
     'contact-key': Flags.string({description: 'The contactKey whose records to remove.', required: true, helpValue: 'KEY'}),
     yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation (required in a non-interactive shell).'}),
-    json: Flags.boolean({description: 'Print what was removed as one JSON document.'}),
+    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print what was removed as one JSON document.'}),
     ...stateFlags,
     ...sandboxStateFlag,
   }

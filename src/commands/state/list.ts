@@ -4,7 +4,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {envFlag, sendFlag, sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
 import {emptyStateNote} from '../../core/target.js'
-import {EXIT_CODE_HELP} from '../../errors.js'
+import type {ExitCodes} from '../../errors.js'
 import {renderRecordList} from '../../render/state-text.js'
 import {filterRecords, readState, RECORD_FILTERS, type RecordFilter} from '../../core/state-admin.js'
 import type {MessageRecord} from '../../state/types.js'
@@ -18,10 +18,9 @@ export interface StateListDocument {
 
 export default class StateList extends BaseCommand<typeof StateList> {
   static summary = 'List the message records in the state.'
-  static description = `One row per messageKey: its send, revision, status (pending, accepted, failed), the time of the last change (UTC), the error code of a rejection and the delivery event recorded by \`mcsend status\`. --status filters by status or by delivery event (queued, sent, notSent). The state holds no email address; explicit messageKeys that contain one are masked.
+  static description = `One row per messageKey: its send, revision, status (pending, accepted, failed), the time of the last change (UTC), the error code of a rejection and the delivery event recorded by \`mcsend status\`. --status filters by status or by delivery event (queued, sent, notSent). The state holds no email address; explicit messageKeys that contain one are masked.`
 
-EXIT CODES
-${EXIT_CODE_HELP}`
+  static exitCodes: ExitCodes = [0, 1, 3, 64]
 
   static examples = [
     {description: 'The first 50 records', command: '<%= config.bin %> <%= command.id %>'},
@@ -33,7 +32,7 @@ ${EXIT_CODE_HELP}`
     status: Flags.string({description: 'Only records with this status or delivery event.', options: [...RECORD_FILTERS]}),
     limit: Flags.integer({description: 'At most this many rows (0: all).', default: 50, min: 0}),
     offset: Flags.integer({description: 'Skip this many rows first (paging).', default: 0, min: 0}),
-    json: Flags.boolean({description: 'Print the records as one JSON document.'}),
+    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print the records as one JSON document.'}),
     ...sendFlag,
     ...stateFlags,
     ...sandboxStateFlag,

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {EXIT_CODE_HELP} from '../../errors.js'
+import type {ExitCodes} from '../../errors.js'
 import type {TransferDocument} from '../../core/transfer.js'
 import {runTransfer, transferFlags} from './push.js'
 
@@ -9,10 +9,9 @@ export default class StatePull extends BaseCommand<typeof StatePull> {
   static summary = 'Copy a PostgreSQL state workspace into a local state file.'
   static description = `Copies the whole state (every message record and send snapshot) from a workspace of a PostgreSQL state into a state file, for example to inspect it, keep a backup or leave the shared database. Both ends are locked while copying.
 
-The destination file is replaced. It is refused, unless --force, when it holds a different state (another lineage, and not empty) or a newer one (higher serial), or when the source workspace is empty. The URL may also come from MCSEND_STATE, which keeps the password out of the shell history (PGPASSWORD and ~/.pgpass work too).
+The destination file is replaced. It is refused, unless --force, when it holds a different state (another lineage, and not empty) or a newer one (higher serial), or when the source workspace is empty. The URL may also come from MCSEND_STATE, which keeps the password out of the shell history (PGPASSWORD and ~/.pgpass work too).`
 
-EXIT CODES
-${EXIT_CODE_HELP}`
+  static exitCodes: ExitCodes = [0, 1, 3, 5, 64]
 
   static examples = [
     {description: 'Pull the team state into .mcsend/state.json', command: 'MCSEND_STATE=postgres://mcsend@db.internal/mcsend <%= config.bin %> <%= command.id %>'},

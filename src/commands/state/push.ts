@@ -1,14 +1,14 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {EXIT_CODE_HELP} from '../../errors.js'
+import type {ExitCodes} from '../../errors.js'
 import {type TransferDirection, type TransferDocument, renderTransferText, toTransferDocument, transferState} from '../../core/transfer.js'
 
 /** The flags `state push` and `state pull` share (their --from and --to differ: a file on one side, a URL on the other). */
 export const transferFlags = {
   workspace: Flags.string({description: 'Workspace in the PostgreSQL state. [default: $MCSEND_WORKSPACE or "default"]'}),
   force: Flags.boolean({description: 'Overwrite even a destination that holds another or a newer state.'}),
-  json: Flags.boolean({description: 'Print the result as one JSON document.'}),
+  json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print the result as one JSON document.'}),
 }
 
 /** The body of `state push` and `state pull`: copy, then print the result (text, or one JSON document). */
@@ -26,10 +26,9 @@ export default class StatePush extends BaseCommand<typeof StatePush> {
   static summary = 'Copy the local state file into a PostgreSQL state workspace.'
   static description = `Copies the whole state (every message record and send snapshot, with its lineage and serial) from a state file into a workspace of a PostgreSQL state, for example to move a team or CI onto a shared state. Both ends are locked while copying.
 
-The destination is replaced. It is refused, unless --force, when it holds a different state (another lineage, and not empty) or a newer one (higher serial), or when the source is empty. The URL may also come from MCSEND_STATE, which keeps the password out of the shell history (PGPASSWORD and ~/.pgpass work too).
+The destination is replaced. It is refused, unless --force, when it holds a different state (another lineage, and not empty) or a newer one (higher serial), or when the source is empty. The URL may also come from MCSEND_STATE, which keeps the password out of the shell history (PGPASSWORD and ~/.pgpass work too).`
 
-EXIT CODES
-${EXIT_CODE_HELP}`
+  static exitCodes: ExitCodes = [0, 1, 3, 5, 64]
 
   static examples = [
     {description: 'Push .mcsend/state.json to the team database', command: 'MCSEND_STATE=postgres://mcsend@db.internal/mcsend <%= config.bin %> <%= command.id %>'},

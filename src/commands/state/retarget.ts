@@ -2,17 +2,16 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {retargetState} from '../../core/retarget.js'
 import {describeTarget} from '../../core/target.js'
-import {EXIT_CODE_HELP} from '../../errors.js'
+import type {ExitCodes} from '../../errors.js'
 import {Flags} from '@oclif/core'
 
 export default class StateRetarget extends BaseCommand<typeof StateRetarget> {
   static summary = 'Bind the state to the current target (move it to another tenant or business unit on purpose).'
   static description = `A state records the target of its first apply: the sandbox, or the Marketing Cloud tenant (auth host) and business unit (MID). plan, apply, status and saved plans refuse a state of another target (exit 5). This command records the target the current credentials (or --sandbox) reach instead, so the state can be used there.
 
-Move a state only when you mean it: the keys it records were sent to the old target, and the new one does not know them, so within its dedupe window it will not refuse them. It connects to learn the business unit (MCSEND_ACCOUNT_ID, or the token's own), and holds the state lock while it writes.
+Move a state only when you mean it: the keys it records were sent to the old target, and the new one does not know them, so within its dedupe window it will not refuse them. It connects to learn the business unit (MCSEND_ACCOUNT_ID, or the token's own), and holds the state lock while it writes.`
 
-EXIT CODES
-${EXIT_CODE_HELP}`
+  static exitCodes: ExitCodes = [0, 1, 3, 5, 64]
 
   static examples = [
     {description: 'The team moved to another business unit', command: 'MCSEND_ACCOUNT_ID=7281234 <%= config.bin %> <%= command.id %>'},
@@ -20,7 +19,7 @@ ${EXIT_CODE_HELP}`
   ]
 
   static flags = {
-    json: Flags.boolean({description: 'Print {state, from, to, changed} as one JSON document.'}),
+    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print {state, from, to, changed} as one JSON document.'}),
     ...stateFlags,
     ...sandboxStateFlag,
   }

@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
-import {EXIT_CODE_HELP, InvalidInputError, UsageError} from '../../errors.js'
+import {InvalidInputError, UsageError, type ExitCodes} from '../../errors.js'
 import {plural} from '../../text/format.js'
 import {displayKey, renderRecordSummary} from '../../render/state-text.js'
 import {removeRecords, selectByKeys, selectBySends} from '../../core/state-admin.js'
@@ -13,10 +13,9 @@ export default class StateRm extends BaseCommand<typeof StateRm> {
   static summary = 'Forget message records, so those messages can be sent again.'
   static description = `Removes the records of the given messageKeys, or of every message of a send (--send), from the state. The next plan shows them as create, and apply sends them again with the same messageKey. Within Marketing Cloud's dedupe window (documented as 2 days and as 72 hours) it refuses a reused key, so such a re-apply does not re-deliver: apply reports "Marketing Cloud already had this key (109110): not re-delivered; bump revision to send again". After the window they are delivered again. To deliberately send again now, bump \`revision\` in the manifest (new keys).
 
-Asks for confirmation on a terminal unless --yes; in a non-interactive shell, --yes is required (exit 64 otherwise). Holds the state lock while it writes, so it is refused (exit 5) while an apply runs.
+Asks for confirmation on a terminal unless --yes; in a non-interactive shell, --yes is required (exit 64 otherwise). Holds the state lock while it writes, so it is refused (exit 5) while an apply runs.`
 
-EXIT CODES
-${EXIT_CODE_HELP}`
+  static exitCodes: ExitCodes = [0, 1, 3, 5, 64]
 
   static examples = [
     {description: 'Forget two messages', command: '<%= config.bin %> <%= command.id %> KEY1 KEY2'},
@@ -28,7 +27,7 @@ ${EXIT_CODE_HELP}`
   static flags = {
     send: Flags.string({description: 'Forget every record of this send; repeat for several.', multiple: true, helpValue: 'NAME'}),
     yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation (required in a non-interactive shell).'}),
-    json: Flags.boolean({description: 'Print what was removed as one JSON document.'}),
+    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print what was removed as one JSON document.'}),
     ...stateFlags,
     ...sandboxStateFlag,
   }

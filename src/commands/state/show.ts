@@ -3,17 +3,16 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
-import {EXIT_CODE_HELP, InvalidInputError} from '../../errors.js'
+import {InvalidInputError, type ExitCodes} from '../../errors.js'
 import {renderRecord} from '../../render/state-text.js'
 import {readState} from '../../core/state-admin.js'
 import type {MessageRecord} from '../../state/types.js'
 
 export default class StateShow extends BaseCommand<typeof StateShow> {
   static summary = 'Show everything the state records about one message.'
-  static description = `Prints the record of one messageKey: send, revision, status, time, request id, error, delivery event, and the hashes of its address, attributes and contactKey (never the values themselves).
+  static description = `Prints the record of one messageKey: send, revision, status, time, request id, error, delivery event, and the hashes of its address, attributes and contactKey (never the values themselves).`
 
-EXIT CODES
-${EXIT_CODE_HELP}`
+  static exitCodes: ExitCodes = [0, 1, 3, 64]
 
   static examples = [
     {description: 'One record', command: '<%= config.bin %> <%= command.id %> release-4-2-notes.r1.HwY7TDTppersxe6QpkuzOaPMub3aSzOyw050bWUwM0I'},
@@ -22,7 +21,7 @@ ${EXIT_CODE_HELP}`
 
   static args = {messageKey: Args.string({description: 'The messageKey (see `mcsend state list` or `mcsend plan`).', required: true})}
   static flags = {
-    json: Flags.boolean({description: 'Print the record as one JSON document.'}),
+    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print the record as one JSON document.'}),
     ...stateFlags,
     ...sandboxStateFlag,
   }

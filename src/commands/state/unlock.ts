@@ -3,16 +3,15 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
-import {EXIT_CODE_HELP} from '../../errors.js'
+import type {ExitCodes} from '../../errors.js'
 import {unlockState} from '../../core/state-admin.js'
 import {describeOwner} from '../../state/lock.js'
 
 export default class StateUnlock extends BaseCommand<typeof StateUnlock> {
   static summary = 'Remove the state lock left by a run that no longer runs.'
-  static description = `Prints who holds the lock (operation, pid, host, user, since when) and removes it if the holder looks gone: a process that no longer runs on this host, or a lock not refreshed for a minute. A live holder is refused (exit 5) unless --force; with PostgreSQL state, --force ends the holder's database session. Removing the lock of a run that is still sending lets two runs write at once: be sure first.
+  static description = `Prints who holds the lock (operation, pid, host, user, since when) and removes it if the holder looks gone: a process that no longer runs on this host, or a lock not refreshed for a minute. A live holder is refused (exit 5) unless --force; with PostgreSQL state, --force ends the holder's database session. Removing the lock of a run that is still sending lets two runs write at once: be sure first.`
 
-EXIT CODES
-${EXIT_CODE_HELP}`
+  static exitCodes: ExitCodes = [0, 1, 5, 64]
 
   static examples = [
     {description: 'Remove a stale lock', command: '<%= config.bin %> <%= command.id %>'},
@@ -21,7 +20,7 @@ ${EXIT_CODE_HELP}`
 
   static flags = {
     force: Flags.boolean({description: 'Remove the lock even if its holder looks alive.'}),
-    json: Flags.boolean({description: 'Print the result as one JSON document.'}),
+    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print the result as one JSON document.'}),
     ...stateFlags,
     ...sandboxStateFlag,
   }
