@@ -29,6 +29,7 @@ const SCHEMA_FOR_COMMAND: Record<string, string> = {
   'state:retarget': 'state-retarget',
   'state:push': 'state-transfer',
   'state:pull': 'state-transfer',
+  init: 'init',
 }
 
 /** Addresses of the test recipients: none may appear in a JSON document (the schemas say so). */
