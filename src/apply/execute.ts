@@ -263,6 +263,8 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
     }
   }
 
+  // The starting point of the progress view: its totals, and the time its rate and ETA are measured from.
+  options.onProgress?.({batchesDone: 0, batchesTotal: jobs.length, messagesDone: 0, messagesTotal, rejected: 0})
   await Promise.all(jobs.map((job) => limit(() => guarded(job))))
   return result
 }

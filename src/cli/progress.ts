@@ -1,7 +1,8 @@
 import cliProgress from 'cli-progress'
 
 import type {Progress} from '../apply/execute.js'
-import {renderProgressLine} from '../render/apply-text.js'
+import {formatPace, renderProgressLine} from '../render/apply-text.js'
+import {formatCount} from '../text/format.js'
 
 export interface ProgressView {
   update(p: Progress): void
@@ -9,23 +10,35 @@ export interface ProgressView {
   stop(final?: boolean): void
 }
 
-/** A bar on a TTY; otherwise a plain line at most every 2 seconds (and at the end), so CI logs stay readable. */
-export function makeProgress(stream: NodeJS.WriteStream, quiet: boolean): ProgressView {
+/**
+ * A bar on a TTY; otherwise a plain line at most every 2 seconds (and at the end), so CI logs stay readable. Both
+ * show the rate and the time left, measured from the first update (the executor reports 0 done when it starts).
+ */
+export function makeProgress(stream: NodeJS.WriteStream, quiet: boolean, now: () => number = Date.now): ProgressView {
+  let startedAt: number | undefined
+  const elapsed = () => now() - (startedAt ??= now())
   if (stream.isTTY === true && !quiet) {
     const bar = new cliProgress.SingleBar(
-      {stream, format: 'Sending [{bar}] {percentage}% | {value}/{total} messages | batch {batches} | {rejected} rejected', hideCursor: true, clearOnComplete: false},
+      {stream, format: 'Sending [{bar}] {percentage}% | {done}/{all} messages | batch {batches} | {pace} | ETA {left} | {rejected} rejected', hideCursor: true, clearOnComplete: false},
       cliProgress.Presets.shades_classic,
     )
     let started = false
     let ended = false
+    // Our own tokens: cli-progress's {eta} and {value} are its own estimate and an unformatted number.
+    const payload = (p: Progress) => {
+      const {rate, eta} = formatPace(p, elapsed())
+      return {done: formatCount(p.messagesDone), all: formatCount(p.messagesTotal), batches: `${formatCount(p.batchesDone)}/${formatCount(p.batchesTotal)}`, pace: rate, left: eta, rejected: formatCount(p.rejected)}
+    }
     return {
       update(p) {
         if (ended) return
         if (!started) {
-          bar.start(p.messagesTotal, 0, {batches: '0/0', rejected: 0})
+          // The first frame already shows this update's totals (never "batch 0/0").
+          bar.start(p.messagesTotal, p.messagesDone, payload(p))
           started = true
+          return
         }
-        bar.update(p.messagesDone, {batches: `${p.batchesDone}/${p.batchesTotal}`, rejected: p.rejected})
+        bar.update(p.messagesDone, payload(p))
       },
       stop(final) {
         if (started) bar.stop()
@@ -34,20 +47,22 @@ export function makeProgress(stream: NodeJS.WriteStream, quiet: boolean): Progre
       },
     }
   }
-  let last = 0
+  let last: number | undefined
   let pending: Progress | undefined
   return {
     update(p) {
-      const now = Date.now()
+      const ms = elapsed()
+      // Nothing to say before the first batch is done; the clock starts now.
+      if (p.batchesDone === 0 && p.batchesTotal > 0) return
       pending = p
-      if (now - last >= 2000 || p.batchesDone === p.batchesTotal) {
-        stream.write(`${renderProgressLine(p)}\n`)
-        last = now
+      if (last === undefined || now() - last >= 2000 || p.batchesDone === p.batchesTotal) {
+        stream.write(`${renderProgressLine(p, ms)}\n`)
+        last = now()
         pending = undefined
       }
     },
     stop() {
-      if (pending) stream.write(`${renderProgressLine(pending)}\n`)
+      if (pending) stream.write(`${renderProgressLine(pending, elapsed())}\n`)
       pending = undefined
     },
   }

@@ -46,7 +46,34 @@ export function renderApplySummary(result: ApplyResult, options: ApplySummaryOpt
   return `${lines.join('\n')}\n`
 }
 
-export function renderProgressLine(p: Progress): string {
+/** Throughput so far and the time left at that pace; undefined until a message is done and time has passed. */
+export function progressPace(p: Progress, elapsedMs: number): {perSecond: number; etaSeconds: number} | undefined {
+  if (p.messagesDone <= 0 || elapsedMs <= 0) return undefined
+  const perSecond = p.messagesDone / (elapsedMs / 1000)
+  return {perSecond, etaSeconds: Math.max(0, p.messagesTotal - p.messagesDone) / perSecond}
+}
+
+/** 42 -> "42s", 65 -> "1m 05s", 3720 -> "1h 02m" (seconds rounded up, so an ETA never reads 0s too early). */
+export function formatDuration(seconds: number): string {
+  const s = Math.ceil(Math.max(0, seconds))
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+}
+
+/** "1,234 msg/s" and "ETA 1m 05s" (or "-" while unknown), for the bar and the plain lines. */
+export function formatPace(p: Progress, elapsedMs: number): {rate: string; eta: string} {
+  const pace = progressPace(p, elapsedMs)
+  if (pace === undefined) return {rate: '- msg/s', eta: '-'}
+  const rate = pace.perSecond >= 10 ? formatCount(Math.round(pace.perSecond)) : pace.perSecond.toFixed(1)
+  return {rate: `${rate} msg/s`, eta: p.messagesDone >= p.messagesTotal ? 'done' : formatDuration(pace.etaSeconds)}
+}
+
+/** One plain progress line (no terminal): batches, messages, rejections, and with `elapsedMs` the rate and ETA. */
+export function renderProgressLine(p: Progress, elapsedMs?: number): string {
   const pct = p.messagesTotal === 0 ? 100 : Math.floor((p.messagesDone / p.messagesTotal) * 100)
-  return `Batch ${formatCount(p.batchesDone)}/${formatCount(p.batchesTotal)}  ${formatCount(p.messagesDone)}/${formatCount(p.messagesTotal)} sent (${pct}%)  ${plural(p.rejected, 'rejection')}`
+  const line = `Batch ${formatCount(p.batchesDone)}/${formatCount(p.batchesTotal)}  ${formatCount(p.messagesDone)}/${formatCount(p.messagesTotal)} sent (${pct}%)  ${plural(p.rejected, 'rejection')}`
+  if (elapsedMs === undefined) return line
+  const pace = formatPace(p, elapsedMs)
+  return `${line}  ${pace.rate}  ETA ${pace.eta}`
 }
