@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {parseDuration} from '../text/duration.js'
 
 /**
  * Flags shared by several commands, defined once so their help reads the same everywhere. Help groups: the
@@ -56,4 +57,18 @@ export const variableFlags = {
     multiple: true,
     helpValue: 'FILE',
   }),
+}
+
+/** --lock-timeout: wait for a state another run holds, like terraform's -lock-timeout. Parsed to milliseconds. */
+export const lockTimeoutFlag = {
+  'lock-timeout': Flags.custom<number>({
+    description: 'How long to wait for the state lock while another run holds it, e.g. 30s, 5m, 1m30s. [default: 0s, refuse at once with exit 5]',
+    helpValue: 'DURATION',
+    helpGroup: 'STATE',
+    async parse(input) {
+      const ms = parseDuration(input)
+      if (ms === undefined) throw new Error(`expected a duration such as 30s, 5m or 1m30s, got "${input}"`)
+      return ms
+    },
+  })(),
 }

@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {confirm, needsConfirmation, typeToConfirm} from '../cli/confirm.js'
 import {makeProgress} from '../cli/progress.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {envFlag, sendFlag, showAddressesFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
+import {envFlag, sendFlag, showAddressesFlag, lockTimeoutFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
 import {refuseNonInteractive, runApply} from '../core/apply.js'
 import {SANDBOX_STATE} from '../core/connection.js'
 import {ExitCode, UsageError, type ExitCodes} from '../errors.js'
@@ -44,6 +44,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
     ...showAddressesFlag,
     ...sourceRootFlag,
     ...stateFlags,
+    ...lockTimeoutFlag,
   }
 
   async run(): Promise<void> {
@@ -82,6 +83,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
           planFile,
           state: flags.state,
           workspace: flags.workspace,
+          lockTimeoutMs: flags['lock-timeout'],
           targets: flags.send,
           sandbox: flags.sandbox,
           parallelism: flags.parallelism,

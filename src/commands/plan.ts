@@ -5,7 +5,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {refreshStatePending} from '../core/refresh.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {envFlag, sendFlag, showAddressesFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
+import {envFlag, sendFlag, showAddressesFlag, lockTimeoutFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
 import {SANDBOX_STATE} from '../core/connection.js'
 import {preparePlan} from '../core/plan.js'
 import {ExitCode, formatWarnings, type ExitCodes} from '../errors.js'
@@ -50,13 +50,14 @@ export default class Plan extends BaseCommand<typeof Plan> {
     ...showAddressesFlag,
     ...sourceRootFlag,
     ...stateFlags,
+    ...lockTimeoutFlag,
   }
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(Plan)
     const format = resolveFormat(flags)
     if (flags.refresh) {
-      await refreshStatePending({sandbox: flags.sandbox, state: flags.state, workspace: flags.workspace, envName: flags.env, sends: flags.send, cwd: process.cwd(), env: process.env, note: (m) => this.note(m)})
+      await refreshStatePending({sandbox: flags.sandbox, state: flags.state, workspace: flags.workspace, envName: flags.env, lockTimeoutMs: flags['lock-timeout'], sends: flags.send, cwd: process.cwd(), env: process.env, note: (m) => this.note(m)})
     }
     const prepared = await preparePlan({
       paths: argv as string[],

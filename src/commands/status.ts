@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {envFlag, sendFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
+import {envFlag, sendFlag, lockTimeoutFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
 import {ExitCode, type ExitCodes} from '../errors.js'
 import {toStatusDocument, type StatusDocument} from '../render/status-json.js'
 import {renderStatusText} from '../render/status-text.js'
@@ -34,6 +34,7 @@ With manifest paths, only their sends are checked; without, every send in the st
     ...envFlag,
     ...variableFlags,
     ...stateFlags,
+    ...lockTimeoutFlag,
   }
 
   async run(): Promise<StatusDocument> {
@@ -53,6 +54,7 @@ With manifest paths, only their sends are checked; without, every send in the st
           sends: flags.send,
           state: flags.state,
           workspace: flags.workspace,
+          lockTimeoutMs: flags['lock-timeout'],
           sandbox: flags.sandbox,
           rate: flags.rate,
           variables: {vars: flags.var, varFiles: flags['var-file']},

@@ -44,6 +44,8 @@ export interface ApplyOptions {
   clientOptions?: ClientOptions
   /** --source-root: where recipient files may be read (default: the working directory). */
   sourceRoots?: string[]
+  /** --lock-timeout: how long to wait for a state another run holds (ms; default 0: refuse at once). */
+  lockTimeoutMs?: number
   /** --refresh: settle pending keys through the status endpoint before planning (src/core/refresh.ts). */
   refresh?: boolean
   /** --var, --var-file (and the environment's values): see core/variables.ts. */
@@ -98,7 +100,7 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
     digests = await digestFiles(savedPlanInputs(saved).map((d) => d.file), options.cwd)
   }
 
-  return withLockedStore(options, makeLockOwner('apply', clock(), options.env), async (store) => {
+  return withLockedStore({...options, note: (m) => ui.note(m)}, makeLockOwner('apply', clock(), options.env), async (store) => {
     const state = await store.load()
     // Before anything is shown: a state of another target is refused as far as the environment tells.
     assertTarget(state, store.location, offlineTarget(options))

@@ -105,6 +105,8 @@ export interface RefreshStateOptions extends RefreshOptions {
   workspace?: string
   /** --env NAME: an environment of the project file (core/environment.ts). */
   envName?: string
+  /** --lock-timeout (ms). */
+  lockTimeoutMs?: number
 }
 
 /**

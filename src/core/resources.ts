@@ -2,6 +2,7 @@ import type {Pacer} from '../status/pacer.js'
 import {openStateStore} from '../state/open.js'
 import type {LockOwner, StateLock, StateStore} from '../state/types.js'
 import {openConnection, SANDBOX_STATE, type ConnectOptions, type Connection} from './connection.js'
+import {lockWithin, waitingNote, type LockWaitOptions} from './lock-wait.js'
 
 /**
  * The one way core/ opens, locks, connects and releases: each helper runs `body` with the resource and always
@@ -34,6 +35,10 @@ export interface StoreTarget {
   workspace?: string
   cwd: string
   env: NodeJS.ProcessEnv
+  /** --lock-timeout (ms): how long withLockedStore waits for a lock another run holds (default 0: refuse at once). */
+  lockTimeoutMs?: number
+  /** Told once when it starts waiting for the lock. */
+  note?: (message: string) => void
 }
 
 /** Opens the state store the options name, runs `body`, closes the store. */
@@ -42,15 +47,23 @@ export async function withStore<T>(target: StoreTarget, body: (store: StateStore
   return using(store, (s) => s.close(), body)
 }
 
-/** Takes the store's lock (or throws StateLockedError naming the holder), runs `body`, releases the lock. */
-export async function withLock<T>(store: StateStore, owner: LockOwner, body: (lock: StateLock) => Promise<T>): Promise<T> {
-  const lock = await store.lock(owner)
+/**
+ * Takes the store's lock (or throws StateLockedError naming the holder; with `wait.timeoutMs`, after retrying that
+ * long: --lock-timeout), runs `body`, releases the lock.
+ */
+export async function withLock<T>(store: StateStore, owner: LockOwner, body: (lock: StateLock) => Promise<T>, wait: LockWaitOptions = {}): Promise<T> {
+  const lock = await lockWithin(store, owner, wait)
   return using(lock, (l) => l.release(), body)
 }
 
 /** withStore and withLock together: the lock is held from before the body reads the state until it returns. */
 export function withLockedStore<T>(target: StoreTarget, owner: LockOwner, body: (store: StateStore) => Promise<T>): Promise<T> {
-  return withStore(target, (store) => withLock(store, owner, () => body(store)))
+  return withStore(target, (store) => withLock(store, owner, () => body(store), lockWait(target)))
+}
+
+/** The --lock-timeout of a target as lock-wait options, noting once that it waits. */
+export function lockWait(target: Pick<StoreTarget, 'lockTimeoutMs' | 'note'>): LockWaitOptions {
+  return {timeoutMs: target.lockTimeoutMs, onWait: (error) => target.note?.(waitingNote(error, target.lockTimeoutMs))}
 }
 
 /** Connects to Marketing Cloud (or starts the sandbox), runs `body`, closes the client and stops the sandbox. */

@@ -95,6 +95,9 @@ export interface RemoveOptions {
   confirm: (selection: Selection, location: string) => Promise<boolean>
   /** What to say when nothing matches (an InvalidInputError, exit 3); undefined: succeed with nothing removed. */
   nothingMatches?: (selection: Selection, location: string) => InvalidInputError | undefined
+  /** --lock-timeout (ms): how long to wait for a state another run holds. */
+  lockTimeoutMs?: number
+  note?: (message: string) => void
 }
 
 export interface RemoveResult {
@@ -106,7 +109,7 @@ export interface RemoveResult {
 
 /** Forgets records under the lock and commits: the snapshot is rewritten atomically without them. */
 export async function removeRecords(target: StateTarget, options: RemoveOptions): Promise<RemoveResult> {
-  return withLockedStore(await resolved(target), makeLockOwner(options.operation), async (store) => {
+  return withLockedStore({...(await resolved(target)), lockTimeoutMs: options.lockTimeoutMs, note: options.note}, makeLockOwner(options.operation), async (store) => {
     const data = await store.load()
     const selection = options.select(data)
     const base = {location: store.location, missing: selection.missing}

@@ -6,7 +6,8 @@ import type {ClientOptions} from '../sfmc/client.js'
 import {makeLockOwner} from '../state/lock.js'
 import type {MessageRecord, StateStore} from '../state/types.js'
 import {requireConnection} from './connection.js'
-import {withConnection, withLock, withStore} from './resources.js'
+import type {LockWaitOptions} from './lock-wait.js'
+import {lockWait, withConnection, withLock, withStore} from './resources.js'
 import {assertTarget, offlineTarget} from './target.js'
 import {deliveryFromStatus, selectForStatus, summariseStatus, type StatusReport} from '../status/delivery.js'
 import {DEFAULT_STATUS_RATE, Pacer} from '../status/pacer.js'
@@ -33,6 +34,8 @@ export interface StatusOptions {
   variables?: VariableOptions
   /** --env NAME: an environment of the project file (core/environment.ts). */
   envName?: string
+  /** --lock-timeout (ms): how long the final write waits for a state another run holds. */
+  lockTimeoutMs?: number
   /** Write the answers gathered so far to the state after this many (default 1000), so a long run loses little. */
   flushEvery?: number
 }
@@ -105,7 +108,8 @@ export async function runStatus(given: StatusOptions, ui: StatusUi): Promise<Sta
         return pollStatuses(selection.ask, client, {pacer, signal: options.signal, onAnswer, onProgress: ui.onProgress})
       })
       await flushing
-      const saved = await saveDeliveries(store, buffer)
+      // The last write may wait for another run (--lock-timeout); the intermediate ones never hold polling up.
+      const saved = await saveDeliveries(store, buffer, lockWait({lockTimeoutMs: options.lockTimeoutMs, note: (m) => ui.note(m)}))
       unsaved = saved.left.length
       saveError = saved.lockError
     }
@@ -129,7 +133,7 @@ export async function runStatus(given: StatusOptions, ui: StatusUi): Promise<Sta
  * Records delivery events under the lock: each only if the state still holds the same accepted record (a `state rm`
  * or a re-send in between wins). When another run holds the lock, nothing is written and the updates come back.
  */
-async function saveDeliveries(store: StateStore, updates: MessageRecord[]): Promise<{left: MessageRecord[]; lockError?: CliError}> {
+async function saveDeliveries(store: StateStore, updates: MessageRecord[], wait: LockWaitOptions = {}): Promise<{left: MessageRecord[]; lockError?: CliError}> {
   if (updates.length === 0) return {left: []}
   let locked = false
   try {
@@ -145,7 +149,7 @@ async function saveDeliveries(store: StateStore, updates: MessageRecord[]): Prom
       if (writes.length > 0) await store.append(writes)
       await store.commit()
       return {left: []}
-    })
+    }, wait)
   } catch (error) {
     // Only a refused lock keeps the updates for later; a failure while holding it is a real error.
     if (!locked && error instanceof StateLockedError) return {left: updates, lockError: error}

@@ -3,7 +3,7 @@ import {plural} from '../text/format.js'
 import {makeLockOwner} from '../state/lock.js'
 import {DEFAULT_STATE_PATH, isPostgresSpec} from '../state/open.js'
 import type {LockOwner, StateData, StateStore} from '../state/types.js'
-import {withLock, withStore} from './resources.js'
+import {lockWait, withLock, withStore} from './resources.js'
 
 export interface StateSummary {
   location: string
@@ -53,9 +53,10 @@ export function copyConflicts(source: StateSummary, dest: StateSummary): string[
  * Copies the whole state from one store to another, both locked for the duration. Refuses (StateError) to
  * overwrite a destination of another lineage (unless empty) or with a newer serial, unless `force`.
  */
-export async function copyState(from: StateStore, to: StateStore, options: {owner: LockOwner; force: boolean}): Promise<CopyStateResult> {
+export async function copyState(from: StateStore, to: StateStore, options: {owner: LockOwner; force: boolean; lockTimeoutMs?: number; note?: (message: string) => void}): Promise<CopyStateResult> {
   if (from.location === to.location) throw new UsageError(`the source and the destination are the same state (${from.location})`)
-  return withLock(from, options.owner, () => withLock(to, options.owner, () => copyLocked(from, to, options.force)))
+  const wait = lockWait(options)
+  return withLock(from, options.owner, () => withLock(to, options.owner, () => copyLocked(from, to, options.force), wait), wait)
 }
 
 async function copyLocked(from: StateStore, to: StateStore, force: boolean): Promise<CopyStateResult> {
@@ -82,6 +83,9 @@ export interface TransferOptions {
   force: boolean
   cwd: string
   env: NodeJS.ProcessEnv
+  /** --lock-timeout (ms). */
+  lockTimeoutMs?: number
+  note?: (message: string) => void
 }
 
 export interface TransferResult extends CopyStateResult {
@@ -123,7 +127,7 @@ export async function transferState(options: TransferOptions): Promise<TransferR
   return withStore({state: file, cwd: options.cwd, env: options.env}, (fileStore) =>
     withStore({state: url, cwd: options.cwd, env: options.env, workspace}, async (pgStore) => {
       const [from, to] = options.direction === 'push' ? [fileStore, pgStore] : [pgStore, fileStore]
-      const result = await copyState(from, to, {owner, force: options.force})
+      const result = await copyState(from, to, {owner, force: options.force, lockTimeoutMs: options.lockTimeoutMs, note: options.note})
       return {...result, direction: options.direction, workspace}
     }),
   )

@@ -1,6 +1,7 @@
 import type {Paint} from './paint.js'
 import type {ApplyResult, Progress} from '../apply/execute.js'
 import {codeName} from '../sfmc/codes.js'
+import {formatDuration} from '../text/duration.js'
 import {formatCount, plural} from '../text/format.js'
 import {escapeTerminal, maskValue, type MaskOptions} from '../privacy/index.js'
 
@@ -51,14 +52,6 @@ export function progressPace(p: Progress, elapsedMs: number): {perSecond: number
   if (p.messagesDone <= 0 || elapsedMs <= 0) return undefined
   const perSecond = p.messagesDone / (elapsedMs / 1000)
   return {perSecond, etaSeconds: Math.max(0, p.messagesTotal - p.messagesDone) / perSecond}
-}
-
-/** 42 -> "42s", 65 -> "1m 05s", 3720 -> "1h 02m" (seconds rounded up, so an ETA never reads 0s too early). */
-export function formatDuration(seconds: number): string {
-  const s = Math.ceil(Math.max(0, seconds))
-  if (s < 60) return `${s}s`
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`
-  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
 }
 
 /** "1,234 msg/s" and "ETA 1m 05s" (or "-" while unknown), for the bar and the plain lines. */

@@ -178,6 +178,27 @@ for (const backend of stateBackends) {
       })
     }
 
+    it('--lock-timeout: rm waits for the holder to release the lock, then removes; a shorter wait is refused with exit 5', async () => {
+      await setup(records())
+      const holder = await storeNow()
+      const lock = await holder.lock({...OWNER, operation: 'apply'})
+      const args = ['state', 'rm', 'news.ann', '--yes', '--state', spec, ...(workspace ? ['--workspace', workspace] : [])]
+      const short = await runCli([...args, '--lock-timeout', '300ms'], {cwd: project.dir})
+      expect(short.code).toBe(5)
+      expect(short.stderr).toMatch(/locked by apply .*\(still locked after waiting 1s\)/)
+
+      const waiting = startCli([...args, '--lock-timeout', '2m'], {cwd: project.dir})
+      await waitFor(() => waiting.stderrSoFar().includes('waiting up to 2m 00s for it (--lock-timeout)'), 15_000)
+      await lock.release()
+      const done = await waiting.done
+      expect(done.code, done.stderr).toBe(0)
+      expect((await load()).messages.has('news.ann')).toBe(false)
+
+      const bad = await cli(['state', 'rm', 'news.bob', '--yes', '--lock-timeout', 'soon'])
+      expect(bad.code).toBe(3)
+      expect(bad.stderr).toContain('--lock-timeout: expected a duration such as 30s, 5m or 1m30s, got "soon"')
+    })
+
     it('rm while an apply holds the lock: refused with exit 5 naming the holder, nothing removed', async () => {
       await setup(records())
       sandbox = await startSandbox()

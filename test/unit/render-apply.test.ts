@@ -3,7 +3,8 @@ import {describe, expect, it} from 'vitest'
 import type {ApplyResult} from '../../src/apply/execute.js'
 import {makeProgress} from '../../src/cli/progress.js'
 import {makePaint} from '../../src/render/paint.js'
-import {formatDuration, formatPace, progressPace, renderApplySummary} from '../../src/render/apply-text.js'
+import {formatPace, progressPace, renderApplySummary} from '../../src/render/apply-text.js'
+import {formatDuration} from '../../src/text/duration.js'
 
 const paint = makePaint(false)
 

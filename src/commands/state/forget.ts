@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
+import {lockTimeoutFlag, sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
 import {UsageError, type ExitCodes} from '../../errors.js'
 import {plural} from '../../text/format.js'
@@ -30,6 +30,7 @@ The state's git history and Marketing Cloud's own records are not touched: erase
     json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print what was removed as one JSON document.'}),
     ...stateFlags,
     ...sandboxStateFlag,
+    ...lockTimeoutFlag,
   }
 
   async run(): Promise<{state: string; removed: {messageKey: string; send: string; revision: number}[]; cancelled: boolean}> {
@@ -43,6 +44,8 @@ The state's git history and Marketing Cloud's own records are not touched: erase
       {state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, cwd: process.cwd(), env: process.env},
       {
         operation: 'state forget',
+        lockTimeoutMs: flags['lock-timeout'],
+        note: (m) => this.note(m),
         select: (data) => selectByContact(data, contactKey, hasher),
         confirm: (selection, location) => {
           if (flags.yes) return Promise.resolve(true)

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
+import {lockTimeoutFlag} from '../../cli/flags.js'
 import type {ExitCodes} from '../../errors.js'
 import {type TransferDirection, type TransferDocument, renderTransferText, toTransferDocument, transferState} from '../../core/transfer.js'
 
@@ -8,15 +9,27 @@ import {type TransferDirection, type TransferDocument, renderTransferText, toTra
 export const transferFlags = {
   workspace: Flags.string({description: 'Workspace in the PostgreSQL state. [default: $MCSEND_WORKSPACE or "default"]'}),
   force: Flags.boolean({description: 'Overwrite even a destination that holds another or a newer state.'}),
+  ...lockTimeoutFlag,
   json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print the result as one JSON document.'}),
 }
 
 /** The body of `state push` and `state pull`: copy, then print the result (text, or one JSON document). */
 export async function runTransfer(
   direction: TransferDirection,
-  flags: {from?: string; to?: string; workspace?: string; force: boolean; json: boolean},
+  flags: {from?: string; to?: string; workspace?: string; force: boolean; json: boolean; 'lock-timeout'?: number},
+  note: (message: string) => void,
 ): Promise<TransferDocument> {
-  const result = await transferState({direction, from: flags.from, to: flags.to, workspace: flags.workspace, force: flags.force, cwd: process.cwd(), env: process.env})
+  const result = await transferState({
+    direction,
+    from: flags.from,
+    to: flags.to,
+    workspace: flags.workspace,
+    force: flags.force,
+    lockTimeoutMs: flags['lock-timeout'],
+    note,
+    cwd: process.cwd(),
+    env: process.env,
+  })
   const doc = toTransferDocument(result)
   process.stdout.write(flags.json ? `${JSON.stringify(doc)}\n` : renderTransferText(result))
   return doc
@@ -44,6 +57,6 @@ The destination is replaced. It is refused, unless --force, when it holds a diff
 
   async run(): Promise<TransferDocument> {
     const {flags} = await this.parse(StatePush)
-    return runTransfer('push', flags)
+    return runTransfer('push', flags, (m) => this.note(m))
   }
 }

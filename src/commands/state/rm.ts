@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
+import {lockTimeoutFlag, sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
 import {InvalidInputError, UsageError, type ExitCodes} from '../../errors.js'
 import {plural} from '../../text/format.js'
@@ -30,6 +30,7 @@ Asks for confirmation on a terminal unless --yes; in a non-interactive shell, --
     json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print what was removed as one JSON document.'}),
     ...stateFlags,
     ...sandboxStateFlag,
+    ...lockTimeoutFlag,
   }
 
   async run(): Promise<{state: string; removed: string[]; missing: string[]; cancelled: boolean}> {
@@ -43,6 +44,8 @@ Asks for confirmation on a terminal unless --yes; in a non-interactive shell, --
       {state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, cwd: process.cwd(), env: process.env},
       {
         operation: 'state rm',
+        lockTimeoutMs: flags['lock-timeout'],
+        note: (m) => this.note(m),
         select: (data) => (keys.length > 0 ? selectByKeys(data, keys) : selectBySends(data, sends)),
         nothingMatches: (_selection, location) =>
           new InvalidInputError(
