@@ -1,7 +1,10 @@
-import {InvalidInputError, StateLockedError} from '../errors.js'
+import {InvalidInputError, StateLockedError, UsageError} from '../errors.js'
 import {UNKEYED, type StateHasher} from '../keys/keyed.js'
 import {checkStateKey} from './state-key.js'
 import {makeLockOwner} from '../state/lock.js'
+import {isPostgresSpec} from '../state/open.js'
+import {redactPgUrl} from '../state/pg-errors.js'
+import type {PgWorkspaceInfo} from '../state/pg-store.js'
 import type {LockOwner, MessageRecord, StateData} from '../state/types.js'
 import {applyEnvironment} from './environment.js'
 import {withLockedStore, withStore} from './resources.js'
@@ -150,4 +153,25 @@ export async function unlockState(target: StateTarget, force: boolean): Promise<
     if (!info) return {location: store.location, removed: false}
     return {location: store.location, holder: owner ?? info.owner, stale: info.stale, removed: true}
   })
+}
+
+export interface WorkspaceList {
+  /** The database, as a postgres:// URL without its password. */
+  state: string
+  workspaces: PgWorkspaceInfo[]
+}
+
+/** `mcsend state workspaces`: the workspaces of a PostgreSQL state (read-only; a state file has none). */
+export async function listWorkspaces(target: Pick<StateTarget, 'state' | 'env'>): Promise<WorkspaceList> {
+  const spec = target.state ?? (target.env.MCSEND_STATE || undefined)
+  if (spec === undefined || !isPostgresSpec(spec)) {
+    throw new UsageError('state workspaces lists the workspaces of a PostgreSQL state, and this state is a file', 'pass --state postgres://USER@HOST/DATABASE, or set MCSEND_STATE to that URL')
+  }
+  const {PgStateStore} = await import('../state/pg-store.js')
+  const store = await PgStateStore.connect({url: spec, workspace: 'default'})
+  try {
+    return {state: redactPgUrl(spec), workspaces: await store.listWorkspaces()}
+  } finally {
+    await store.close()
+  }
 }

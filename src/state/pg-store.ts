@@ -17,6 +17,17 @@ export interface PgStateStoreOptions {
   workspace: string
 }
 
+/** One workspace of a PostgreSQL state, as `state workspaces` lists it. */
+export interface PgWorkspaceInfo {
+  workspace: string
+  lineage: string
+  serial: number
+  messages: number
+  sends: number
+  /** UTC ISO time of its last change. */
+  updatedAt: string
+}
+
 /** How long to wait for a connection before giving up. */
 const CONNECT_TIMEOUT_MS = 10_000
 /** How long a query on the lock's own connection (taking the lock, the fencing check) may take. */
@@ -655,6 +666,19 @@ export class PgStateStore implements StateStore {
   async unfolded(): Promise<string | undefined> {
     // load() counts a finished-but-uncommitted run's writes itself (they are already in the tables).
     return undefined
+  }
+
+  /** Every workspace in this database, by name (read-only; for `mcsend state workspaces`). */
+  async listWorkspaces(): Promise<PgWorkspaceInfo[]> {
+    return this.exclusive('listing the workspaces', async () => {
+      const result = await this.client.query<{workspace: string; lineage: string; serial: string; updated_at: Date; messages: string; sends: string}>(
+        `SELECT w.workspace, w.lineage, w.serial, w.updated_at,
+                (SELECT count(*) FROM mcsend_messages m WHERE m.workspace = w.workspace) AS messages,
+                (SELECT count(*) FROM mcsend_sends s WHERE s.workspace = w.workspace) AS sends
+         FROM mcsend_workspaces w ORDER BY w.workspace COLLATE "C"`,
+      )
+      return result.rows.map((r) => ({workspace: r.workspace, lineage: r.lineage, serial: Number(r.serial), messages: Number(r.messages), sends: Number(r.sends), updatedAt: r.updated_at.toISOString()}))
+    })
   }
 
   async lockInfo(): Promise<{owner: LockOwner; stale: boolean} | undefined> {

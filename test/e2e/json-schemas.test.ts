@@ -30,6 +30,7 @@ const SCHEMA_FOR_COMMAND: Record<string, string> = {
   'state:push': 'state-transfer',
   'state:pull': 'state-transfer',
   init: 'init',
+  'state:workspaces': 'state-workspaces',
 }
 
 /** Addresses of the test recipients: none may appear in a JSON document (the schemas say so). */
@@ -123,7 +124,7 @@ describe('--json outputs validate against their schemas', () => {
   it('the error document of failing commands (error.schema.json)', async () => {
     const runs = await Promise.all([
       cli(['plan', 'news.yaml', '--send', 'nope', '--json', '--state', state()]),
-      cli(['init', '--json']),
+      cli(['init', '--no-such-flag', '--json']),
       cli(['status', '--json', '--state', state()], {MCSEND_AUTH_URL: '', MCSEND_CLIENT_ID: '', MCSEND_CLIENT_SECRET: ''}),
       cli(['sandbox', '--port', '70000', '--json']),
       cli(['plan', 'bad.yaml', '--format', 'json', '--state', state()]),

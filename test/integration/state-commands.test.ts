@@ -10,6 +10,7 @@ import type {MessageRecord, StateStore} from '../../src/state/types.js'
 import {stateBackends} from '../helpers/backends.js'
 import {recipientRecord} from '../helpers/records.js'
 import {makeProject, runCli, startCli, waitFor, type Project} from '../helpers/project.js'
+import {compileSchema} from '../helpers/schemas.js'
 
 function rec(messageKey: string, send: string, contactKey: string, overrides: Partial<MessageRecord> = {}): MessageRecord {
   return recipientRecord({send, contactKey, messageKey}, overrides)
@@ -164,6 +165,28 @@ for (const backend of stateBackends) {
       expect(await (await storeNow()).lockInfo()).toBeUndefined()
     })
 
+    if (backend.name === 'postgres') {
+      it('workspaces: lists every workspace of the database with its records, read-only (state-workspaces schema)', async () => {
+        await setup(records())
+        const json = await runCli(['state', 'workspaces', '--json'], {cwd: project.dir, env: {MCSEND_STATE: spec}})
+        expect(json.code, json.stderr).toBe(0)
+        const doc = JSON.parse(json.stdout) as {state: string; workspaces: {workspace: string; messages: number; sends: number; serial: number}[]}
+        const validate = compileSchema('state-workspaces')
+        expect(validate(doc), JSON.stringify(validate.errors)).toBe(true)
+        expect(doc.workspaces.find((w) => w.workspace === workspace)).toMatchObject({messages: 5, sends: 0, serial: 1})
+        const names = doc.workspaces.map((w) => w.workspace)
+        expect(names).toEqual([...names].sort())
+        const text = await runCli(['state', 'workspaces', '--state', spec], {cwd: project.dir})
+        expect(text.code, text.stderr).toBe(0)
+        expect(text.stdout).toMatch(/^ {2}WORKSPACE +RECORDS +SENDS +SERIAL +UPDATED$/m)
+        expect(text.stdout).toMatch(new RegExp(`^ {2}${workspace} +5 +0 +1 +\\d{4}-`, 'm'))
+        // A state file has no workspaces.
+        const file = await runCli(['state', 'workspaces', '--state', 'state.json'], {cwd: project.dir})
+        expect(file.code).toBe(64)
+        expect(file.stderr).toContain('hint: pass --state postgres://')
+      })
+    }
+
     if (backend.name === 'file') {
       it('unlock: removes the stale lock of a process that died, naming it', async () => {
         await setup(records())
@@ -177,6 +200,27 @@ for (const backend of stateBackends) {
         await expect(readFile(path.join(lockDir, 'owner.json'))).rejects.toMatchObject({code: 'ENOENT'})
       })
     }
+
+    it('show --contact-key: every record of one contact, found by its hash; the key masked when it is an address', async () => {
+      await setup(records())
+      const json = await cli(['state', 'show', '--contact-key', 'ann@example.com', '--json'])
+      expect(json.code, json.stderr).toBe(0)
+      const doc = JSON.parse(json.stdout) as {total: number; offset: number; records: MessageRecord[]}
+      const validate = compileSchema('state-list')
+      expect(validate(doc), JSON.stringify(validate.errors)).toBe(true)
+      expect(doc.records.map((r) => r.messageKey)).toEqual(['news.ann', 'promo.ann'])
+      const text = await cli(['state', 'show', '--contact-key', 'ann@example.com'])
+      expect(text.code, text.stderr).toBe(0)
+      expect(text.stdout).toContain('2 records of contactKey a***@example.com in ')
+      expect(text.stdout).toMatch(/^messageKey +promo\.ann$/m)
+      expect(text.stdout + text.stderr).not.toContain('ann@example.com')
+      const none = await cli(['state', 'show', '--contact-key', 'nobody'])
+      expect(none.code, none.stderr).toBe(0)
+      expect(none.stdout).toContain('No records of contactKey nobody in ')
+      const both = await cli(['state', 'show', 'news.ann', '--contact-key', 'ann@example.com'])
+      expect(both.code).toBe(64)
+      expect(both.stderr).toContain('give either a messageKey or --contact-key KEY')
+    })
 
     it('--lock-timeout: rm waits for the holder to release the lock, then removes; a shorter wait is refused with exit 5', async () => {
       await setup(records())
