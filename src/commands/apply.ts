@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {confirm, needsConfirmation, typeToConfirm} from '../cli/confirm.js'
+import {confirmTyped, needsConfirmation} from '../cli/confirm.js'
 import {makeProgress} from '../cli/progress.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {envFlag, sendFlag, showAddressesFlag, lockTimeoutFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
@@ -9,12 +9,12 @@ import {SANDBOX_STATE} from '../core/connection.js'
 import {ExitCode, UsageError, type ExitCodes} from '../errors.js'
 import {isSavedPlanArgument} from '../core/saved-plan.js'
 import {renderApplySummary} from '../render/apply-text.js'
-import {formatCount} from '../text/format.js'
+import {plural} from '../text/format.js'
 import {describeEnvironment, renderPlanText} from '../render/plan-text.js'
 
 export default class Apply extends BaseCommand<typeof Apply> {
   static summary = 'Send the planned messages, exactly once, recording each outcome in the state.'
-  static description = `Plans as \`mcsend plan\` does, shows the plan, asks for approval (or takes --auto-approve), checks that each send definition exists and is Active, then sends the batches with bounded concurrency. Each batch's messageKeys are written to the state as pending before the request and as accepted or failed after it, so a re-run, a crash or a retry never sends the same message twice. Ctrl-C stops starting new batches, waits for those in flight and saves the state.
+  static description = `Plans as \`mcsend plan\` does, shows the plan, takes the state lock, checks the credentials and that each send definition exists and is Active, and only then asks for approval, naming the target: type yes to send (or pass --auto-approve; anything else cancels with exit 1). Then it sends the batches with bounded concurrency. Each batch's messageKeys are written to the state as pending before the request and as accepted or failed after it, so a re-run, a crash or a retry never sends the same message twice. Ctrl-C stops starting new batches, waits for those in flight and saves the state.
 
 \`mcsend apply FILE\`, where FILE was written by \`mcsend plan --out FILE\`, sends exactly that plan without asking (the review was the approval). It refuses a stale plan with exit 5 and sends nothing: when the state changed since the plan (another apply ran), when a manifest or recipient file it read changed or is missing, or when the plan was written in another format version. Run it from the directory plan ran in.
 
@@ -101,14 +101,13 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
             if (json) emit({type: 'plan', formatVersion: plan.formatVersion, state: plan.state, summary: plan.summary, ...(planFile === undefined ? {} : {savedPlan: planFile})})
             else process.stdout.write(renderPlanText(plan, {...mask, paint: this.paint(process.stdout)}))
           },
-          approve: async (plan) => {
+          approve: async (plan, target) => {
             if (flags['auto-approve']) return true
             if (needsConfirmation(false)) refuseNonInteractive()
-            const what = `Send ${formatCount(plan.summary.toSend)} messages in ${formatCount(plan.summary.requests)} requests`
+            // A protected environment is approved by typing its name, any other target by typing yes.
             const e = plan.environment
-            if (e === undefined) return confirm(`${what}?`)
-            if (e.protected) return typeToConfirm(`${what} to ${describeEnvironment(e)}?`, e.name)
-            return confirm(`${what} to ${describeEnvironment(e)}?`)
+            const where = e === undefined ? target : `${target} (${describeEnvironment(e)})`
+            return confirmTyped(`Send ${plural(plan.summary.toSend, 'message')} in ${plural(plan.summary.requests, 'request')} to ${where}?`, e?.protected === true ? e.name : 'yes')
           },
           note: (m) => this.note(m),
           onEvent: json ? (e) => emit(e) : undefined,
@@ -119,7 +118,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
       if (outcome.cancelled) {
         if (json) emit({type: 'cancelled'})
         else this.note('Apply cancelled; nothing was sent.')
-        return
+        this.exit(outcome.exitCode)
       }
       if (!outcome.result) {
         if (json) emit({type: 'summary', accepted: 0, alreadyAccepted: 0, rejected: 0, unknown: 0, notAttempted: 0, exitCode: 0})

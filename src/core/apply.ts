@@ -7,7 +7,7 @@ import type {Plan} from '../plan/types.js'
 import type {ClientOptions} from '../sfmc/client.js'
 import type {SfmcClient} from '../sfmc/types.js'
 import {makeLockOwner} from '../state/lock.js'
-import type {MessageStatus, StateData} from '../state/types.js'
+import type {MessageStatus, StateData, StateTarget} from '../state/types.js'
 import type {Send} from '../manifest/types.js'
 import {requireConnection} from './connection.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
@@ -57,8 +57,11 @@ export interface ApplyOptions {
 export interface ApplyUi {
   /** Shows the plan before asking. */
   showPlan(plan: Plan): Promise<void> | void
-  /** Asks for approval; return false to cancel. Not called with nothing to send. */
-  approve(plan: Plan): Promise<boolean>
+  /**
+   * Asks for approval, naming where the messages go; false cancels (exit 1, nothing sent). Called after the lock,
+   * the credentials and the definitions were checked; not called with nothing to send nor for a saved plan.
+   */
+  approve(plan: Plan, target: string): Promise<boolean>
   note(message: string): void
   onEvent?(event: ExecuteEvent): void
   onProgress?(progress: Progress): void
@@ -73,8 +76,8 @@ export interface ApplyOutcome {
 }
 
 /**
- * apply: credentials first (fail before anything else), then manifests, lock, state, plan, approval,
- * definition preflight, and the write-ahead execution. The lock is held from before the state is read until
+ * apply: credentials first (fail before anything else), then manifests, lock, state, plan, the connection and the
+ * definition preflight, approval (naming the target), and the write-ahead execution. The lock is held from before the state is read until
  * the state is committed.
  */
 export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyOutcome> {
@@ -119,10 +122,10 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
       return {plan, cancelled: false, exitCode: ExitCode.ok, stateLocation: store.location}
     }
     refuseStalePending(plan, state, clock())
+    // Every check that can fail comes before the question: the lock (held), the credentials and the target (the
+    // connection takes the token), and the definitions. A "yes" is then answered only by the send itself.
     // A reviewed saved plan needs no second approval, except for a protected environment.
-    if ((saved === undefined || plan.environment?.protected === true) && !(await ui.approve(plan))) {
-      return {plan, cancelled: true, exitCode: ExitCode.ok, stateLocation: store.location}
-    }
+    const needsApproval = saved === undefined || plan.environment?.protected === true
     const result = await withConnection(options, undefined, async (connection) => {
       const client = connection.client
       // Now the business unit is known too (MCSEND_ACCOUNT_ID, or the token's): compare again, and bind a new state.
@@ -135,6 +138,7 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
       }
       if (state.target === undefined) await store.setMeta({target})
       await preflightDefinitions(plan, client, options.allowInactive)
+      if (needsApproval && !(await ui.approve(plan, describeTargetForApproval(target)))) return undefined
       // Each key's status before this run, read now: the executor's pending records replace them as it goes.
       const before = new Map<string, MessageStatus>()
       for (const send of plan.sends) for (const b of send.batches) for (const m of b.messages) {
@@ -150,6 +154,7 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
         onProgress: ui.onProgress,
       })
     })
+    if (result === undefined) return {plan, cancelled: true, exitCode: ExitCode.error, stateLocation: store.location}
     if (result.accepted + result.alreadyAccepted > 0) {
       for (const send of plan.sends) {
         if (send.batches.length === 0) continue
@@ -264,4 +269,11 @@ async function preflightDefinitions(plan: Plan, client: SfmcClient, allowInactiv
 
 export function refuseNonInteractive(): never {
   throw new UsageError('apply needs approval, and this shell is not interactive', 'pass --auto-approve to send without a prompt (in CI, after reviewing the plan)')
+}
+
+/** Where apply sends, in words for the approval prompt and the result: the sandbox, or the tenant and business unit. */
+export function describeTargetForApproval(target: StateTarget): string {
+  if (target.kind === 'sandbox') return 'the built-in sandbox (nothing reaches a real inbox)'
+  const bu = target.accountId === undefined ? "the API package's own business unit" : `business unit ${target.accountId}`
+  return `Marketing Cloud tenant ${target.authHost}, ${bu}`
 }

@@ -1,0 +1,86 @@
+import {readFile} from 'node:fs/promises'
+import path from 'node:path'
+import {afterEach, describe, expect, it} from 'vitest'
+
+import {makeProject, runCli, type Project} from '../helpers/project.js'
+import {runInPty} from '../helpers/pty.js'
+import {startSandboxProcess, type SandboxProcess} from '../helpers/sandbox-process.js'
+
+const PROMPT = 'Enter a value:'
+
+/**
+ * The approval of `apply` on a real pseudo-terminal: it names the target, needs the typed word `yes`, comes after
+ * every check that can fail (lock, credentials, definitions), and a cancel exits 1 with nothing sent. Both paths:
+ * --sandbox, and credentials mode (the sandbox as its own process, the CLI given only the MCSEND_ variables).
+ */
+describe('apply approval', () => {
+  let project: Project
+  let sandbox: SandboxProcess | undefined
+  afterEach(async () => {
+    await sandbox?.stop()
+    sandbox = undefined
+    await project?.cleanup()
+  })
+
+  const outboxLines = async (dir: string) =>
+    (await readFile(path.join(dir, '.mcsend', 'sandbox', 'outbox.ndjson'), 'utf8').catch(() => '')).split('\n').filter((l) => l !== '').length
+
+  it('--sandbox: names the sandbox; "y" is not "yes": cancelled, exit 1, nothing sent; "yes" sends', async () => {
+    project = await makeProject({recipients: 30, definitionKey: 'release-notes'})
+    const cancel = runInPty(['apply', 'send.yaml', '--sandbox'], {cwd: project.dir})
+    cancel.answer(PROMPT, 'y')
+    const cancelled = await cancel.done
+    expect(cancelled.output).toContain('Send 30 messages in 1 request to the built-in sandbox (nothing reaches a real inbox)?')
+    expect(cancelled.output).toContain('Only "yes" is accepted to approve')
+    expect(cancelled.output).toContain('Apply cancelled; nothing was sent.')
+    expect(cancelled.code).toBe(1)
+    expect(await outboxLines(project.dir)).toBe(0)
+
+    const approve = runInPty(['apply', 'send.yaml', '--sandbox'], {cwd: project.dir})
+    approve.answer(PROMPT, 'yes')
+    const approved = await approve.done
+    expect(approved.code, approved.output).toBe(0)
+    expect(approved.output).toContain('Apply complete: 30 accepted.')
+    expect(await outboxLines(project.dir)).toBe(30)
+  })
+
+  it('credentials mode: names the tenant and business unit; bad credentials or an unknown definition fail before the question', async () => {
+    sandbox = await startSandboxProcess({definitions: ['test-def=Active']})
+    project = await makeProject({recipients: 5})
+    const env = {...sandbox.env, MCSEND_ACCOUNT_ID: '514009876'}
+    const host = new URL(sandbox.env.MCSEND_AUTH_URL).host
+
+    const wrongSecret = runInPty(['apply', 'send.yaml'], {cwd: project.dir, env: {...env, MCSEND_CLIENT_SECRET: 'not-the-secret'}})
+    wrongSecret.answer(PROMPT, 'yes')
+    const refused = await wrongSecret.done
+    expect(refused.code).toBe(1)
+    expect(refused.output).toContain('Marketing Cloud authentication failed')
+    expect(refused.output).not.toContain(PROMPT)
+
+    await project.cleanup()
+    project = await makeProject({recipients: 5, definitionKey: 'no-such-definition'})
+    const unknown = runInPty(['apply', 'send.yaml'], {cwd: project.dir, env})
+    unknown.answer(PROMPT, 'yes')
+    const missing = await unknown.done
+    expect(missing.code).toBe(3)
+    expect(missing.output).toContain('send definition "no-such-definition" does not exist')
+    expect(missing.output).not.toContain(PROMPT)
+
+    await project.cleanup()
+    project = await makeProject({recipients: 5})
+    const run = runInPty(['apply', 'send.yaml'], {cwd: project.dir, env})
+    run.answer(PROMPT, 'yes')
+    const sent = await run.done
+    expect(sent.code, sent.output).toBe(0)
+    expect(sent.output).toContain(`Send 5 messages in 1 request to Marketing Cloud tenant ${host}, business unit 514009876?`)
+    expect(await sandbox.outbox()).toHaveLength(5)
+  })
+
+  it('without a terminal: refuses with exit 64 and sends nothing, before asking', async () => {
+    project = await makeProject({recipients: 3, definitionKey: 'release-notes'})
+    const result = await runCli(['apply', 'send.yaml', '--sandbox'], {cwd: project.dir})
+    expect(result.code).toBe(64)
+    expect(result.stderr).toContain('pass --auto-approve')
+    expect(await outboxLines(project.dir)).toBe(0)
+  })
+})
