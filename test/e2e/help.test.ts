@@ -33,7 +33,7 @@ describe('help, version and completion', () => {
     const root = await help(['-h'])
     expect(root.code, root.stderr).toBe(0)
     expect(root.stdout).toContain('COMMANDS')
-    expect(root.stdout).toMatch(/^ {2}validate /m)
+    expect(root.stdout).toMatch(/^ {2}doctor /m)
     const apply = await help(['apply', '-h'])
     expect(apply.code, apply.stderr).toBe(0)
     expect(apply.stdout).toContain('$ mcsend apply [PATHS...]')

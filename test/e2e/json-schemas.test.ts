@@ -31,6 +31,7 @@ const SCHEMA_FOR_COMMAND: Record<string, string> = {
   'state:pull': 'state-transfer',
   init: 'init',
   'state:workspaces': 'state-workspaces',
+  doctor: 'doctor',
 }
 
 /** Addresses of the test recipients: none may appear in a JSON document (the schemas say so). */

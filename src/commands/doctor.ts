@@ -1,0 +1,33 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base-command.js'
+import {runDoctor, type DoctorReport} from '../core/doctor.js'
+import {ExitCode, type ExitCodes} from '../errors.js'
+import {renderDoctor} from '../render/doctor-text.js'
+
+export default class Doctor extends BaseCommand<typeof Doctor> {
+  static summary = 'Check the connection to Marketing Cloud and the send definitions, without sending anything.'
+  static description = `Checks what apply needs, as \`gh auth status\` does for gh: the credentials in the environment (MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN or MCSEND_AUTH_URL, MCSEND_ACCOUNT_ID), that a token is issued, that the REST host it names belongs to the same tenant, which business unit it acts on and, for the manifests given, that each send definition exists and is Active. It sends nothing and prints no secret. --sandbox checks the built-in sandbox instead.`
+
+  static exitCodes: ExitCodes = [[0, 'everything checked is ready'], [1, 'a check failed (each is listed with a hint)'], 3, 64]
+
+  static examples = [
+    {description: 'Check the credentials and the definitions of the examples', command: 'MCSEND_CLIENT_ID=… MCSEND_CLIENT_SECRET=… MCSEND_SUBDOMAIN=… <%= config.bin %> <%= command.id %> examples/'},
+    {description: 'The same against the built-in sandbox, as JSON', command: '<%= config.bin %> <%= command.id %> examples/ --sandbox --json'},
+  ]
+
+  static strict = false
+  static args = {paths: Args.string({description: 'Manifest files or directories whose definitions to check (none: only the connection).'})}
+  static flags = {
+    sandbox: Flags.boolean({description: 'Check the built-in fake Marketing Cloud instead (no account needed).'}),
+    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print the checks as one JSON document.'}),
+  }
+
+  async run(): Promise<DoctorReport> {
+    const {argv, flags} = await this.parse(Doctor)
+    const report = await runDoctor({paths: argv as string[], sandbox: flags.sandbox, env: process.env, cwd: process.cwd()})
+    process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : renderDoctor(report, this.paint(process.stdout)))
+    if (!report.ok) this.exit(ExitCode.error)
+    return report
+  }
+}

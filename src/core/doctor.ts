@@ -1,0 +1,128 @@
+import path from 'node:path'
+
+import {CliError} from '../errors.js'
+import {createSfmcClient, type ClientOptions} from '../sfmc/client.js'
+import {CREDENTIAL_VARIABLES, credentialsFromEnv} from '../sfmc/credentials.js'
+import {DEFAULT_RETRY_POLICY} from '../sfmc/retry.js'
+import {createTokenProvider} from '../sfmc/token.js'
+import type {Credentials} from '../sfmc/types.js'
+import {SANDBOX_DIR} from './connection.js'
+import {loadOrFail} from './load.js'
+
+export interface DoctorOptions {
+  /** Manifests whose definitions to check (none: only the connection). */
+  paths: string[]
+  sandbox: boolean
+  env: NodeJS.ProcessEnv
+  cwd: string
+  clientOptions?: ClientOptions
+}
+
+export interface DoctorCheck {
+  /** credentials, token, rest-host, business-unit or definition:KEY */
+  name: string
+  ok: boolean
+  detail: string
+  hint?: string
+}
+
+export interface DoctorReport {
+  ok: boolean
+  target: {kind: 'sandbox' | 'marketing-cloud'; authHost?: string; restHost?: string; tenant?: string; businessUnit?: string}
+  checks: DoctorCheck[]
+}
+
+const MC_HOST = /^([a-z\d-]+)\.(auth|rest)\.marketingcloudapis\.com$/i
+
+/** The tenant subdomain of a Marketing Cloud auth or REST host, or the host itself elsewhere (sandbox, proxy). */
+export function tenantOf(host: string): string {
+  return MC_HOST.exec(host)?.[1]?.toLowerCase() ?? host
+}
+
+/**
+ * `mcsend doctor`: what `gh auth status` is to gh. Checks, without sending anything and without printing a secret:
+ * the credentials are set and well-formed, a token is issued, the REST host it names belongs to the same tenant,
+ * which business unit it acts on, and that the definitions the given manifests name exist and are Active.
+ * Each check is reported; the first failure of the connection stops the ones that need it.
+ */
+export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
+  const sends = options.paths.length > 0 ? (await loadOrFail(options.paths, {cwd: options.cwd})).sends : []
+  const checks: DoctorCheck[] = []
+  const report: DoctorReport = {ok: false, target: {kind: options.sandbox ? 'sandbox' : 'marketing-cloud'}, checks}
+  let stop: (() => Promise<void>) | undefined
+  try {
+    let credentials: Credentials | undefined
+    if (options.sandbox) {
+      const {startSandbox} = await import('../sandbox/server.js')
+      const sandbox = await startSandbox({dataDir: path.join(options.cwd, SANDBOX_DIR)})
+      stop = () => sandbox.close()
+      credentials = {clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, authUrl: sandbox.authUrl}
+      checks.push({name: 'credentials', ok: true, detail: 'the built-in sandbox (--sandbox): its own credentials, nothing reaches a real inbox'})
+    } else {
+      try {
+        credentials = credentialsFromEnv(options.env)
+      } catch (error) {
+        if (!(error instanceof CliError)) throw error
+        checks.push({name: 'credentials', ok: false, detail: error.message, hint: error.hint})
+        return report
+      }
+      if (credentials === undefined) {
+        checks.push({name: 'credentials', ok: false, detail: 'no Marketing Cloud credentials in the environment', hint: `set ${CREDENTIAL_VARIABLES.clientId}, ${CREDENTIAL_VARIABLES.clientSecret} and ${CREDENTIAL_VARIABLES.subdomain} (or ${CREDENTIAL_VARIABLES.authUrl}); or check the sandbox with --sandbox`})
+        return report
+      }
+      const set = Object.values(CREDENTIAL_VARIABLES).filter((name) => (options.env[name] ?? '').trim() !== '')
+      checks.push({name: 'credentials', ok: true, detail: `${set.join(', ')} set`})
+    }
+    const authHost = new URL(credentials.authUrl).host
+    report.target.authHost = authHost
+    report.target.tenant = tenantOf(authHost)
+
+    const http = {retry: {...DEFAULT_RETRY_POLICY, limit: 2, ...options.clientOptions?.retry}, timeoutMs: options.clientOptions?.timeoutMs ?? 15_000, random: Math.random}
+    const tokens = createTokenProvider(credentials, {http})
+    let restUrl: string
+    try {
+      restUrl = (await tokens.get()).restUrl
+    } catch (error) {
+      if (!(error instanceof CliError)) throw error
+      checks.push({name: 'token', ok: false, detail: error.message, hint: error.hint})
+      return report
+    }
+    checks.push({name: 'token', ok: true, detail: `issued by ${authHost}`})
+    const restHost = new URL(restUrl).host
+    report.target.restHost = restHost
+    const sameTenant = !MC_HOST.test(authHost) || !MC_HOST.test(restHost) || tenantOf(authHost) === tenantOf(restHost)
+    checks.push(
+      sameTenant
+        ? {name: 'rest-host', ok: true, detail: `${restHost}${MC_HOST.test(restHost) ? ` (tenant ${tenantOf(restHost)})` : ''}`}
+        : {name: 'rest-host', ok: false, detail: `${restHost} belongs to tenant ${tenantOf(restHost)}, the auth host to ${tenantOf(authHost)}`, hint: `check ${CREDENTIAL_VARIABLES.subdomain} / ${CREDENTIAL_VARIABLES.authUrl}: the token and the REST host must belong to the same tenant`},
+    )
+    report.target.businessUnit = credentials.accountId
+    checks.push({
+      name: 'business-unit',
+      ok: true,
+      detail: options.sandbox ? 'the sandbox has one' : credentials.accountId === undefined ? `the API package's own business unit (${CREDENTIAL_VARIABLES.accountId} unset)` : `${credentials.accountId} (${CREDENTIAL_VARIABLES.accountId})`,
+    })
+
+    const client = createSfmcClient(credentials, {...options.clientOptions, tokenProvider: tokens})
+    try {
+      for (const key of [...new Set(sends.map((s) => s.definitionKey))].sort()) {
+        const name = `definition:${key}`
+        try {
+          const definition = await client.getDefinition(key)
+          if (definition === undefined) checks.push({name, ok: false, detail: `"${key}" does not exist in this business unit`, hint: `check definitionKey in the manifest, and ${CREDENTIAL_VARIABLES.accountId}`})
+          else if (definition.status === 'Active') checks.push({name, ok: true, detail: `"${key}" is Active`})
+          else checks.push({name, ok: false, detail: `"${key}" is ${definition.status}: apply refuses it`, hint: definition.status === 'Inactive' ? 'activate it, or apply with --allow-inactive to queue the messages (up to 3 days)' : 'point definitionKey at an active definition'})
+        } catch (error) {
+          if (!(error instanceof CliError)) throw error
+          checks.push({name, ok: false, detail: error.message, hint: error.hint})
+        }
+      }
+    } finally {
+      await client.close()
+    }
+    report.ok = checks.every((c) => c.ok)
+    return report
+  } finally {
+    await stop?.()
+  }
+}
