@@ -5,10 +5,13 @@ import {makeProgress} from '../cli/progress.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {envFlag, sendFlag, showAddressesFlag, lockTimeoutFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
 import {refuseNonInteractive, runApply} from '../core/apply.js'
+import {ciContextFromEnv} from '../core/ci-context.js'
 import {SANDBOX_STATE} from '../core/connection.js'
 import {ExitCode, UsageError, type ExitCodes} from '../errors.js'
 import {isSavedPlanArgument} from '../core/saved-plan.js'
+import {APPLY_MARKDOWN_MARKER, renderApplyMarkdown} from '../render/apply-markdown.js'
 import {renderApplySummary} from '../render/apply-text.js'
+import {OUTPUT_FORMATS, resolveFormat} from '../render/output-format.js'
 import {plural} from '../text/format.js'
 import {describeEnvironment, renderPlanText} from '../render/plan-text.js'
 
@@ -38,6 +41,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
     refresh: Flags.boolean({description: 'First ask Marketing Cloud about keys left pending by an interrupted run: accepted ones are not re-sent.'}),
     'allow-inactive': Flags.boolean({description: 'Send even if the send definition is Inactive (Marketing Cloud queues the messages for up to 3 days).'}),
     json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print one JSON object per line: the plan summary, each batch, the final summary.'}),
+    format: Flags.option({options: OUTPUT_FORMATS, helpGroup: 'OUTPUT', description: 'Output: text (default), json (as --json) or markdown (the result, for a comment on the merge; the plan goes to stderr).'})(),
     ...sendFlag,
     ...envFlag,
     ...variableFlags,
@@ -49,7 +53,9 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(Apply)
-    const json = flags.json
+    const format = resolveFormat(flags)
+    const json = format === 'json'
+    const markdown = format === 'markdown'
     const mask = {showAddresses: flags['show-addresses']}
     const emit = (obj: object) => process.stdout.write(`${JSON.stringify(obj)}\n`)
 
@@ -99,6 +105,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
         {
           showPlan: (plan) => {
             if (json) emit({type: 'plan', formatVersion: plan.formatVersion, state: plan.state, summary: plan.summary, ...(planFile === undefined ? {} : {savedPlan: planFile})})
+            else if (markdown) process.stderr.write(renderPlanText(plan, {...mask, paint: this.paint(process.stderr)}))
             else process.stdout.write(renderPlanText(plan, {...mask, paint: this.paint(process.stdout)}))
           },
           approve: async (plan, target) => {
@@ -122,6 +129,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
       }
       if (!outcome.result) {
         if (json) emit({type: 'summary', accepted: 0, alreadyAccepted: 0, rejected: 0, unknown: 0, notAttempted: 0, exitCode: 0})
+        else if (markdown) process.stdout.write(`${APPLY_MARKDOWN_MARKER}\n### mcsend apply: nothing to send\n`)
         else this.log('Nothing to send.')
         return
       }
@@ -139,6 +147,9 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
           state: outcome.stateLocation,
           exitCode: outcome.exitCode,
         })
+      } else if (markdown) {
+        process.stderr.write(renderApplySummary(r, {...mask, paint: this.paint(process.stderr), stateLocation: outcome.stateLocation}))
+        process.stdout.write(renderApplyMarkdown(r, {target: outcome.target ?? '', stateLocation: outcome.stateLocation, ci: ciContextFromEnv(process.env)}))
       } else {
         process.stdout.write(renderApplySummary(r, {...mask, paint: this.paint(process.stdout), stateLocation: outcome.stateLocation}))
       }

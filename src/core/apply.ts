@@ -73,6 +73,8 @@ export interface ApplyOutcome {
   cancelled: boolean
   exitCode: number
   stateLocation: string
+  /** Where the messages went (set when something was sent). */
+  target?: string
 }
 
 /**
@@ -178,7 +180,7 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
       }
     }
     await store.commit()
-    return {plan, result, cancelled: false, exitCode: exitCodeFor(result), stateLocation: store.location}
+    return {plan, result, cancelled: false, exitCode: exitCodeFor(result), stateLocation: store.location, target: describeTarget(options)}
   })
 }
 
