@@ -128,6 +128,7 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
     // connection takes the token), and the definitions. A "yes" is then answered only by the send itself.
     // A reviewed saved plan needs no second approval, except for a protected environment.
     const needsApproval = saved === undefined || plan.environment?.protected === true
+    let targetText: string | undefined
     const result = await withConnection(options, undefined, async (connection) => {
       const client = connection.client
       // Now the business unit is known too (MCSEND_ACCOUNT_ID, or the token's): compare again, and bind a new state.
@@ -140,7 +141,8 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
       }
       if (state.target === undefined) await store.setMeta({target})
       await preflightDefinitions(plan, client, options.allowInactive)
-      if (needsApproval && !(await ui.approve(plan, describeTargetForApproval(target)))) return undefined
+      targetText = describeTargetForApproval(target)
+      if (needsApproval && !(await ui.approve(plan, targetText))) return undefined
       // Each key's status before this run, read now: the executor's pending records replace them as it goes.
       const before = new Map<string, MessageStatus>()
       for (const send of plan.sends) for (const b of send.batches) for (const m of b.messages) {
@@ -180,7 +182,7 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
       }
     }
     await store.commit()
-    return {plan, result, cancelled: false, exitCode: exitCodeFor(result), stateLocation: store.location, target: describeTarget(options)}
+    return {plan, result, cancelled: false, exitCode: exitCodeFor(result), stateLocation: store.location, target: targetText}
   })
 }
 
