@@ -48,7 +48,8 @@ describe('apply approval', () => {
     sandbox = await startSandboxProcess({definitions: ['test-def=Active']})
     project = await makeProject({recipients: 5})
     const env = {...sandbox.env, MCSEND_ACCOUNT_ID: '514009876'}
-    const host = new URL(sandbox.env.MCSEND_AUTH_URL).host
+    // The target as the connection reached it: the auth host's name and the business unit.
+    const host = new URL(sandbox.env.MCSEND_AUTH_URL).hostname
 
     const wrongSecret = runInPty(['apply', 'send.yaml'], {cwd: project.dir, env: {...env, MCSEND_CLIENT_SECRET: 'not-the-secret'}})
     wrongSecret.answer(PROMPT, 'yes')
