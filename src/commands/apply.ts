@@ -12,6 +12,7 @@ import {isSavedPlanArgument} from '../core/saved-plan.js'
 import {APPLY_MARKDOWN_MARKER, renderApplyMarkdown} from '../render/apply-markdown.js'
 import {renderApplySummary} from '../render/apply-text.js'
 import {OUTPUT_FORMATS, resolveFormat} from '../render/output-format.js'
+import {escapeTerminal} from '../privacy/index.js'
 import {plural} from '../text/format.js'
 import {describeEnvironment, renderPlanText} from '../render/plan-text.js'
 
@@ -114,7 +115,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
             // A protected environment is approved by typing its name, any other target by typing yes.
             const e = plan.environment
             const where = e === undefined ? target : `${target} (${describeEnvironment(e)})`
-            return confirmTyped(`Send ${plural(plan.summary.toSend, 'message')} in ${plural(plan.summary.requests, 'request')} to ${where}?`, e?.protected === true ? e.name : 'yes')
+            return confirmTyped(`Send ${plural(plan.summary.toSend, 'message')} in ${plural(plan.summary.requests, 'request')} to ${escapeTerminal(where)}?`, e?.protected === true ? e.name : 'yes')
           },
           note: (m) => this.note(m),
           onEvent: json ? (e) => emit(e) : undefined,

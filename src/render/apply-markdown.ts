@@ -1,4 +1,5 @@
 import type {ApplyResult} from '../apply/execute.js'
+import {escapeMarkdownMasked} from '../privacy/index.js'
 import {codeName} from '../sfmc/codes.js'
 import {formatCount, plural} from '../text/format.js'
 
@@ -58,14 +59,15 @@ export function renderProvenance(ci: CiContext | undefined): string {
   return parts.join(' · ')
 }
 
-/** Plain text in Markdown: no HTML, no emphasis, links or table breaks from the value. */
+/** Untrusted text in a sentence or a table cell: addresses masked, then escaped by the privacy layer (no HTML, link, mention, cell or line break). */
 function escapeText(s: string): string {
-  return s.replace(/[\\`*_{}[\]()#+!|<>&~]/g, (c) => `\\${c}`).replaceAll(/[\r\n]+/g, ' ')
+  return escapeMarkdownMasked(s, false)
 }
 
-/** A code span long enough for any backticks inside. */
+/** Characters that mean nothing in Markdown or HTML: such a value (paths, commits) reads best as a code span. */
+const PLAIN = /^[A-Za-z0-9._/-]+(?: [A-Za-z0-9._/-]+)*$/
+
+/** Untrusted text as inline code: a code span when plain, else `<code>` around the escaped, masked text. */
 function inlineCode(s: string): string {
-  const longest = Math.max(0, ...[...s.matchAll(/`+/g)].map((m) => m[0].length))
-  const fence = '`'.repeat(longest + 1)
-  return `${fence}${longest > 0 ? ` ${s} ` : s}${fence}`
+  return PLAIN.test(s) ? `\`${s}\`` : `<code>${escapeText(s)}</code>`
 }

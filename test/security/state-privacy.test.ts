@@ -103,9 +103,16 @@ describe('what the state reveals', () => {
     expect(weak.stderr + other.stderr + missing.stderr).not.toContain('another-key-0123456789abcdef')
   })
 
-  it('state forget finds a contact in a keyed state with the key', async () => {
+  it('state show --contact-key and state forget find a contact in a keyed state with the key', async () => {
     const dir = await project({'send.yaml': send('x')})
     expect((await runCli(['apply', 'send.yaml', '--sandbox', '--auto-approve'], {cwd: dir, env: {MCSEND_STATE_KEY: KEY}})).code).toBe(0)
+    const show = await runCli(['state', 'show', '--contact-key', 'ann@example.com', '--sandbox'], {cwd: dir, env: {MCSEND_STATE_KEY: KEY}})
+    expect(show.code).toBe(0)
+    expect(show.stdout).toContain('1 record of contactKey a***@example.com')
+    expect(show.stdout).not.toContain('ann@example.com')
+    const unkeyed = await runCli(['state', 'show', '--contact-key', 'ann@example.com', '--sandbox'], {cwd: dir})
+    expect(unkeyed.code).toBe(3)
+    expect(unkeyed.stderr).toContain('MCSEND_STATE_KEY is not set')
     const forget = await runCli(['state', 'forget', '--contact-key', 'ann@example.com', '--yes', '--state', '.mcsend/sandbox/state.json'], {cwd: dir, env: {MCSEND_STATE_KEY: KEY}})
     expect(forget.code).toBe(0)
     expect(forget.stdout).toContain('Removed 1 record of contact a***@example.com')

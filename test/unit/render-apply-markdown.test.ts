@@ -33,20 +33,22 @@ describe('apply --format markdown', () => {
     expect(md).toContain('| of them accepted by an earlier attempt (not delivered twice) | 7 |')
     expect(md).toContain('| rejected | 3 |')
     expect(md).toContain('| pending (no answer; the next apply settles them) | 2 |')
-    expect(md).toContain('| 109106 MCMS\\_UTM\\_Validation\\_MissingRequiredField\\_to | 2 |')
+    expect(md).toContain('| 109106 MCMS&#95;UTM&#95;Validation&#95;MissingRequiredField&#95;to | 2 |')
     expect(md).toContain('Run the same apply again to send the rest')
     expect(md).not.toContain('ann@example.com')
     expect(md).not.toContain('k1')
   })
 
   it('escapes what it did not write itself, and leaves out CI facts it cannot trust', () => {
-    const md = renderApplyMarkdown(result({accepted: 1, fatal: new CliError('<img src=x> [link](http://evil) | cell', {code: 'x', exitCode: 1})}), {
+    const md = renderApplyMarkdown(result({accepted: 1, fatal: new CliError('<img src=x> [link](http://evil) | cell for ann@example.com', {code: 'internal', exitCode: 1})}), {
       target: 'the built-in sandbox',
       stateLocation: 'odd`path',
       ci: ciContextFromEnv({GITHUB_SHA: 'not-a-sha', GITHUB_SERVER_URL: 'javascript:alert(1)', GITHUB_REPOSITORY: 'acme/sends', GITHUB_RUN_ID: '1'}),
     })
-    expect(md).toContain('\\<img src=x\\> \\[link\\]\\(http://evil\\) \\| cell')
-    expect(md).toContain('State: `` odd`path ``.')
+    expect(md).toContain('&lt;img src=x&gt; &#91;link&#93;&#40;http:&#8203;//evil&#41; &#124; cell')
+    expect(md).not.toContain('<img')
+    expect(md).not.toContain('ann@example.com')
+    expect(md).toContain('State: <code>odd&#96;path</code>.')
     expect(md).not.toContain('Commit')
     expect(md).not.toContain('javascript:')
     expect(ciContextFromEnv({})).toBeUndefined()
