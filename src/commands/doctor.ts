@@ -13,8 +13,8 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
   static exitCodes: ExitCodes = [[0, 'everything checked is ready'], [1, 'a check failed (each is listed with a hint)'], 3, 64]
 
   static examples = [
-    {description: 'Check the credentials and the definitions of the examples', command: 'MCSEND_CLIENT_ID=… MCSEND_CLIENT_SECRET=… MCSEND_SUBDOMAIN=… <%= config.bin %> <%= command.id %> examples/'},
-    {description: 'The same against the built-in sandbox, as JSON', command: '<%= config.bin %> <%= command.id %> examples/ --sandbox --json'},
+    {description: 'Check the credentials and the definitions of the examples', command: 'MCSEND_CLIENT_ID=… MCSEND_CLIENT_SECRET=… MCSEND_SUBDOMAIN=… <%= config.bin %> <%= command.id %> examples/release-notes.yaml'},
+    {description: 'The same against the built-in sandbox, as JSON', command: '<%= config.bin %> <%= command.id %> examples/release-notes.yaml --sandbox --json'},
   ]
 
   static strict = false
