@@ -114,8 +114,8 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
             if (needsConfirmation(false)) refuseNonInteractive()
             // A protected environment is approved by typing its name, any other target by typing yes.
             const e = plan.environment
-            const where = e === undefined ? target : `${target} (${describeEnvironment(e)})`
-            return confirmTyped(`Send ${plural(plan.summary.toSend, 'message')} in ${plural(plan.summary.requests, 'request')} to ${escapeTerminal(where)}?`, e?.protected === true ? e.name : 'yes')
+            const where = e === undefined ? escapeTerminal(target) : `${escapeTerminal(target)}, ${describeEnvironment(e)}`
+            return confirmTyped(`Send ${plural(plan.summary.toSend, 'message')} in ${plural(plan.summary.requests, 'request')} to ${where}?`, e?.protected === true ? e.name : 'yes')
           },
           note: (m) => this.note(m),
           onEvent: json ? (e) => emit(e) : undefined,

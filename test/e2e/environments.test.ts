@@ -169,21 +169,24 @@ describe.concurrent('environments and variables in credentials mode (the sandbox
 
   it('a protected environment asks for its name in a real terminal: a wrong answer sends nothing, the name sends', {timeout: 120_000}, async (t) => {
     const r = await repo(t, {suffix: 'tty'})
-    const prompt = 'Type "prod" to continue:'
+    // The question names the target and the environment; only the environment's name approves (review: a cancel exits 1).
+    const prompt = 'Enter a value:'
     const wrong = await runInTerminal(['apply', MANIFEST, '--env', 'prod', ...release('4.3.0')], r.dir, r.env, prompt, 'yes')
-    expect(wrong.output).toContain('to environment prod:')
+    expect(wrong.output).toContain(', environment prod:')
     expect(wrong.output).toContain('(protected)?')
+    expect(wrong.output).toContain('Only "prod" is accepted to approve')
     expect(wrong.output).toContain('Apply cancelled; nothing was sent.')
-    expect(wrong.code).toBe(0)
+    expect(wrong.code).toBe(1)
     expect(await delivered('release-tty-')).toEqual([])
 
     const right = await runInTerminal(['apply', MANIFEST, '--env', 'prod', ...release('4.3.0')], r.dir, r.env, prompt, 'prod')
     expect(right.code, right.output).toBe(0)
     expect(await delivered('release-tty-4-3-0.')).toHaveLength(12)
 
-    // dev is not protected: a plain yes/no question.
-    const dev = await runInTerminal(['apply', MANIFEST, '--env', 'dev', ...release('4.3.0')], r.dir, r.env, 'Send 12 messages', 'n')
-    expect(dev.output).not.toContain('Type "dev"')
+    // dev is not protected: the typed word is yes, as for any apply.
+    const dev = await runInTerminal(['apply', MANIFEST, '--env', 'dev', ...release('4.3.0')], r.dir, r.env, prompt, 'n')
+    expect(dev.output).toContain('Only "yes" is accepted to approve')
+    expect(dev.output).not.toContain('Only "dev"')
 
     // Without a terminal a protected apply needs --auto-approve (exit 64, nothing sent).
     const ci = await r.run(['apply', MANIFEST, '--env', 'prod', ...release('4.4.0')])
