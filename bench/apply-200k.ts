@@ -40,7 +40,7 @@ export async function benchApply(rows: number, stateSpec: ((dir: string) => stri
       path.join(dir, 'bench.yaml'),
       ['apiVersion: mcsend/v1', 'kind: Send', 'name: bench-apply', 'definitionKey: bench', 'recipients:', '  - csv: ./people.csv', '    columns: {contactKey: id, to: email}', ''].join('\n'),
     )
-    const sandbox = await startSandbox({dataDir: path.join(dir, 'fake')})
+    const sandbox = await startSandbox({dataDir: path.join(dir, 'fake'), definitions: {bench: 'Active'}})
     const args = [path.join(ROOT, 'bin', 'run.js'), 'apply', 'bench.yaml', '--auto-approve', '--json', '--state', stateSpec ? stateSpec(dir) : path.join(dir, 'state.json')]
     if (workspace) args.push('--workspace', workspace)
     const env = {MCSEND_AUTH_URL: sandbox.authUrl, MCSEND_CLIENT_ID: sandbox.clientId, MCSEND_CLIENT_SECRET: sandbox.clientSecret}
