@@ -1,4 +1,4 @@
-import {CliError, ExitCode} from '../errors.js'
+import {CliError, ExitCode, InvalidInputError} from '../errors.js'
 import {makeStateHasher, STATE_KEY_VARIABLE, stateKeyProblem, type StateHasher} from '../keys/keyed.js'
 import {mayStoreInClear} from '../privacy/index.js'
 import type {SendSnapshot, StateData, StateStore} from '../state/types.js'
@@ -10,7 +10,7 @@ export function stateHasherFromEnv(env: NodeJS.ProcessEnv): StateHasher {
   const key = env[STATE_KEY_VARIABLE]
   if (key === undefined || key === '') return makeStateHasher(undefined)
   const problem = stateKeyProblem(key)
-  if (problem !== undefined) throw new CliError(problem, {code: 'invalid_input', exitCode: ExitCode.invalidInput, hint: KEY_HINT})
+  if (problem !== undefined) throw new InvalidInputError(problem, [], KEY_HINT)
   return makeStateHasher(key)
 }
 
