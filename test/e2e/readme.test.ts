@@ -61,7 +61,10 @@ function linePattern(expected: string): RegExp {
   return new RegExp(parts.join('.*?'))
 }
 
-const SKIPPED = /^npm (install|ci)\b/
+/** Done before the test (install), or the test itself (npm test would run this file again). */
+const SKIPPED = /^npm (install|ci|test)\b\s*(#.*)?$/
+/** `npm install && CMD`: the install is done already; CMD runs. */
+const INSTALL_PREFIX = /^npm (install|ci)\s*&&\s*/
 
 describe('README.md', () => {
   let dir: string
@@ -98,7 +101,8 @@ describe('README.md', () => {
     const env: NodeJS.ProcessEnv = {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', npm_config_offline: 'true', npm_config_update_notifier: 'false'}
     for (const c of commands) {
       if (SKIPPED.test(c.command)) continue
-      const script = `npx() { if [ "$1" = mcsend ]; then shift; node ${JSON.stringify(path.join(dir, 'bin', 'run.js'))} "$@"; else command npx "$@"; fi; }\n${c.command}`
+      const command = c.command.replace(INSTALL_PREFIX, '')
+      const script = `npx() { if [ "$1" = mcsend ]; then shift; node ${JSON.stringify(path.join(dir, 'bin', 'run.js'))} "$@"; else command npx "$@"; fi; }\n${command}`
       const run = spawnSync('bash', ['-c', script], {cwd: dir, env, encoding: 'utf8', timeout: 60_000})
       const output = `${run.stdout}${run.stderr}`
       const where = `README.md:${c.line}: ${c.command}\n${output}`
