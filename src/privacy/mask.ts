@@ -21,27 +21,23 @@ function maskSpan(value: string, span: AddressSpan): string {
  * Text without an address is returned as it is.
  */
 export function maskAddresses(text: string): string {
-  if (!text.includes('@')) return text
-  const spans = findAddresses(text)
-  if (spans.length === 0) return text
-  let out = ''
-  let from = 0
-  for (const span of spans) {
-    out += text.slice(from, span.start) + maskSpan(text, span)
-    from = span.end
-  }
-  return out + text.slice(from)
+  return replaceAddresses(text, (span) => maskSpan(text, span))
 }
 
 /** Replaces every address inside free text with `[redacted]`: for text that is stored (the state), not shown. */
 export function redactAddresses(text: string): string {
+  return replaceAddresses(text, () => '[redacted]')
+}
+
+/** `text` with every address found in it replaced by `replacement(span)`; the same string when it holds none. */
+function replaceAddresses(text: string, replacement: (span: AddressSpan) => string): string {
   if (!text.includes('@')) return text
   const spans = findAddresses(text)
   if (spans.length === 0) return text
   let out = ''
   let from = 0
   for (const span of spans) {
-    out += `${text.slice(from, span.start)}[redacted]`
+    out += text.slice(from, span.start) + replacement(span)
     from = span.end
   }
   return out + text.slice(from)
