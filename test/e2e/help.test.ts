@@ -46,6 +46,8 @@ describe('help, version and completion', () => {
       const out = await help([flag])
       expect(out.code, out.stderr).toBe(0)
       expect(out.stdout).toMatch(new RegExp(`^mcsend/${pkg.version.replaceAll('.', '\\.')} \\S+ node-v\\d+`))
+      // bin/run.js answers these without loading oclif: the text must be the one oclif's version command prints.
+      expect(out.stdout).toBe((await help(['version'])).stdout)
     }
     const json = await help(['version', '--json'])
     expect(json.code, json.stderr).toBe(0)
