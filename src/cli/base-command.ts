@@ -1,7 +1,7 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 
-import {CliError, ExitCode, InvalidInputError, formatProblems, type ErrorCode} from '../errors.js'
-import {escapeJsonText, escapeTerminalLines} from '../privacy/index.js'
+import {CliError, ExitCode, InvalidInputError, formatProblems, type ErrorCode, type ExitCodeValue} from '../errors.js'
+import {escapeTerminalLines, jsonLine} from '../privacy/index.js'
 import {makePaint, type Paint} from '../render/paint.js'
 import {colourEnabled} from './colour-env.js'
 
@@ -9,7 +9,7 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(type
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
 
 /**
- * The base of every mcsend command: --json and --no-color, stderr for diagnostics, and one place that turns
+ * The base of every mcsend command: --json (one JSON path, below) and --no-color, stderr for diagnostics, and one place that turns
  * errors into `error: …` + `hint: …` with the agreed exit codes (design.md). A stack trace is printed only
  * for unexpected failures and only with MCSEND_DEBUG=1.
  */
@@ -33,10 +33,76 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.stderr.write(safe.endsWith('\n') ? safe : `${safe}\n`)
   }
 
+  /**
+   * Every command takes --json (oclif's enableJsonFlag; a command's own `json` flag only words its help): what
+   * run() returns is then printed by oclif through logJson below, and an error through toErrorJson. The commands
+   * with --format also count --format json (see jsonEnabled).
+   */
+  static enableJsonFlag = true
+
+  /** Set by parse(): the command was given --format json. */
+  private formatJson = false
+
+  protected async parse<F extends ParsedValues, B extends ParsedValues, A extends ParsedValues>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const parsed = await super.parse(options, argv)
+    this.formatJson = (parsed.flags as {format?: unknown}).format === 'json'
+    return parsed
+  }
+
+  /** --json (oclif reads it, also before parsing, so a usage error is JSON too) or, once parsed, --format json. */
+  public jsonEnabled(): boolean {
+    return super.jsonEnabled() || this.formatJson
+  }
+
+  /**
+   * The one writer of JSON on stdout: every document (a command's result, an error, each line of `apply --json`)
+   * is one line, with the characters a terminal acts on escaped (src/privacy).
+   */
+  public logJson(json: unknown): void {
+    process.stdout.write(jsonLine(json))
+  }
+
+  /** The error envelope of every command (schemas/error.schema.json): `{error: {code, message, hint, details}}`, and `valid`/`errors` for invalid input. */
+  public toErrorJson(error: unknown): ErrorDocument {
+    const failure = this.describeFailure(error)
+    const doc: ErrorDocument = {error: {code: failure.code, message: failure.message, hint: failure.hint, details: failure.details.length > 0 ? failure.details : undefined}}
+    if (failure.invalid) {
+      doc.valid = false
+      doc.errors = failure.invalid.problems.map((p) => ({file: p.file, line: p.line ?? null, column: p.column ?? null, message: p.message, path: p.path ?? null, hint: p.hint ?? null}))
+    }
+    return doc
+  }
+
+  /**
+   * Ends the run with a non-zero exit code after its document: in JSON mode the document is printed here, since
+   * oclif prints what run() returns only when it returns.
+   */
+  protected exitWithDocument(code: ExitCodeValue, doc: object): never {
+    if (this.jsonEnabled()) this.logJson(doc)
+    return this.exit(code)
+  }
+
   protected async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    if (error instanceof Errors.ExitError) throw error
+    const failure = this.describeFailure(error)
+    if (this.jsonEnabled()) this.logJson(this.toErrorJson(error))
+    // Messages may quote file names and values from manifests: no control character reaches the terminal.
+    const paint = this.paint(process.stderr)
+    const lines = [`${paint.red('error')}: ${escapeTerminalLines(failure.message)}`, ...failure.details.map(escapeTerminalLines)]
+    if (failure.hint) lines.push(`${paint.dim('hint')}: ${escapeTerminalLines(failure.hint)}`)
+    process.stderr.write(`${lines.join('\n')}\n`)
+    if (failure.code === 'internal' && process.env.MCSEND_DEBUG === '1' && error.stack) process.stderr.write(`${error.stack}\n`)
+    return this.exit(failure.exitCode)
+  }
+
+  /** What to say about an error, in text and JSON alike: oclif's parse failures, our CliErrors, anything else (a bug). */
+  private describeFailure(error: unknown): Failure {
     // oclif's parse failures: a flag value it rejects is invalid input (3), anything else a usage error (64).
     const badValue = isFlagValueError(error)
-    if (badValue || isParseError(error)) {
+    if (error instanceof Error && (badValue || isParseError(error))) {
       // oclif's parse errors put the useful line after a generic first one ("The following error occurred:").
       const lines = error.message
         .split('\n')
@@ -47,42 +113,43 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       const message = flag && lines.length > 1 ? `${flag}: ${lines.slice(1).join('; ').replace(/^E/, 'e')}` : lines.join('; ') || error.message
       const hint = `see \`mcsend ${this.id ?? ''} --help\``.replace('  ', ' ')
       // A rejected value is invalid input like any other: its --json error carries valid: false and errors.
-      if (badValue) this.writeError(message, [], hint, 'invalid_input', new InvalidInputError(message, [], hint))
-      else this.writeError(message, [], hint, 'usage')
-      return this.exit(badValue ? ExitCode.invalidInput : ExitCode.usage)
+      if (badValue) return {message, details: [], hint, code: 'invalid_input', exitCode: ExitCode.invalidInput, invalid: new InvalidInputError(message, [], hint)}
+      return {message, details: [], hint, code: 'usage', exitCode: ExitCode.usage}
     }
-    if (error instanceof Errors.ExitError) throw error
     if (error instanceof CliError) {
-      const details = error instanceof InvalidInputError ? [...formatProblems(error.problems), ...error.details] : error.details
-      this.writeError(error.message, details, error.hint, error.code, error instanceof InvalidInputError ? error : undefined)
-      return this.exit(error.exitCode)
+      const invalid = error instanceof InvalidInputError ? error : undefined
+      const details = invalid ? [...formatProblems(invalid.problems), ...error.details] : error.details
+      return {message: error.message, details, hint: error.hint, code: error.code, exitCode: error.exitCode, invalid}
     }
-    const message = error.message || String(error)
-    this.writeError(`unexpected failure: ${message}`, [], 'this is a bug in mcsend; please report it with the command you ran (set MCSEND_DEBUG=1 for a stack trace)', 'internal')
-    if (process.env.MCSEND_DEBUG === '1' && error.stack) process.stderr.write(`${error.stack}\n`)
-    return this.exit(ExitCode.error)
-  }
-
-  private writeError(message: string, details: string[], hint: string | undefined, code: ErrorCode, invalid?: InvalidInputError): void {
-    if (this.jsonRequested()) {
-      const doc: Record<string, unknown> = {error: {code, message, hint, details: details.length > 0 ? details : undefined}}
-      if (invalid) {
-        doc.valid = false
-        doc.errors = invalid.problems.map((p) => ({file: p.file, line: p.line ?? null, column: p.column ?? null, message: p.message, path: p.path ?? null, hint: p.hint ?? null}))
-      }
-      process.stdout.write(`${escapeJsonText(JSON.stringify(doc))}\n`)
+    const message = error instanceof Error ? error.message || String(error) : String(error)
+    return {
+      message: `unexpected failure: ${message}`,
+      details: [],
+      hint: 'this is a bug in mcsend; please report it with the command you ran (set MCSEND_DEBUG=1 for a stack trace)',
+      code: 'internal',
+      exitCode: ExitCode.error,
     }
-    // Messages may quote file names and values from manifests: no control character reaches the terminal.
-    const paint = this.paint(process.stderr)
-    const lines = [`${paint.red('error')}: ${escapeTerminalLines(message)}`, ...details.map(escapeTerminalLines)]
-    if (hint) lines.push(`${paint.dim('hint')}: ${escapeTerminalLines(hint)}`)
-    process.stderr.write(`${lines.join('\n')}\n`)
   }
+}
 
-  protected jsonRequested(): boolean {
-    const argv = this.argv ?? []
-    return argv.includes('--json') || argv.includes('--format=json') || (argv.includes('--format') && argv[argv.indexOf('--format') + 1] === 'json')
-  }
+/** oclif's parsed flags and args (its FlagOutput and ArgOutput, which its index does not export). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ParsedValues = {[name: string]: any}
+
+/** The `--json` error document (schemas/error.schema.json). */
+export interface ErrorDocument {
+  error: {code: ErrorCode; message: string; hint?: string; details?: string[]}
+  valid?: false
+  errors?: {file: string; line: number | null; column: number | null; message: string; path: string | null; hint: string | null}[]
+}
+
+interface Failure {
+  message: string
+  details: string[]
+  hint?: string
+  code: ErrorCode
+  exitCode: ExitCodeValue
+  invalid?: InvalidInputError
 }
 
 /** A value oclif rejected: not one of a flag's options, or refused by its parser (e.g. an integer's min/max). */

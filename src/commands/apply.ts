@@ -58,7 +58,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
     const json = format === 'json'
     const markdown = format === 'markdown'
     const mask = {showAddresses: flags['show-addresses']}
-    const emit = (obj: object) => process.stdout.write(`${JSON.stringify(obj)}\n`)
+    const emit = (obj: object) => this.logJson(obj)
 
     const controller = new AbortController()
     const progress = makeProgress(process.stderr, json)

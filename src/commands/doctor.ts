@@ -3,7 +3,6 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {runDoctor, type DoctorReport} from '../core/doctor.js'
 import {ExitCode, type ExitCodes} from '../errors.js'
-import {escapeJsonText} from '../privacy/index.js'
 import {renderDoctor} from '../render/doctor-text.js'
 
 export default class Doctor extends BaseCommand<typeof Doctor> {
@@ -27,8 +26,8 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
   async run(): Promise<DoctorReport> {
     const {argv, flags} = await this.parse(Doctor)
     const report = await runDoctor({paths: argv as string[], sandbox: flags.sandbox, env: process.env, cwd: process.cwd()})
-    process.stdout.write(flags.json ? `${escapeJsonText(JSON.stringify(report))}\n` : renderDoctor(report, this.paint(process.stdout)))
-    if (!report.ok) this.exit(ExitCode.error)
+    if (!this.jsonEnabled()) process.stdout.write(renderDoctor(report, this.paint(process.stdout)))
+    if (!report.ok) this.exitWithDocument(ExitCode.error, report)
     return report
   }
 }

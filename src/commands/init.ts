@@ -31,7 +31,7 @@ The schema comment points at the schema of the mcsend that runs when it is insta
   async run(): Promise<ScaffoldResult> {
     const {args, flags} = await this.parse(Init)
     const result = await scaffoldProject({dir: args.dir ?? '.', cwd: process.cwd(), force: flags.force, ci: flags.ci})
-    process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : renderInitText(result))
+    if (!this.jsonEnabled()) process.stdout.write(renderInitText(result))
     return result
   }
 }

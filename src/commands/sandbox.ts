@@ -58,7 +58,7 @@ ${CONTROL_ROUTES.map((r) => `  ${r}`).join('\n')}`
     definition: Flags.string({description: 'A send definition the sandbox knows, KEY=Active|Inactive|Deleted (repeatable).', multiple: true}),
   }
 
-  async run(): Promise<SandboxDocument> {
+  async run(): Promise<void> {
     const {flags} = await this.parse(Sandbox)
     if (flags.port < 0 || flags.port > 65_535) {
       throw new InvalidInputError(`--port must be from 0 to 65535, got ${flags.port}`, [], 'use --port 0 to pick a free port')
@@ -98,8 +98,9 @@ ${CONTROL_ROUTES.map((r) => `  ${r}`).join('\n')}`
       process.on('SIGTERM', stop)
     })
 
-    if (flags.json) {
-      process.stdout.write(`${JSON.stringify(doc)}\n`)
+    // The document is printed at once (not returned: the server runs until Ctrl-C).
+    if (this.jsonEnabled()) {
+      this.logJson(doc)
     } else {
       const paint = this.paint(process.stdout)
       this.log(
@@ -121,7 +122,6 @@ ${CONTROL_ROUTES.map((r) => `  ${r}`).join('\n')}`
     await stopped
     await sandbox.close()
     this.note('sandbox stopped')
-    return doc
   }
 }
 

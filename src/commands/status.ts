@@ -45,7 +45,8 @@ With manifest paths, only their sends are checked; without, every send in the st
       controller.abort()
     }
     process.on('SIGINT', onSigint)
-    const progress = process.stderr.isTTY === true && !flags.json
+    const json = this.jsonEnabled()
+    const progress = process.stderr.isTTY === true && !json
     let lastProgress = 0
     try {
       const report = await runStatus(
@@ -75,16 +76,15 @@ With manifest paths, only their sends are checked; without, every send in the st
         },
       )
       const doc = toStatusDocument(report)
-      if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
-      else process.stdout.write(renderStatusText(report, {paint: this.paint(process.stdout)}))
+      if (!json) process.stdout.write(renderStatusText(report, {paint: this.paint(process.stdout)}))
       const error = report.error ?? report.saveError
-      if (error && !flags.json) throw error
+      if (error && !json) throw error
       if (error) {
-        // The document above already carries the error; stdout must hold only that one document.
+        // The document carries the error; stdout must hold only that one document.
         this.note(`error: ${error.message}${error.hint ? `\nhint: ${error.hint}` : ''}`)
-        this.exit(error.exitCode)
+        this.exitWithDocument(error.exitCode, doc)
       }
-      if (report.interrupted) this.exit(ExitCode.interrupted)
+      if (report.interrupted) this.exitWithDocument(ExitCode.interrupted, doc)
       return doc
     } finally {
       process.off('SIGINT', onSigint)

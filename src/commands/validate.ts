@@ -2,7 +2,6 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {envFlag, sourceRootFlag, variableFlags} from '../cli/flags.js'
-import {escapeJsonText} from '../privacy/index.js'
 import {ExitCode, formatWarnings, type ExitCodes, type Problem} from '../errors.js'
 import {plural} from '../text/format.js'
 import {throwIfProblems, validateManifests} from '../core/load.js'
@@ -66,9 +65,8 @@ export default class Validate extends BaseCommand<typeof Validate> {
       warnings: flags.strict ? [] : warnings.map(toJson),
       strict: flags.strict,
     }
-    if (flags.json) {
-      process.stdout.write(`${escapeJsonText(JSON.stringify(doc))}\n`)
-      if (!doc.valid) this.exit(ExitCode.invalidInput)
+    if (this.jsonEnabled()) {
+      if (!doc.valid) this.exitWithDocument(ExitCode.invalidInput, doc)
       return doc
     }
     // The located list, the count of the rest and exit 3 are the shared invalid-input error's.

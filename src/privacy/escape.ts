@@ -117,6 +117,11 @@ export function escapeJsonText(json: string): string {
   return json.replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
+/** One JSON document on one line, ready to print: JSON.stringify, then escapeJsonText, then a line break. */
+export function jsonLine(value: unknown): string {
+  return `${escapeJsonText(JSON.stringify(value))}\n`
+}
+
 /**
  * Untrusted text for Markdown with the addresses inside it masked (unless `showAddresses`): like escapeMarkdown,
  * but a masked address keeps its readable `a***@example.com` shape (`***` cannot open emphasis there: it is

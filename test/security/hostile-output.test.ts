@@ -157,6 +157,36 @@ describe('terminal injection', () => {
   })
 })
 
+describe('every JSON document goes through one writer that escapes what a terminal acts on', () => {
+  // A C1 CSI (0x9b) and a right-to-left override in a state file name: JSON.stringify leaves both raw.
+  const evil = 'st\u009b2J\u202egpj.json'
+
+  it('apply --json lines, state list --json, state rm --json and an error document', async () => {
+    const dir = await project({'send.yaml': manifest({recipients: ['- inline: [{contactKey: ann, to: ann@example.com}]']})})
+    const apply = await runCli(['apply', 'send.yaml', '--sandbox', '--auto-approve', '--json', '--state', evil], {cwd: dir})
+    const list = await runCli(['state', 'list', '--json', '--state', evil], {cwd: dir})
+    const rm = await runCli(['state', 'rm', '--send', 'nope', '--yes', '--json', '--state', evil], {cwd: dir})
+    expect([apply.code, list.code, rm.code], apply.stderr + list.stderr + rm.stderr).toEqual([0, 0, 3])
+    for (const run of [apply, list, rm]) {
+      expect(run.stdout).not.toMatch(RAW_CONTROL)
+      expect(run.stdout).toContain('\\u009b2J\\u202egpj.json')
+      // Each line is one document, and they parse back to the real file name.
+      const docs = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as unknown)
+      expect(JSON.stringify(docs)).toContain(evil)
+    }
+    expect(apply.stdout.trim().split('\n').length).toBeGreaterThanOrEqual(3)
+    expect(JSON.parse(rm.stdout)).toMatchObject({error: {code: 'invalid_input'}, valid: false})
+  })
+
+  it('init --json names the files it wrote, escaped', async () => {
+    const dir = await project({})
+    const init = await runCli(['init', evil.replace('.json', ''), '--json'], {cwd: dir})
+    expect(init.code, init.stderr).toBe(0)
+    expect(init.stdout).not.toMatch(RAW_CONTROL)
+    expect(init.stdout).toContain('\\u009b2J\\u202egpj')
+  })
+})
+
 describe('CI denial of service', () => {
   it('a 200 KB contactKey shaped like the quadratic case is refused at once, with a short message', async () => {
     const key = `x@${'a.'.repeat(100_000)}a `

@@ -56,8 +56,8 @@ The state's git history and Marketing Cloud's own records are not touched: erase
     )
     const removed = result.removed.map((r) => ({messageKey: r.messageKey, send: r.send, revision: r.revision}))
     const doc = {state: result.location, removed, cancelled: result.cancelled}
-    if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
-    else if (result.cancelled) this.note('Cancelled; the state is unchanged.')
+    if (this.jsonEnabled()) return doc
+    if (result.cancelled) this.note('Cancelled; the state is unchanged.')
     else if (removed.length === 0) process.stdout.write(`No records of contact ${who} in ${result.location}; nothing removed.\n`)
     else process.stdout.write(`Removed ${plural(removed.length, 'record')} of contact ${who} from ${result.location}:\n${renderRecordSummary(result.removed).join('\n')}\n`)
     return doc

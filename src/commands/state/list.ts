@@ -47,8 +47,7 @@ export default class StateList extends BaseCommand<typeof StateList> {
     const all = filterRecords(data, {sends: flags.send, status: flags.status as RecordFilter | undefined})
     const records = all.slice(flags.offset, flags.limit === 0 ? undefined : flags.offset + flags.limit)
     const doc: StateListDocument = {state: location, total: all.length, offset: flags.offset, records}
-    if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
-    else process.stdout.write(renderRecordList({records, total: all.length, offset: flags.offset, location}, {paint: this.paint(process.stdout)}))
+    if (!this.jsonEnabled()) process.stdout.write(renderRecordList({records, total: all.length, offset: flags.offset, location}, {paint: this.paint(process.stdout)}))
     return doc
   }
 }

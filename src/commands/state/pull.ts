@@ -27,6 +27,6 @@ The destination file is replaced. It is refused, unless --force, when it holds a
 
   async run(): Promise<TransferDocument> {
     const {flags} = await this.parse(StatePull)
-    return runTransfer('pull', flags, (m) => this.note(m))
+    return runTransfer('pull', flags, {note: (m) => this.note(m), jsonEnabled: () => this.jsonEnabled()})
   }
 }

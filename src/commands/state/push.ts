@@ -13,11 +13,11 @@ export const transferFlags = {
   json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print the result as one JSON document.'}),
 }
 
-/** The body of `state push` and `state pull`: copy, then print the result (text, or one JSON document). */
+/** The body of `state push` and `state pull`: copy, print the text result unless --json, return the document. */
 export async function runTransfer(
   direction: TransferDirection,
-  flags: {from?: string; to?: string; workspace?: string; force: boolean; json: boolean; 'lock-timeout'?: number},
-  note: (message: string) => void,
+  flags: {from?: string; to?: string; workspace?: string; force: boolean; 'lock-timeout'?: number},
+  command: {note: (message: string) => void; jsonEnabled: () => boolean},
 ): Promise<TransferDocument> {
   const result = await transferState({
     direction,
@@ -26,13 +26,12 @@ export async function runTransfer(
     workspace: flags.workspace,
     force: flags.force,
     lockTimeoutMs: flags['lock-timeout'],
-    note,
+    note: (m) => command.note(m),
     cwd: process.cwd(),
     env: process.env,
   })
-  const doc = toTransferDocument(result)
-  process.stdout.write(flags.json ? `${JSON.stringify(doc)}\n` : renderTransferText(result))
-  return doc
+  if (!command.jsonEnabled()) process.stdout.write(renderTransferText(result))
+  return toTransferDocument(result)
 }
 
 export default class StatePush extends BaseCommand<typeof StatePush> {
@@ -57,6 +56,6 @@ The destination is replaced. It is refused, unless --force, when it holds a diff
 
   async run(): Promise<TransferDocument> {
     const {flags} = await this.parse(StatePush)
-    return runTransfer('push', flags, (m) => this.note(m))
+    return runTransfer('push', flags, {note: (m) => this.note(m), jsonEnabled: () => this.jsonEnabled()})
   }
 }

@@ -1,6 +1,6 @@
 import {BaseCommand} from '../../cli/base-command.js'
 import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
-import {retargetState} from '../../core/retarget.js'
+import {retargetState, type RetargetResult} from '../../core/retarget.js'
 import {describeTarget} from '../../core/target.js'
 import type {ExitCodes} from '../../errors.js'
 import {Flags} from '@oclif/core'
@@ -24,15 +24,14 @@ Move a state only when you mean it: the keys it records were sent to the old tar
     ...sandboxStateFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<{state: string; from: RetargetResult['to'] | null; to: RetargetResult['to']; changed: boolean}> {
     const {flags} = await this.parse(StateRetarget)
     const result = await retargetState({state: flags.state, workspace: flags.workspace, sandbox: flags.sandbox, cwd: process.cwd(), env: process.env})
-    if (flags.json) {
-      process.stdout.write(`${JSON.stringify({state: result.location, from: result.from ?? null, to: result.to, changed: result.changed})}\n`)
-      return
-    }
+    const doc = {state: result.location, from: result.from ?? null, to: result.to, changed: result.changed}
+    if (this.jsonEnabled()) return doc
     if (!result.changed) this.log(`${result.location} already belongs to ${describeTarget(result.to)}.`)
     else if (result.from === undefined) this.log(`${result.location} now belongs to ${describeTarget(result.to)}.`)
     else this.log(`${result.location} moved from ${describeTarget(result.from)} to ${describeTarget(result.to)}.`)
+    return doc
   }
 }

@@ -62,8 +62,8 @@ Asks for confirmation on a terminal unless --yes; in a non-interactive shell, --
     )
     for (const key of result.missing) this.note(`warning: ${sends.length > 0 ? `no records of send ${key}` : `no record for ${displayKey(key)}`} in ${result.location}`)
     const doc = {state: result.location, removed: result.removed.map((r) => r.messageKey), missing: result.missing, cancelled: result.cancelled}
-    if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
-    else if (result.cancelled) this.note('Cancelled; the state is unchanged.')
+    if (this.jsonEnabled()) return doc
+    if (result.cancelled) this.note('Cancelled; the state is unchanged.')
     else process.stdout.write(`Removed ${plural(result.removed.length, 'record')} from ${result.location}:\n${renderRecordSummary(result.removed).join('\n')}\nThe next \`mcsend plan\` shows them as create.\n`)
     return doc
   }

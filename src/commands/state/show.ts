@@ -4,7 +4,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
 import {InvalidInputError, UsageError, type ExitCodes} from '../../errors.js'
-import {escapeJsonText, escapeTerminal, maskAddresses} from '../../privacy/index.js'
+import {escapeTerminal, maskAddresses} from '../../privacy/index.js'
 import {renderContactRecords} from '../../render/state-contact.js'
 import {renderRecord} from '../../render/state-text.js'
 import {readState, selectByContact} from '../../core/state-admin.js'
@@ -52,16 +52,14 @@ export default class StateShow extends BaseCommand<typeof StateShow> {
     if (contactKey !== undefined) {
       const {records} = selectByContact(data, contactKey, stateHasherFromEnv(process.env), location)
       const doc: StateListDocument = {state: location, total: records.length, offset: 0, records}
-      if (flags.json) process.stdout.write(`${escapeJsonText(JSON.stringify(doc))}\n`)
-      else process.stdout.write(renderContactRecords(records, {contact: escapeTerminal(maskAddresses(contactKey)), location}))
+      if (!this.jsonEnabled()) process.stdout.write(renderContactRecords(records, {contact: escapeTerminal(maskAddresses(contactKey)), location}))
       return doc
     }
     const record = data.messages.get(args.messageKey!)
     if (!record) {
       throw new InvalidInputError(`no record for this messageKey in ${location}`, [], 'list the keys with `mcsend state list` (add --send NAME to narrow it down), or check --state / MCSEND_STATE')
     }
-    if (flags.json) process.stdout.write(`${JSON.stringify(record)}\n`)
-    else process.stdout.write(renderRecord(record))
+    if (!this.jsonEnabled()) process.stdout.write(renderRecord(record))
     return record
   }
 }

@@ -29,8 +29,8 @@ export default class StateUnlock extends BaseCommand<typeof StateUnlock> {
     const {flags} = await this.parse(StateUnlock)
     const result = await unlockState({state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, cwd: process.cwd(), env: process.env}, flags.force)
     const doc = {state: result.location, locked: result.holder !== undefined, removed: result.removed, holder: result.holder, stale: result.stale}
-    if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
-    else if (!result.holder) process.stdout.write(`${result.location} is not locked; nothing to do.\n`)
+    if (this.jsonEnabled()) return doc
+    if (!result.holder) process.stdout.write(`${result.location} is not locked; nothing to do.\n`)
     else process.stdout.write(`Removed the lock on ${result.location} held by ${describeOwner(result.holder)}${result.stale ? ' (stale)' : ' (forced)'}.\n`)
     return doc
   }

@@ -3,7 +3,6 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {listWorkspaces, type WorkspaceList} from '../../core/state-admin.js'
 import type {ExitCodes} from '../../errors.js'
-import {escapeJsonText} from '../../privacy/index.js'
 import {renderWorkspaces} from '../../render/workspaces-text.js'
 
 export default class StateWorkspaces extends BaseCommand<typeof StateWorkspaces> {
@@ -25,7 +24,7 @@ export default class StateWorkspaces extends BaseCommand<typeof StateWorkspaces>
   async run(): Promise<WorkspaceList> {
     const {flags} = await this.parse(StateWorkspaces)
     const list = await listWorkspaces({state: flags.state, env: process.env})
-    process.stdout.write(flags.json ? `${escapeJsonText(JSON.stringify(list))}\n` : renderWorkspaces(list))
+    if (!this.jsonEnabled()) process.stdout.write(renderWorkspaces(list))
     return list
   }
 }
