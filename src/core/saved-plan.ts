@@ -152,6 +152,7 @@ export function toSavedPlan(plan: Plan, context: SaveContext): SavedPlan {
       ...(s.nameTemplate === undefined ? {} : {nameTemplate: s.nameTemplate}),
       ...(s.variables === undefined ? {} : {variables: maskAttributes(s.variables, MASKED), variableSources: {...s.variableSources}}),
       counts: {...s.counts},
+      ...(s.bySource === undefined ? {} : {bySource: s.bySource.map((c) => ({...c, file: maskValue(c.file, MASKED)}))}),
       pending: s.pending,
       batches: s.batches.map((b) => ({index: b.index, messages: b.messages.map(savedMessage)})),
       unchanged: s.unchanged.map(savedMessage),

@@ -2,7 +2,7 @@ import type {Attributes, Recipient, Send} from '../manifest/types.js'
 import type {MessageRecord, SendSnapshot, StateData} from '../state/types.js'
 import {chooseBatchSize, chunk} from './batch.js'
 import {UNKEYED, type StateHasher} from '../keys/keyed.js'
-import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary, type RenamedSendWarning} from './types.js'
+import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary, type RenamedSendWarning, type SourceCount} from './types.js'
 
 export interface BuildPlanOptions {
   /** Human description of the state (file path or URL without secrets). */
@@ -85,6 +85,9 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
   let anyAttributes = false
   const derive = hasher.messageKeyDeriver(send.name, send.revision)
   const checkRecords = records.size > 0
+  const bySource: SourceCount[] = []
+  // Consecutive recipients come from the same source: look the counter up only when the file changes.
+  let source: SourceCount | undefined
   for (const r of send.recipients) {
     if (!anyAttributes && r.attributes !== undefined && hasKeys(r.attributes)) anyAttributes = true
     const messageKey = r.messageKey ?? derive(r.contactKey)
@@ -108,6 +111,9 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
       }
     }
     counts[action]++
+    if (source?.file !== r.file) source = sourceCount(bySource, r.file, r.file === send.file)
+    source.total++
+    source[action]++
     const message: PlannedMessage = new RecipientMessage(r, messageKey, action, reason)
     if (action === 'create' || action === 'retry') toSend.push(message)
     else unchanged.push(message)
@@ -128,8 +134,18 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
     batches,
     unchanged,
     counts: {...counts, total: send.recipients.length, toSend: toSend.length, requests: batches.length},
+    bySource,
     pending,
   }
+}
+
+function sourceCount(list: SourceCount[], file: string, inline: boolean): SourceCount {
+  let found = list.find((c) => c.file === file)
+  if (found === undefined) {
+    found = {file, inline, total: 0, create: 0, retry: 0, noop: 0, drift: 0}
+    list.push(found)
+  }
+  return found
 }
 
 /**

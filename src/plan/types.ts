@@ -37,6 +37,15 @@ export interface ActionCounts {
   drift: number
 }
 
+/** How many of a send's recipients one source gave, and what happens to them (for review output). */
+export interface SourceCount extends ActionCounts {
+  /** The file the recipients were read from (display path); for inline recipients, the manifest. */
+  file: string
+  /** Declared inline in the manifest, not read from a CSV, JSON or NDJSON file. */
+  inline: boolean
+  total: number
+}
+
 export interface PlannedSend {
   name: string
   definitionKey: string
@@ -57,6 +66,8 @@ export interface PlannedSend {
   /** Messages not sent (noop and drift), in manifest order. */
   unchanged: PlannedMessage[]
   counts: ActionCounts & {total: number; toSend: number; requests: number}
+  /** The recipients per source, in manifest order (absent in plans saved before it existed). */
+  bySource?: SourceCount[]
   /** Keys of this send left `pending` by an interrupted run (a subset of the retries). */
   pending: number
 }
