@@ -4,6 +4,7 @@ import {appendFile} from 'node:fs/promises'
 import {Args, Flags} from '@oclif/core'
 
 import {refreshStatePending} from '../core/refresh.js'
+import {ciContextFromEnv} from '../core/ci-context.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {envFlag, sendFlag, showAddressesFlag, lockTimeoutFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
 import {SANDBOX_STATE} from '../core/connection.js'
@@ -93,7 +94,7 @@ export default class Plan extends BaseCommand<typeof Plan> {
       this.note(`Saved the plan to ${flags.out}; apply exactly it with \`${applyCommand(flags.out, flags.sandbox)}\`.`)
     }
     let rendered: string | undefined
-    const markdown = () => (rendered ??= renderPlanMarkdown(plan, {...mask, previous, storable: prepared.storable, planFile: flags.out, sandbox: flags.sandbox, toolVersion: this.config.version}))
+    const markdown = () => (rendered ??= renderPlanMarkdown(plan, {...mask, previous, storable: prepared.storable, planFile: flags.out, sandbox: flags.sandbox, target: prepared.target, ci: ciContextFromEnv(process.env), toolVersion: this.config.version}))
     if (format === 'json') await writePlanJson(plan, streamWriter(process.stdout), mask)
     else if (format === 'markdown') process.stdout.write(markdown())
     else process.stdout.write(renderPlanText(plan, {...mask, paint: this.paint(process.stdout)}))

@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {ciContextFromEnv} from '../core/ci-context.js'
 import {UsageError, type ExitCodes} from '../errors.js'
 import {planFromSaved, previousFromSaved, readSavedPlanFile} from '../core/saved-plan.js'
 import {applyCommand} from '../render/apply-command.js'
@@ -37,7 +38,7 @@ export default class Show extends BaseCommand<typeof Show> {
     if (format === 'json') {
       await writePlanJson(plan, streamWriter(process.stdout), mask)
     } else if (format === 'markdown') {
-      process.stdout.write(renderPlanMarkdown(plan, {...mask, previous: previousFromSaved(saved), planFile: args.file, sandbox: saved.sandbox, toolVersion: saved.toolVersion}))
+      process.stdout.write(renderPlanMarkdown(plan, {...mask, previous: previousFromSaved(saved), planFile: args.file, sandbox: saved.sandbox, target: saved.target, ci: ciContextFromEnv(process.env), toolVersion: saved.toolVersion}))
     } else {
       const paint = this.paint(process.stdout)
       const head = paint.dim(`Saved plan ${args.file}: made ${saved.createdAt} by mcsend ${saved.toolVersion} against ${saved.state.location} (${saved.state.lineage === '' ? 'new state' : `serial ${saved.state.serial}`})${saved.sandbox ? ', for the sandbox' : ''}.`)

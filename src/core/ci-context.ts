@@ -9,6 +9,6 @@ export function ciContextFromEnv(env: NodeJS.ProcessEnv): {commit?: string; runU
   const repo = env.GITHUB_REPOSITORY
   const run = env.GITHUB_RUN_ID
   let runUrl: string | undefined
-  if (server && repo && run && /^https:\/\/[^\s/]+$/.test(server) && /^[\w.-]+\/[\w.-]+$/.test(repo) && /^\d+$/.test(run)) runUrl = `${server}/${repo}/actions/runs/${run}`
+  if (server && repo && run && /^https:\/\/[A-Za-z0-9.-]+(?::\d+)?$/.test(server) && /^[\w.-]+\/[\w.-]+$/.test(repo) && /^\d+$/.test(run)) runUrl = `${server}/${repo}/actions/runs/${run}`
   return commit === undefined && runUrl === undefined ? undefined : {commit, runUrl}
 }

@@ -42,7 +42,13 @@ describe.concurrent('saved plans: plan --out, apply FILE, show FILE', () => {
     })
     expect(plan.code, plan.stderr).toBe(2)
     expect(plan.stdout.split('\n')[0]).toBe(MARKDOWN_MARKER)
-    expect(plan.stdout).toContain('### mcsend plan: 1,200 messages to send in 3 requests across 1 send')
+    expect(plan.stdout.split('\n')[1]).toBe('### Merging sends 1,200 emails to the sandbox')
+    expect(plan.stdout).toContain('**1,200 messages** in 3 requests across 1 send.')
+    expect(plan.stdout).toContain('| `ReleaseVersion` | `1.0.0` |')
+    expect(plan.stdout).toContain('| `people.csv` | 1,200 | 1,200 | 0 |')
+    expect(plan.stdout).toContain('**Requests:** 3 requests: 2 of 500 messages and 1 of 200.')
+    // Outside CI there is no commit or run to name.
+    expect(plan.stdout).not.toMatch(/Commit|CI run/)
     expect(plan.stdout).not.toContain('c1@example.com')
     expect(plan.stderr).toContain('apply plan.json --sandbox')
     // The step summary got the same Markdown, appended after what was there.

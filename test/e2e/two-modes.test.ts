@@ -196,23 +196,90 @@ describe.concurrent.each(modes)('$name mode: the state commands', (mode) => {
   })
 })
 
+/** GitHub Actions' default variables for a run, and a secret the Markdown must never print. */
+const ACTIONS_ENV = {
+  GITHUB_SHA: 'abcdef0123456789abcdef0123456789abcdef01',
+  GITHUB_SERVER_URL: 'https://github.com',
+  GITHUB_REPOSITORY: 'acme/sends',
+  GITHUB_RUN_ID: '4242',
+  GITHUB_TOKEN: 'ghs_not-a-real-token',
+}
+const PROVENANCE = 'Commit `abcdef012345` · [CI run](https://github.com/acme/sends/actions/runs/4242)'
+
 describe.concurrent.each(modes)('$name mode: the review output', (mode) => {
-  it('plan --out plan.json --format markdown and show plan.json --format markdown carry the same totals and no address', async (t) => {
-    const {p, send} = await project(t, 3)
-    const plan = await mode.run(p, ['plan', 'send.yaml', '--out', 'plan.json', '--format', 'markdown', '--no-step-summary'])
+  it('plan --out plan.json --format markdown and show plan.json --format markdown: what merging sends, where, from which commit, and no address', async (t) => {
+    const send = `case-${randomUUID().slice(0, 8)}`
+    const p = await makeProject({recipients: 3, batchSize: 500, name: send, withAttributes: true, inline: ['{contactKey: partner-ops, to: partner-ops@example.org, attributes: {FirstName: Partners}}']})
+    t.onTestFinished(() => p.cleanup())
+    const plan = await mode.run(p, ['plan', 'send.yaml', '--out', 'plan.json', '--format', 'markdown', '--no-step-summary'], ACTIONS_ENV)
     expect(plan.code, plan.stderr).toBe(0)
     // show reads only the file (no state, no connection, no --sandbox): the same command in both modes.
-    const show = await runCli(['show', 'plan.json', '--format', 'markdown'], {cwd: p.dir})
+    const show = await runCli(['show', 'plan.json', '--format', 'markdown'], {cwd: p.dir, env: ACTIONS_ENV})
     expect(show.code, show.stderr).toBe(0)
-    const headline = '### mcsend plan: 3 messages to send in 1 request across 1 send'
-    const totals = `| \`${send}\` | \`release-notes\` | 1 | 3 | 0 | 0 | 0 | 1 |`
+    // Credentials mode names the tenant by the auth host of MCSEND_AUTH_URL; no MCSEND_ACCOUNT_ID is set.
+    const where = mode.name === 'sandbox' ? 'the sandbox' : "Marketing Cloud tenant `127.0.0.1`, the credentials' default business unit"
+    const totals = `| \`${send}\` | \`release-notes\` | 1 | 4 | 0 | 0 | 0 | 1 |`
     for (const out of [plan.stdout, show.stdout]) {
-      expect(out).toContain(headline)
+      expect(out.split('\n').slice(1, 4)).toEqual([`### Merging sends 4 emails to ${where}`, '', PROVENANCE])
       expect(out).toContain(totals)
+      expect(out).toContain('| `ReleaseVersion` | `1.0.0` |')
+      expect(out).toContain('| `people.csv` | 3 | 3 | 0 |\n| inline in `send.yaml` | 1 | 1 | 0 |')
+      expect(out).toContain('**Requests:** 1 request of 4 messages.')
+      expect(out).toContain('<details><summary>messageKeys of these recipients</summary>')
       expect(out).not.toMatch(FULL_ADDRESS)
+      expect(out).not.toMatch(/partner-ops@|ghs_/)
     }
+    // The live plan samples recipients with their addresses (masked) and attributes; the saved plan holds neither.
+    expect(plan.stdout).toContain('| action | contactKey | to | FirstName |\n|---|---|---|---|\n| create | c0 | c***@&#8203;example.com | `Name0` |')
+    expect(show.stdout).toContain('| action | contactKey |\n|---|---|\n| create | c0 |')
     expect(plan.stderr + show.stderr).not.toMatch(FULL_ADDRESS)
     expect(await mode.delivered(p, send)).toEqual([])
+  })
+
+  it('apply --format markdown: the result for a comment on the merge, the plan on stderr', async (t) => {
+    const {p, send} = await project(t, 5, 2)
+    const apply = await mode.run(p, ['apply', 'send.yaml', '--auto-approve', '--format', 'markdown'], ACTIONS_ENV)
+    expect(apply.code, apply.stderr).toBe(0)
+    // The target the connection reached: credentials mode learns the business unit from the token.
+    const where = mode.name === 'sandbox' ? 'the built-in sandbox &#40;nothing reaches a real inbox&#41;' : 'Marketing Cloud tenant 127.0.0.1, business unit 100000001'
+    expect(apply.stdout.split('\n').slice(0, 4)).toEqual(['<!-- mcsend-apply -->', `### mcsend apply complete: 5 messages accepted by ${where}`, '', PROVENANCE])
+    expect(apply.stdout).toContain('| accepted | 5 |\n| rejected | 0 |\n| pending (no answer; the next apply settles them) | 0 |')
+    expect(apply.stdout).not.toContain('Rejected by code')
+    expect(apply.stderr).toContain('Plan: 5 messages to send in 3 requests across 1 send.')
+    expect(apply.stdout + apply.stderr).not.toMatch(FULL_ADDRESS)
+    expect(apply.stdout + apply.stderr).not.toContain('ghs_')
+    expect(await mode.delivered(p, send)).toHaveLength(5)
+    const again = await mode.run(p, ['apply', 'send.yaml', '--auto-approve', '--format', 'markdown'])
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stdout).toBe('<!-- mcsend-apply -->\n### mcsend apply: nothing to send\n')
+  })
+})
+
+describe('credentials mode only: apply --format markdown with rejected and pending messages', () => {
+  // Only a sandbox in its own process can be steered (control routes) to answer one request with a rejection.
+  it('counts accepted, rejected by code and pending; exit 4; names no recipient', async (t) => {
+    const {p, send} = await project(t, 6, 2)
+    const keys = await plannedKeys(credentialsMode, p)
+    // The first request (c0, c1): c0 rejected with 109106, c1 listed without a code in a 400 (unknown: pending).
+    await server.control('POST', 'faults', {
+      kind: 'answer',
+      route: 'send',
+      status: 400,
+      body: {errorcode: 109106, message: 'bad request', responses: [{messageKey: keys.get('c0'), errorcode: 109106, message: 'MCMS_UTM_Validation_MissingRequiredField_to for c0@example.com'}, {messageKey: keys.get('c1')}]},
+    })
+    t.onTestFinished(async () => {
+      await server.control('DELETE', 'faults')
+    })
+    const apply = await credentialsMode.run(p, ['apply', 'send.yaml', '--auto-approve', '--format', 'markdown', '--parallelism', '1'], ACTIONS_ENV)
+    expect(apply.code, apply.stderr).toBe(4)
+    const md = apply.stdout
+    expect(md.split('\n').slice(0, 4)).toEqual(['<!-- mcsend-apply -->', '### mcsend apply finished with problems: 4 messages accepted by Marketing Cloud tenant 127.0.0.1, business unit 100000001', '', PROVENANCE])
+    expect(md).toContain('| accepted | 4 |\n| rejected | 1 |\n| pending (no answer; the next apply settles them) | 1 |')
+    expect(md).toContain('**Rejected by code**\n\n| code | messages |\n|---|--:|\n| 109106 MCMS&#95;UTM&#95;Validation&#95;MissingRequiredField&#95;to | 1 |')
+    expect(md).toContain('Run the same apply again to send the rest')
+    expect(md).not.toMatch(/c\d@|ghs_/)
+    for (const k of keys.values()) expect(md).not.toContain(k)
+    expect((await credentialsMode.delivered(p, send)).sort()).toEqual(['c2', 'c3', 'c4', 'c5'].map((c) => keys.get(c)).sort())
   })
 })
 

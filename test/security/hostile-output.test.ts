@@ -116,11 +116,12 @@ describe('HTML and Markdown injection into the pull-request comment', () => {
     const md = run.stdout
     expect(md).not.toMatch(/<img|!\[|\]\(|https:\/\/|@someone|@mention/)
     expect(md).not.toMatch(/^#+ PWNED/m)
+    // One collapsed block per send (the sample's messageKeys), each closed by the renderer, none by a value.
     expect((md.match(/<details>/g) ?? []).length).toBe(2)
     expect((md.match(/<\/details>/g) ?? []).length).toBe(2)
     expect(md).toContain('&lt;/details&gt; &lt;img src=https:&#8203;//evil.example/t.png&gt; &#35; PWNED @&#8203;mention')
     expect(md).toContain('&#33;&#91;t&#93;&#40;https:&#8203;//evil.example/p.png&#41; @&#8203;someone &#91;c&#93;&#40;https:&#8203;//evil.example&#41;')
-    expect(md).toContain('(x&#92;n&#92;n&#35; PWNED heading.yaml:1)')
+    expect(md).toContain('<code>x&#92;n&#92;n&#35; PWNED heading.yaml</code> line 1')
     // Every table row keeps its column count.
     const lines = md.split('\n')
     for (const [i, line] of lines.entries()) {
@@ -207,6 +208,9 @@ describe('CI denial of service', () => {
     expect(text.stdout).toContain('Long="x***@a.a.a.')
     const md = await runCli(['plan', 'send.yaml', '--format', 'markdown'], {cwd: dir})
     expect(md.code).toBe(0)
-    expect(md.stdout).toContain('mcsend plan: 1 message to send')
+    expect(md.stdout).toContain('### Merging sends 1 email to ')
+    // The shared attribute is shown masked and cut, so it cannot crowd out the rest of the comment.
+    expect(md.stdout).toMatch(/\| `Long` \| <code>x\*\*\*@&#8203;a\.a\.a\.[a.]*…<\/code> \(200,004 characters\) \|/)
+    expect(md.stdout.length).toBeLessThan(10_000)
   })
 })
