@@ -1,4 +1,6 @@
-import {executePlan, type ApplyResult, type ExecuteEvent, type Progress} from '../apply/execute.js'
+import type {CanaryOutcome, CanaryReport} from '../apply/canary.js'
+import type {ApplyResult, ExecuteEvent, Progress} from '../apply/execute.js'
+import {canaryExitCode, canaryPacer, executeWithCanary} from './canary.js'
 import {CliError, ExitCode, InvalidInputError, UsageError} from '../errors.js'
 import {refreshPending} from './refresh.js'
 import {buildPlan} from '../plan/build.js'
@@ -52,6 +54,8 @@ export interface ApplyOptions {
   variables?: VariableOptions
   /** --env NAME: an environment of the project file (core/environment.ts). */
   envName?: string
+  /** --skip-canary: send the canary requests with all the others, without waiting (core/canary.ts). */
+  skipCanary?: boolean
 }
 
 export interface ApplyUi {
@@ -65,6 +69,8 @@ export interface ApplyUi {
   note(message: string): void
   onEvent?(event: ExecuteEvent): void
   onProgress?(progress: Progress): void
+  /** After the canary was awaited: shows the report; true sends the rest (default: only when it passed). */
+  afterCanary?(report: CanaryReport): Promise<boolean>
 }
 
 export interface ApplyOutcome {
@@ -75,6 +81,8 @@ export interface ApplyOutcome {
   stateLocation: string
   /** Where the messages went (set when something was sent). */
   target?: string
+  /** The canary step, when the plan had one: skipped, or its report and whether the rest went. */
+  canary?: CanaryOutcome
 }
 
 /**
@@ -129,7 +137,9 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
     // A reviewed saved plan needs no second approval, except for a protected environment.
     const needsApproval = saved === undefined || plan.environment?.protected === true
     let targetText: string | undefined
-    const result = await withConnection(options, undefined, async (connection) => {
+    let canary: CanaryOutcome | undefined
+    const pacer = canaryPacer()
+    const result = await withConnection(options, pacer, async (connection) => {
       const client = connection.client
       // Now the business unit is known too (MCSEND_ACCOUNT_ID, or the token's): compare again, and bind a new state.
       const target = await connection.target()
@@ -150,13 +160,21 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
         if (status !== undefined) before.set(m.messageKey, status)
       }
       await bindStateKey(store, state, hasher)
-      return executePlan(plan, {client, store, clock, hasher, previousStatus: (key) => before.get(key)}, {
-        parallelism: options.parallelism,
-        blockedBackoffMs: options.clientOptions?.retry?.baseDelayMs,
-        signal: options.signal,
-        onEvent: ui.onEvent,
-        onProgress: ui.onProgress,
-      })
+      const run = await executeWithCanary(
+        plan,
+        {client, store, clock, hasher, previousStatus: (key) => before.get(key)},
+        {
+          parallelism: options.parallelism,
+          blockedBackoffMs: options.clientOptions?.retry?.baseDelayMs,
+          signal: options.signal,
+          onEvent: ui.onEvent,
+          onProgress: ui.onProgress,
+        },
+        pacer,
+        {skip: options.skipCanary, decide: ui.afterCanary, note: (m) => ui.note(m)},
+      )
+      canary = run.canary
+      return run.result
     })
     if (result === undefined) return {plan, cancelled: true, exitCode: ExitCode.error, stateLocation: store.location}
     if (result.accepted + result.alreadyAccepted > 0) {
@@ -182,7 +200,7 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
       }
     }
     await store.commit()
-    return {plan, result, cancelled: false, exitCode: exitCodeFor(result), stateLocation: store.location, target: targetText}
+    return {plan, result, cancelled: false, exitCode: canaryExitCode(canary) ?? exitCodeFor(result), stateLocation: store.location, target: targetText, ...(canary === undefined ? {} : {canary})}
   })
 }
 

@@ -154,6 +154,7 @@ export function toSavedPlan(plan: Plan, context: SaveContext): SavedPlan {
       counts: {...s.counts},
       ...(s.bySource === undefined ? {} : {bySource: s.bySource.map((c) => ({...c, file: maskValue(c.file, MASKED)}))}),
       pending: s.pending,
+      ...(s.canary === undefined ? {} : {canary: {...s.canary}}),
       batches: s.batches.map((b) => ({index: b.index, messages: b.messages.map(savedMessage)})),
       unchanged: s.unchanged.map(savedMessage),
     })),
@@ -434,7 +435,8 @@ export function planFromSaved(saved: SavedPlan): Plan {
     summary: {...saved.summary},
     sends: saved.sends.map((s) => ({
       ...s,
-      batches: s.batches.map((b) => ({index: b.index, messages: b.messages.map((m) => plannedMessage(m, s))})),
+      // The saved batches carry no canary mark: the send's canary says how many lead.
+      batches: s.batches.map((b, i) => ({index: b.index, messages: b.messages.map((m) => plannedMessage(m, s)), ...(i < (s.canary?.batches ?? 0) ? {canary: true as const} : {})})),
       unchanged: s.unchanged.map((m) => plannedMessage(m, s)),
     })),
   }

@@ -9,7 +9,7 @@ import {ProblemSink, ScopedProblems} from './problems.js'
 import {RecipientCollector, recipientFromValue, recipientPlace} from './recipients.js'
 import {describeSchemaErrors, formatPath, manifestValidators} from './schema.js'
 import {pointer as documentPointer, resolveDocumentVariables, templateOrigin} from './document-vars.js'
-import type {AttributeValue, Attributes, LoadResult, Recipient, Send, SourceDigest} from './types.js'
+import type {AttributeValue, Attributes, Canary, CanaryAwait, LoadResult, Recipient, Send, SourceDigest} from './types.js'
 import {NO_VARIABLES, type VariableInputs} from './vars.js'
 import {locateYaml, type TextPosition} from './yaml-locate.js'
 import {openConfinedSource, resolveSourceRoots, scanAllowed, SourceRefused, type RootsFs, type SourceHandle, type SourceRoots} from './source-roots.js'
@@ -17,6 +17,7 @@ import {findExcessiveNesting, findInvalidUtf8, invalidUtf8Message, MAX_YAML_DEPT
 import {escapeTerminal, excerpt} from '../privacy/index.js'
 import {sha256Hex} from '../keys/hash.js'
 import {messageKeyDeriver} from '../keys/message-key.js'
+import {parseDuration} from '../text/duration.js'
 
 /**
  * The part of `node:fs` the loader uses. `node:fs` itself, memfs's `Volume` and `createFsFromVolume(volume)` all
@@ -314,19 +315,21 @@ async function loadDocument(doc: Document, counter: LineCounter, file: string, a
 
   const collector = new RecipientCollector(problems, vars === undefined ? undefined : {values: vars.values, declared: vars.declared})
   const digests: SourceDigest[] = []
-  const sources = Array.isArray(manifest.recipients) ? (manifest.recipients as unknown[]) : []
+  // The canary's seeds come first: they are sent ahead of the audience (and a contactKey may not be in both).
+  const readSources = async (base: readonly string[], list: unknown): Promise<void> => {
+  const sources = Array.isArray(list) ? (list as unknown[]) : []
   for (const [i, item] of sources.entries()) {
-    const prefix = pointer(['recipients', i])
+    const prefix = pointer([...base, i])
     if (errored.some((p) => p === prefix || p.startsWith(`${prefix}/`))) continue
     const source = item as SourceItem
     if (source.inline !== undefined) {
       if (source.inline.length === 0) {
-        const pos = at(['recipients', i, 'inline'])
-        ctx.warnings.push({file, line: pos.line, column: pos.column, path: formatPath(['recipients', i, 'inline']), message: 'this inline source lists no recipients'})
+        const pos = at([...base, i, 'inline'])
+        ctx.warnings.push({file, line: pos.line, column: pos.column, path: formatPath([...base, i, 'inline']), message: 'this inline source lists no recipients'})
       }
       for (const [j, recipient] of source.inline.entries()) {
-        const pos = at(['recipients', i, 'inline', j])
-        collector.add(recipientFromValue(recipient as Record<string, unknown>, file, pos.line, pos.column), formatPath(['recipients', i, 'inline', j]))
+        const pos = at([...base, i, 'inline', j])
+        collector.add(recipientFromValue(recipient as Record<string, unknown>, file, pos.line, pos.column), formatPath([...base, i, 'inline', j]))
       }
       continue
     }
@@ -336,8 +339,8 @@ async function loadDocument(doc: Document, counter: LineCounter, file: string, a
     const sourceFile = ctx.display(sourceAbs)
     const before = collector.recipients.length
     const problemsBefore = problems.count
-    const pos = at(['recipients', i, kind])
-    const where = {file, line: pos.line, column: pos.column, path: formatPath(['recipients', i, kind])}
+    const pos = at([...base, i, kind])
+    const where = {file, line: pos.line, column: pos.column, path: formatPath([...base, i, kind])}
     // The path is the manifest's (untrusted) text: shown escaped and cut.
     const shown = escapeTerminal(sourceFile.length > 120 ? `${sourceFile.slice(0, 117)}...` : sourceFile)
     const digest = await readSource(kind, relative, abs, sourceFile, source.columns, collector, problems, ctx).catch((error: unknown) => {
@@ -350,6 +353,17 @@ async function loadDocument(doc: Document, counter: LineCounter, file: string, a
     if (digest !== undefined && collector.recipients.length === before && problems.count === problemsBefore) {
       ctx.warnings.push({...where, message: `${kind} source ${shown} holds no recipients`})
     }
+  }
+  }
+  const canaryValue = manifest.canary as {recipients?: unknown; first?: number; await?: CanaryAwait; timeout?: string} | undefined
+  const canaryValid = canaryValue !== undefined && !errored.some((p) => p === '/canary' || p.startsWith('/canary/'))
+  if (canaryValid && canaryValue.recipients !== undefined) await readSources(['canary', 'recipients'], canaryValue.recipients)
+  const seeds = collector.recipients.length
+  await readSources(['recipients'], manifest.recipients)
+  let canary: Canary | undefined
+  if (canaryValid) {
+    const pos = at(['canary'])
+    canary = canaryOf(canaryValue, seeds, {file, ...pos}, problems, (p) => at(p))
   }
 
   if (!valid || problems.count > 0) return
@@ -367,6 +381,7 @@ async function loadDocument(doc: Document, counter: LineCounter, file: string, a
     sources: digests,
   }
   if (typeof manifest.batchSize === 'number') send.batchSize = manifest.batchSize
+  if (canary !== undefined) send.canary = canary
   if (vars !== undefined && vars.values.size > 0) {
     const variables: Record<string, AttributeValue> = {}
     const sources: Record<string, string> = {}
@@ -381,6 +396,38 @@ async function loadDocument(doc: Document, counter: LineCounter, file: string, a
   const nameTemplate = vars?.templated.get('/name')
   if (nameTemplate !== undefined) send.nameTemplate = nameTemplate
   candidate.send = send
+}
+
+/** Marketing Cloud's dedupe window is 2-3 days: a wait longer than a day would be a mistake, not a canary. */
+const MAX_CANARY_TIMEOUT_MS = 24 * 3600 * 1000
+const DEFAULT_CANARY_TIMEOUT_MS = 10 * 60 * 1000
+/** Each canary message is checked through the rate-limited status endpoint: a canary is a handful, not a cohort. */
+export const MAX_CANARY_SIZE = 100
+
+/** The canary of a send the schema accepted: its size (seeds read, or `first`), what it waits for and how long. */
+function canaryOf(
+  value: {first?: number; await?: CanaryAwait; timeout?: string},
+  seeds: number,
+  where: {file: string; line: number; column: number},
+  problems: ScopedProblems,
+  at: (segments: readonly (string | number)[]) => TextPosition,
+): Canary | undefined {
+  let timeoutMs = DEFAULT_CANARY_TIMEOUT_MS
+  if (value.timeout !== undefined) {
+    const ms = parseDuration(value.timeout)
+    const pos = at(['canary', 'timeout'])
+    if (ms === undefined || ms < 1000 || ms > MAX_CANARY_TIMEOUT_MS) {
+      problems.add({file: where.file, line: pos.line, column: pos.column, path: 'canary.timeout', message: `must be from 1s to 24h, got ${excerpt(value.timeout, 40)}`, hint: 'write a duration such as 30s, 5m or 1h'})
+      return undefined
+    }
+    timeoutMs = ms
+  }
+  const size = value.first ?? seeds
+  if (value.first === undefined && seeds > MAX_CANARY_SIZE) {
+    problems.add({...where, path: 'canary.recipients', message: `the canary has ${seeds} seed recipients; at most ${MAX_CANARY_SIZE} are allowed`, hint: 'a canary is a handful of messages, each checked through the rate-limited status endpoint'})
+    return undefined
+  }
+  return {from: value.first === undefined ? 'seeds' : 'first', size, await: value.await ?? 'sent', timeoutMs, line: where.line, column: where.column}
 }
 
 /**

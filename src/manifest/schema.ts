@@ -222,6 +222,7 @@ function patternMessage(e: ErrorObject): string {
   if (e.params.pattern === v.slug.source) {
     return `${quote(data)} is not a valid name: use lowercase letters, digits and hyphens, starting and ending with a letter or digit`
   }
+  if (e.instancePath.endsWith('/canary/timeout')) return `is not a duration such as 30s, 5m or 1h (got ${excerpt(String(data), 40)})`
   return `must match ${String(e.params.pattern)}`
 }
 
@@ -307,7 +308,7 @@ function alternatives(errors: ErrorObject[], dialect: Dialect): {issues: SchemaI
     const path = splitPointer(alt.instancePath)
     const branches = ((alt.parentSchema as AlternativeSchema | undefined)?.[alt.keyword as 'oneOf' | 'anyOf'] ?? []).map((b) => b.required ?? [])
     const choices = branches.flat()
-    const noun = path[path.length - 2] === 'recipients' ? 'a recipient source' : 'this'
+    const noun = path[path.length - 2] === 'recipients' ? 'a recipient source' : path[path.length - 1] === 'canary' ? 'canary' : 'this'
     const passing = alt.params.passingSchemas as number[] | null | undefined
     if (Array.isArray(passing)) {
       const present = passing.flatMap((i) => branches[i] ?? []).map(quote)

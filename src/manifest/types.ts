@@ -25,6 +25,25 @@ export interface SourceDigest {
   sha256: string
 }
 
+/** What the canary waits for: Marketing Cloud accepted the message (and reports no failure), or reports it sent. */
+export type CanaryAwait = 'accepted' | 'sent'
+
+/**
+ * A send's canary (manifest `canary:`): the first `size` recipients of the send, sent and awaited before the rest.
+ * Seeds are the canary's own recipients, merged ahead of the audience; `first` takes them from the audience.
+ */
+export interface Canary {
+  from: 'seeds' | 'first'
+  /** How many recipients, from the start of Send.recipients, are the canary. */
+  size: number
+  await: CanaryAwait
+  /** How long apply waits for the canary before it stops, in ms. */
+  timeoutMs: number
+  /** Where `canary:` was declared. */
+  line: number
+  column: number
+}
+
 export interface Send {
   apiVersion: 'mcsend/v1'
   kind: 'Send'
@@ -38,6 +57,8 @@ export interface Send {
   batchSize?: number
   /** Recipients from every source, merged in manifest order. */
   recipients: Recipient[]
+  /** The canary, when the manifest declares one: its recipients are the first `canary.size` of `recipients`. */
+  canary?: Canary
   /** Manifest file (display path) and the position of the document that declared this send. */
   file: string
   line: number

@@ -2,7 +2,7 @@ import type {Attributes, Recipient, Send} from '../manifest/types.js'
 import type {MessageRecord, SendSnapshot, StateData} from '../state/types.js'
 import {chooseBatchSize, chunk} from './batch.js'
 import {UNKEYED, type StateHasher} from '../keys/keyed.js'
-import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedMessage, type PlannedSend, type PlanSummary, type RenamedSendWarning, type SourceCount} from './types.js'
+import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedBatch, type PlannedMessage, type PlannedSend, type PlanSummary, type RenamedSendWarning, type SourceCount} from './types.js'
 
 export interface BuildPlanOptions {
   /** Human description of the state (file path or URL without secrets). */
@@ -88,7 +88,10 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
   const bySource: SourceCount[] = []
   // Consecutive recipients come from the same source: look the counter up only when the file changes.
   let source: SourceCount | undefined
-  for (const r of send.recipients) {
+  // The canary is the first recipients of the send (seeds come first); `first: N` of a smaller audience is all of it.
+  const canarySize = Math.min(send.canary?.size ?? 0, send.recipients.length)
+  let canaryToSend = 0
+  for (const [i, r] of send.recipients.entries()) {
     if (!anyAttributes && r.attributes !== undefined && hasKeys(r.attributes)) anyAttributes = true
     const messageKey = r.messageKey ?? derive(r.contactKey)
     const record = checkRecords ? records.get(messageKey) : undefined
@@ -115,11 +118,20 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
     source.total++
     source[action]++
     const message: PlannedMessage = new RecipientMessage(r, messageKey, action, reason)
-    if (action === 'create' || action === 'retry') toSend.push(message)
-    else unchanged.push(message)
+    if (action === 'create' || action === 'retry') {
+      toSend.push(message)
+      if (i < canarySize) canaryToSend++
+    } else unchanged.push(message)
   }
   const batchSize = chooseBatchSize(send.batchSize, anyAttributes)
-  const batches = chunk(toSend, batchSize).map((messages, i) => ({index: i + 1, messages}))
+  // A canary step only when something follows it: its requests first, then the rest cut as usual.
+  const withCanary = send.canary !== undefined && canarySize > 0 && toSend.length > canaryToSend
+  const leading = withCanary ? chunk(toSend.slice(0, canaryToSend), batchSize) : []
+  const rest = withCanary ? chunk(toSend.slice(canaryToSend), batchSize) : chunk(toSend, batchSize)
+  const batches: PlannedBatch[] = [
+    ...leading.map((messages, i): PlannedBatch => ({index: i + 1, messages, canary: true})),
+    ...rest.map((messages, i): PlannedBatch => ({index: leading.length + i + 1, messages})),
+  ]
   return {
     name: send.name,
     definitionKey: send.definitionKey,
@@ -136,6 +148,9 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
     counts: {...counts, total: send.recipients.length, toSend: toSend.length, requests: batches.length},
     bySource,
     pending,
+    ...(withCanary
+      ? {canary: {from: send.canary!.from, size: canarySize, await: send.canary!.await, timeoutMs: send.canary!.timeoutMs, batches: leading.length, toSend: canaryToSend}}
+      : {}),
   }
 }
 

@@ -1,4 +1,4 @@
-import type {Attributes, SourceDigest} from '../manifest/types.js'
+import type {Attributes, CanaryAwait, SourceDigest} from '../manifest/types.js'
 
 /**
  * What happens to one message:
@@ -28,6 +28,26 @@ export interface PlannedBatch {
   /** 1-based, per send. */
   index: number
   messages: PlannedMessage[]
+  /** A request of the canary step: sent, and awaited, before the send's other requests. */
+  canary?: true
+}
+
+/**
+ * The canary step of a send: its first `size` recipients are sent first (the leading `batches` requests) and apply
+ * waits until each reached `await` through the status endpoint, at most `timeoutMs`, before the rest. Present only
+ * when something beyond the canary is to be sent. The canary's messages already accepted (a re-run) are awaited
+ * again, not re-sent: they are the first `size - toSend` entries of `unchanged` (both lists keep manifest order).
+ */
+export interface PlannedCanary {
+  /** seeds: the canary's own recipients; first: the first recipients of the audience. */
+  from: 'seeds' | 'first'
+  size: number
+  await: CanaryAwait
+  timeoutMs: number
+  /** How many leading requests of `batches` are the canary. */
+  batches: number
+  /** Canary messages sent in this run (create and retry); the others were accepted before. */
+  toSend: number
 }
 
 export interface ActionCounts {
@@ -70,6 +90,8 @@ export interface PlannedSend {
   bySource?: SourceCount[]
   /** Keys of this send left `pending` by an interrupted run (a subset of the retries). */
   pending: number
+  /** The canary step, when the manifest declares one and something beyond it is to be sent. */
+  canary?: PlannedCanary
 }
 
 export interface PlanSummary extends ActionCounts {

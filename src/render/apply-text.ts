@@ -10,6 +10,8 @@ export interface ApplySummaryOptions extends MaskOptions {
   stateLocation: string
   /** How many rejected recipients to list by name. */
   listRejected?: number
+  /** The canary stopped the run: nothing after it was sent. */
+  stoppedAfterCanary?: boolean
 }
 
 /** The closing report of an apply: counts, rejections grouped by code, and what to do next. */
@@ -22,7 +24,7 @@ export function renderApplySummary(result: ApplyResult, options: ApplySummaryOpt
   if (result.rejected > 0) parts.push(paint.red(`${formatCount(result.rejected)} rejected`))
   if (result.unknown > 0) parts.push(paint.yellow(`${formatCount(result.unknown)} unanswered (kept pending)`))
   if (result.notAttempted > 0) parts.push(paint.yellow(`${formatCount(result.notAttempted)} not attempted`))
-  const head = result.interrupted ? 'Apply interrupted' : result.fatal ? 'Apply stopped' : 'Apply complete'
+  const head = result.interrupted ? 'Apply interrupted' : result.fatal ? 'Apply stopped' : options.stoppedAfterCanary ? 'Apply stopped after the canary' : 'Apply complete'
   lines.push(`${paint.bold(`${head}:`)} ${parts.join(', ')}.`)
 
   if (result.rejections.length > 0) {

@@ -16,6 +16,7 @@ function sendHeader(send: PlannedSend, options: MaskOptions): Record<string, unk
     ...(send.variables === undefined ? {} : {variables: maskAttributes(send.variables, options), variableSources: send.variableSources ?? {}}),
     counts: send.counts,
     pending: send.pending,
+    ...(send.canary === undefined ? {} : {canary: send.canary}),
   }
 }
 
@@ -45,7 +46,7 @@ export async function writePlanJson(plan: Plan, write: ChunkWriter, options: Mas
     await emit(`${JSON.stringify(sendHeader(send, options)).slice(0, -1)},"batches":[`)
     for (const [bi, batch] of send.batches.entries()) {
       if (bi > 0) await emit(',')
-      await emit(`{"index":${batch.index},"size":${batch.messages.length},"messages":[`)
+      await emit(`{"index":${batch.index},${batch.canary ? '"canary":true,' : ''}"size":${batch.messages.length},"messages":[`)
       await emitMessages(batch.messages, emit, options)
       await emit(']}')
     }

@@ -1,3 +1,4 @@
+import {describeCanaryStep} from './canary-text.js'
 import type {Paint} from './paint.js'
 import type {Plan, PlanEnvironment, PlannedMessage, PlannedSend, RenamedSendWarning} from '../plan/types.js'
 import {formatAttributeValue, formatCount, plural} from '../text/format.js'
@@ -46,6 +47,8 @@ function renderSend(send: PlannedSend, options: TextRenderOptions): string[] {
   } else {
     lines.push(`  requests       ${plural(send.batches.length, 'request')} of up to ${formatCount(send.batchSize)}: ${batchSizes(send)}`)
   }
+  // The canary is its own step: its requests go first and apply waits for them before the others.
+  if (send.canary !== undefined) lines.push(`  ${paint.cyan(describeCanaryStep(send.canary).replace(/^canary: /, 'canary         '))}`)
   const samples = sampleMessages(send, options.samples ?? 3)
   if (samples.length > 0) {
     lines.push('  sample')

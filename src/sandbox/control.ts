@@ -39,7 +39,7 @@ export const CONTROL_ROUTES: readonly string[] = [
   'POST   /mcsend-sandbox/faults               {"kind":"status","route":"send","status":503} (see Fault in src/sandbox/faults.ts)',
   'DELETE /mcsend-sandbox/faults               remove every fault',
   'PUT    /mcsend-sandbox/definitions/KEY      {"status":"Active"|"Inactive"|"Deleted"|"missing"}',
-  'PUT    /mcsend-sandbox/outcomes/MESSAGEKEY  {"event":"sent"} or {"event":"notSent","statusCode":24,"statusMessage":"ListDetectiveExclusion"}',
+  'PUT    /mcsend-sandbox/outcomes/MESSAGEKEY  {"event":"sent"}, {"event":"queued"} (never leaves the queue) or {"event":"notSent","statusCode":24,"statusMessage":"ListDetectiveExclusion"}',
   'PUT    /mcsend-sandbox/rejections/MESSAGEKEY {"errorcode":109106,"message":"…","remember":false}; DELETE removes it',
   'PUT    /mcsend-sandbox/settings             {"failedBatchStatus":400} answers a batch whose every recipient failed with that HTTP status (null: 202)',
   'POST   /mcsend-sandbox/expire-tokens        revoke every access token issued so far',
@@ -80,10 +80,10 @@ export function control(method: string, pathname: string, body: unknown, api: Co
       }
       case 'PUT outcomes/:key': {
         const b = record(body)
-        if (b.event === 'sent') api.setOutcome(key!, {event: 'sent'})
+        if (b.event === 'sent' || b.event === 'queued') api.setOutcome(key!, {event: b.event})
         else if (b.event === 'notSent' && Number.isInteger(b.statusCode) && typeof b.statusMessage === 'string') {
           api.setOutcome(key!, {event: 'notSent', statusCode: b.statusCode as number, statusMessage: b.statusMessage})
-        } else return problem(400, 'an outcome is {"event":"sent"} or {"event":"notSent","statusCode":N,"statusMessage":"…"}')
+        } else return problem(400, 'an outcome is {"event":"sent"}, {"event":"queued"} (stays queued) or {"event":"notSent","statusCode":N,"statusMessage":"…"}')
         return ok()
       }
       case 'PUT rejections/:key': {

@@ -12,7 +12,8 @@ export interface OutboxEntry {
   acceptedAt: string
 }
 
-export type Outcome = {event: 'sent'} | {event: 'notSent'; statusCode: number; statusMessage: string}
+/** `queued`: the message never leaves the queue (a test's canary that times out). */
+export type Outcome = {event: 'sent'} | {event: 'queued'} | {event: 'notSent'; statusCode: number; statusMessage: string}
 
 /** Shared by every entry without attributes (frozen: one object instead of one per message). */
 const NO_ATTRIBUTES: Record<string, unknown> = Object.freeze({})
@@ -197,6 +198,11 @@ export class MessageStore {
     this.settle(now)
     const rec = this.byMid.get(mid)?.get(messageKey)
     if (!rec || now - rec.acceptedMs > STATUS_RETENTION_MS) return undefined
+    // A message scripted to stay queued moves on once its outcome is changed (a test lets its canary through).
+    if (rec.state === QUEUED && rec.releasedMs + this.options.queuedMs <= now) {
+      const outcome = this.options.outcome(messageKey)
+      if (outcome.event !== 'queued') this.finish(rec, outcome, now)
+    }
     return rec
   }
 
@@ -285,6 +291,7 @@ export class MessageStore {
   }
 
   private finish(rec: MessageRecord, outcome: Outcome, at: number): void {
+    if (outcome.event === 'queued') return
     rec.eventMs = at
     if (outcome.event === 'sent') {
       rec.state = SENT

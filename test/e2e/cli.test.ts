@@ -27,7 +27,7 @@ describe('mcsend validate', () => {
   it('accepts the examples (exit 0)', async () => {
     const r = await run(['validate', 'examples'], RELEASE)
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toMatch(/ok: 4 manifest files valid: 5 sends, \d+ recipients/)
+    expect(r.stdout).toMatch(/ok: 5 manifest files valid: 6 sends, \d+ recipients/)
   })
 
   it('prints {valid, errors} with --json', async () => {
@@ -83,7 +83,7 @@ describe('mcsend plan', () => {
     const doc = JSON.parse(r.stdout)
     const validate = compileSchema('plan')
     expect(validate(doc), JSON.stringify(validate.errors)).toBe(true)
-    expect(doc.summary.sends).toBe(5)
+    expect(doc.summary.sends).toBe(6)
     expect(r.stdout).not.toMatch(/[\w.+-]{2,}@example\.(com|org)/)
   })
 

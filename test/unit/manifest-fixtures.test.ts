@@ -113,7 +113,7 @@ describe('examples/', () => {
     expect(result.problems).toEqual([])
     expect(result.omittedProblems).toBe(0)
     const byName = new Map(result.sends.map((s) => [s.name, s]))
-    expect([...byName.keys()].sort()).toEqual(['beta-invite-q3', 'maintenance-2025-06', 'release-4-2-notes', 'release-4-3-0', 'trial-ending-7d'])
+    expect([...byName.keys()].sort()).toEqual(['beta-invite-q3', 'maintenance-2025-06', 'release-4-2-canary', 'release-4-2-notes', 'release-4-3-0', 'trial-ending-7d'])
     expect(byName.get('release-4-3-0')!.attributes).toEqual({ReleaseVersion: '4.3.0', NotesUrl: 'https://example.com/releases/4.3.0'})
     const release = byName.get('release-4-2-notes')!
     expect(release.definitionKey).toBe('release-notes')
@@ -123,7 +123,7 @@ describe('examples/', () => {
     expect(release.sources.map((s) => s.file)).toEqual(['examples/data/release-customers.csv'])
     const kinds = byName.get('beta-invite-q3')!.sources.map((s) => path.extname(s.file))
     expect(kinds).toEqual(['.json', '.ndjson'])
-    expect(result.manifests.map((m) => m.file)).toEqual(['examples/json-sources.yaml', 'examples/multi-send.yaml', 'examples/release-announcement.yaml', 'examples/release-notes.yaml'])
+    expect(result.manifests.map((m) => m.file)).toEqual(['examples/canary.yaml', 'examples/json-sources.yaml', 'examples/multi-send.yaml', 'examples/release-announcement.yaml', 'examples/release-notes.yaml'])
   })
 
   it('refuses the release announcement without its version, naming the variables', async () => {

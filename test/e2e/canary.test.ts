@@ -1,0 +1,212 @@
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+
+import {deriveMessageKey} from '../../src/keys/message-key.js'
+import {runCli, startCli, waitFor} from '../helpers/project.js'
+import {compileSchema} from '../helpers/schemas.js'
+import {runInPty} from '../helpers/pty.js'
+import {startSandboxProcess, type SandboxProcess} from '../helpers/sandbox-process.js'
+
+const SEND = 'canary-release'
+const SEEDS = ['qa-1', 'qa-2']
+const AUDIENCE = 6
+const key = (contactKey: string) => deriveMessageKey(SEND, 1, contactKey)
+
+/** A manifest with two seed recipients (internal addresses) ahead of a CSV audience of six. */
+async function makeCanaryProject(canary: {await?: string; timeout?: string} = {}): Promise<{dir: string; cleanup: () => Promise<void>}> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mcsend-canary-'))
+  const rows = ['id,email', ...Array.from({length: AUDIENCE}, (_, i) => `c${i},customer${i}@example.com`)]
+  await writeFile(path.join(dir, 'people.csv'), `${rows.join('\n')}\n`)
+  const manifest = [
+    'apiVersion: mcsend/v1',
+    'kind: Send',
+    `name: ${SEND}`,
+    'definitionKey: release-notes',
+    'canary:',
+    '  recipients:',
+    '    - inline:',
+    ...SEEDS.map((s) => `        - {contactKey: ${s}, to: ${s}@team.example.com}`),
+    `  await: ${canary.await ?? 'sent'}`,
+    `  timeout: ${canary.timeout ?? '30s'}`,
+    'recipients:',
+    '  - csv: ./people.csv',
+    '    columns: {contactKey: id, to: email}',
+  ]
+  await writeFile(path.join(dir, 'send.yaml'), `${manifest.join('\n')}\n`)
+  return {dir, cleanup: () => rm(dir, {recursive: true, force: true})}
+}
+
+/**
+ * The canary in credentials mode: the sandbox runs as its own process and the CLI gets only MCSEND_AUTH_URL,
+ * MCSEND_CLIENT_ID and MCSEND_CLIENT_SECRET. The test scripts each canary key's status outcome through the sandbox's
+ * control routes before apply runs, so every outcome is decided by the sandbox, never by timing.
+ */
+describe('apply with a canary (credentials mode)', () => {
+  let sandbox: SandboxProcess
+  let project: {dir: string; cleanup: () => Promise<void>}
+  beforeEach(async () => {
+    sandbox = await startSandboxProcess({definitions: ['release-notes=Active']})
+  })
+  afterEach(async () => {
+    await sandbox.stop()
+    await project?.cleanup()
+  })
+
+  const apply = (args: string[] = []) => runCli(['apply', 'send.yaml', '--auto-approve', ...args], {cwd: project.dir, env: sandbox.env})
+  const sentKeys = async () => (await sandbox.outbox()).map((e) => e.messageKey)
+
+  it('all canary messages sent: the rest follows, canary first; the outcome per recipient is masked', async () => {
+    project = await makeCanaryProject()
+    const plan = await runCli(['plan', 'send.yaml'], {cwd: project.dir, env: sandbox.env})
+    expect(plan.stdout).toContain('canary         2 seed recipients first in 1 request, then wait up to 30s until each is sent')
+
+    const result = await apply()
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr).toContain('Canary passed: all 2 messages reached what they await.')
+    expect(result.stderr).toMatch(/ok +canary-release {2}qa-1 {2}q\*\*\*@team\.example\.com {2}awaits sent {2}sent/)
+    expect(result.stderr).toContain('After the canary: sent the other 6 messages.')
+    expect(`${result.stdout}${result.stderr}`).not.toContain('qa-1@team.example.com')
+    const keys = await sentKeys()
+    expect(keys).toHaveLength(8)
+    // The canary went out before anyone in the audience.
+    expect(new Set(keys.slice(0, 2))).toEqual(new Set(SEEDS.map(key)))
+
+    // A re-run sends nothing again (canary messages are ordinary state records).
+    const again = await apply()
+    expect(again.code).toBe(0)
+    expect(again.stdout).toContain('Nothing to send.')
+    expect(await sentKeys()).toHaveLength(8)
+  })
+
+  it('one canary message not sent: stops with exit 4 naming the reason code, nothing more sent (text and JSON)', async () => {
+    project = await makeCanaryProject()
+    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-2'))}`, {event: 'notSent', statusCode: 24, statusMessage: 'ListDetectiveExclusion'})
+    const result = await apply()
+    expect(result.code, result.stderr).toBe(4)
+    expect(result.stderr).toContain('Canary failed: 1 of 2 not sent (not sent: 24 ListDetectiveExclusion).')
+    expect(result.stderr).toMatch(/FAILED +canary-release {2}qa-2 .*not sent: 24 ListDetectiveExclusion/)
+    expect(result.stderr).toContain('Stopped after the canary: the other 6 messages in 1 request were not sent.')
+    expect(result.stdout).toContain('Apply stopped after the canary: 2 accepted, 6 not attempted.')
+    expect(await sentKeys()).toEqual(SEEDS.map(key))
+
+    // Again, as JSON events: the same verdict and still nothing more sent (the canary is awaited again, not re-sent).
+    const json = await apply(['--json'])
+    expect(json.code).toBe(4)
+    const events = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    const validEvent = compileSchema('apply-events')
+    for (const e of events) expect(validEvent(e), JSON.stringify(validEvent.errors)).toBe(true)
+    const canary = events.find((e) => e.type === 'canary') as {verdict: string; recipients: {contactKey: string; state: string; statusCode?: number; earlier: boolean}[]}
+    expect(canary.verdict).toBe('failed')
+    expect(canary.recipients.map((r) => [r.contactKey, r.state, r.statusCode, r.earlier])).toEqual([
+      ['qa-1', 'reached', undefined, true],
+      ['qa-2', 'failed', 24, true],
+    ])
+    expect(events.at(-1)).toMatchObject({type: 'summary', exitCode: 4, notAttempted: 6, canary: {skipped: false, verdict: 'failed', continued: false, stoppedBy: 'verdict'}})
+    expect(json.stdout).not.toContain('@team.example.com')
+    expect(await sentKeys()).toEqual(SEEDS.map(key))
+  })
+
+  it('a canary message rejected by the send request fails the canary at once, naming the code', async () => {
+    project = await makeCanaryProject()
+    await sandbox.control('PUT', `rejections/${encodeURIComponent(key('qa-1'))}`, {errorcode: 109106, message: 'MCMS_UTM_Validation_MissingRequiredField_to'})
+    const result = await apply()
+    expect(result.code).toBe(4)
+    expect(result.stderr).toContain('rejected (109106): MCMS_UTM_Validation_MissingRequiredField_to')
+    expect(await sentKeys()).toEqual([key('qa-2')])
+  })
+
+  it('timeout: a canary message that stays queued stops apply with exit 4 once the time limit passed', async () => {
+    project = await makeCanaryProject({timeout: '1s'})
+    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-1'))}`, {event: 'queued'})
+    const result = await apply()
+    expect(result.code, result.stderr).toBe(4)
+    expect(result.stderr).toMatch(/Canary timed out after \d+s: 1 of 2 not there yet\./)
+    expect(result.stderr).toMatch(/waiting +canary-release {2}qa-1 .*queued \(not sent yet\)/)
+    expect(await sentKeys()).toEqual(SEEDS.map(key))
+  })
+
+  it('await: accepted lets a queued canary through (applied from a saved plan)', async () => {
+    project = await makeCanaryProject({await: 'accepted', timeout: '1m'})
+    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-1'))}`, {event: 'queued'})
+    // Through a saved plan this time: it carries the canary step, and applying it (no prompt) runs the canary first.
+    const saved = await runCli(['plan', 'send.yaml', '--out', 'saved.json'], {cwd: project.dir, env: sandbox.env})
+    expect(saved.code, saved.stderr).toBe(0)
+    const savedPlan = JSON.parse(await readFile(path.join(project.dir, 'saved.json'), 'utf8')) as {sends: {canary?: unknown}[]}
+    expect(compileSchema('saved-plan')(savedPlan)).toBe(true)
+    expect(savedPlan.sends[0]!.canary).toMatchObject({from: 'seeds', size: 2, await: 'accepted', batches: 1, toSend: 2})
+    const shown = await runCli(['show', 'saved.json'], {cwd: project.dir})
+    expect(shown.stdout).toContain('canary         2 seed recipients first in 1 request, then wait up to 1m until each is accepted')
+    const result = await runCli(['apply', 'saved.json'], {cwd: project.dir, env: sandbox.env})
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr).toMatch(/ok +canary-release {2}qa-1 .*accepted \(queued\)/)
+    expect(await sentKeys()).toHaveLength(8)
+  })
+
+  it('--skip-canary sends everything at once and says so loudly (stderr, JSON)', async () => {
+    project = await makeCanaryProject()
+    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-2'))}`, {event: 'notSent', statusCode: 24, statusMessage: 'ListDetectiveExclusion'})
+    const result = await apply(['--skip-canary', '--json'])
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr).toContain('WARNING: --skip-canary: the canary (2 messages) was sent with everything else, without waiting.')
+    const events = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(events.some((e) => e.type === 'canary_skipped' && e.messages === 2)).toBe(true)
+    const validEvent = compileSchema('apply-events')
+    for (const e of events) expect(validEvent(e), JSON.stringify(validEvent.errors)).toBe(true)
+    expect(events.at(-1)).toMatchObject({type: 'summary', canary: {skipped: true, messages: 2}})
+    expect(await sentKeys()).toHaveLength(8)
+  })
+
+  it('interactive: after the canary it asks again; yes sends the rest, anything else stops (exit 1)', async () => {
+    project = await makeCanaryProject()
+    const stop = runInPty(['apply', 'send.yaml'], {cwd: project.dir, env: sandbox.env})
+    stop.answer('Enter a value:', 'yes')
+    stop.answer('Send the other 6 messages in 1 request', 'no')
+    const stopped = await stop.done
+    expect(stopped.code, stopped.output).toBe(1)
+    expect(stopped.output).toContain('Canary passed')
+    expect(stopped.output).toContain('Stopped after the canary on your answer: the other 6 messages in 1 request were not sent.')
+    expect(await sentKeys()).toEqual(SEEDS.map(key))
+
+    // The next run awaits the same canary again (accepted before, not re-sent), asks, and sends the rest on yes.
+    const go = runInPty(['apply', 'send.yaml'], {cwd: project.dir, env: sandbox.env})
+    go.answer('Enter a value:', 'yes')
+    go.answer('Send the other 6 messages in 1 request', 'yes')
+    const continued = await go.done
+    expect(continued.code, continued.output).toBe(0)
+    expect(continued.output).toContain('(accepted before)')
+    expect(continued.output).toContain('After the canary: sent the other 6 messages.')
+    const keys = await sentKeys()
+    expect(keys).toHaveLength(8)
+    expect(new Set(keys).size).toBe(8)
+  })
+
+  it('re-run after a crash mid-canary (SIGKILL while waiting): no canary message twice, the audience once', async () => {
+    project = await makeCanaryProject({timeout: '5m'})
+    // qa-1 stays queued, so the first run is still waiting when it is killed.
+    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-1'))}`, {event: 'queued'})
+    const first = startCli(['apply', 'send.yaml', '--auto-approve'], {cwd: project.dir, env: sandbox.env})
+    await waitFor(() => first.stderrSoFar().includes('waiting up to 5m'), 20_000)
+    first.child.kill('SIGKILL')
+    const killed = await first.done
+    expect(killed.signal).toBe('SIGKILL')
+    expect(await sentKeys()).toEqual(SEEDS.map(key))
+
+    // Marketing Cloud sends it after all; the re-run takes over the dead run's lock and state, and resumes the wait.
+    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-1'))}`, {event: 'sent'})
+    const plan = await runCli(['plan', 'send.yaml', '--json'], {cwd: project.dir, env: sandbox.env})
+    expect(compileSchema('plan')(JSON.parse(plan.stdout))).toBe(true)
+    const planned = JSON.parse(plan.stdout) as {sends: {canary: {toSend: number; size: number}; counts: {noop: number; create: number}}[]}
+    expect(planned.sends[0]!.canary).toMatchObject({size: 2, toSend: 0})
+    expect(planned.sends[0]!.counts).toMatchObject({noop: 2, create: 6})
+
+    const rerun = await apply()
+    expect(rerun.code, rerun.stderr).toBe(0)
+    expect(rerun.stderr).toContain('Canary passed')
+    const keys = await sentKeys()
+    expect(keys).toHaveLength(8)
+    expect(new Set(keys).size).toBe(8)
+  })
+})
