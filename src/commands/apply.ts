@@ -46,7 +46,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
     parallelism: Flags.integer({description: 'How many requests may be in flight at once.', default: 4, min: 1, max: 16}),
     sandbox: Flags.boolean({description: 'Send to the built-in fake Marketing Cloud instead (no account needed).'}),
     refresh: Flags.boolean({description: 'First ask Marketing Cloud about keys left pending by an interrupted run: accepted ones are not re-sent.'}),
-    'skip-canary': Flags.boolean({description: 'Emergencies only: send the canary with everything else at once, without waiting for it (printed as a warning on stderr, and in --json).'}),
+    'skip-canary': Flags.boolean({description: 'Emergencies only: send the canary with everything else at once, without waiting for it (printed as a warning on stderr, in --json and in the Markdown result).'}),
     'allow-inactive': Flags.boolean({description: 'Send even if the send definition is Inactive (Marketing Cloud queues the messages for up to 3 days).'}),
     json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print one JSON object per line: the plan summary, each batch, the final summary.'}),
     format: Flags.option({options: OUTPUT_FORMATS, helpGroup: 'OUTPUT', description: 'Output: text (default), json (as --json) or markdown (the result, for a comment on the merge; the plan goes to stderr).'})(),
@@ -188,7 +188,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
         })
       } else if (markdown) {
         process.stderr.write(renderApplySummary(r, {...mask, paint: this.paint(process.stderr), stateLocation: outcome.stateLocation, stoppedAfterCanary}))
-        process.stdout.write(renderApplyMarkdown(r, {target: outcome.target ?? '', stateLocation: outcome.stateLocation, ci: ciContextFromEnv(process.env)}))
+        process.stdout.write(renderApplyMarkdown(r, {target: outcome.target ?? '', stateLocation: outcome.stateLocation, ci: ciContextFromEnv(process.env), ...(canary === undefined ? {} : {canary})}))
       } else {
         process.stdout.write(renderApplySummary(r, {...mask, paint: this.paint(process.stdout), stateLocation: outcome.stateLocation, stoppedAfterCanary}))
       }

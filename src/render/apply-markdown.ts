@@ -1,4 +1,6 @@
+import type {CanaryOutcome} from '../apply/canary.js'
 import type {ApplyResult} from '../apply/execute.js'
+import {canaryHeadline, canaryOutcomeLine} from './canary-text.js'
 import {escapeMarkdownMasked} from '../privacy/index.js'
 import {codeName} from '../sfmc/codes.js'
 import {formatCount, plural} from '../text/format.js'
@@ -17,6 +19,8 @@ export interface ApplyMarkdownOptions {
   target: string
   stateLocation: string
   ci?: CiContext
+  /** The canary step, when the plan had one: skipped (--skip-canary), or its verdict and whether the rest went. */
+  canary?: CanaryOutcome
 }
 
 /**
@@ -26,7 +30,8 @@ export interface ApplyMarkdownOptions {
  */
 export function renderApplyMarkdown(result: ApplyResult, options: ApplyMarkdownOptions): string {
   const accepted = result.accepted + result.alreadyAccepted
-  const head = result.interrupted ? 'interrupted' : result.fatal ? 'stopped' : result.rejected + result.unknown > 0 ? 'finished with problems' : 'complete'
+  const stopped = options.canary !== undefined && !options.canary.skipped && !options.canary.continued
+  const head = result.interrupted ? 'interrupted' : result.fatal ? 'stopped' : stopped ? 'stopped after the canary' : result.rejected + result.unknown > 0 ? 'finished with problems' : 'complete'
   const lines = [APPLY_MARKDOWN_MARKER, `### mcsend apply ${head}: ${plural(accepted, 'message')} accepted by ${escapeText(options.target)}`]
   const provenance = renderProvenance(options.ci)
   if (provenance !== '') lines.push('', provenance)
@@ -45,10 +50,19 @@ export function renderApplyMarkdown(result: ApplyResult, options: ApplyMarkdownO
     lines.push('', '**Rejected by code**', '', '| code | messages |', '|---|--:|')
     for (const [label, n] of [...byCode.entries()].sort((a, b) => b[1] - a[1])) lines.push(`| ${escapeText(label)} | ${formatCount(n)} |`)
   }
+  lines.push(...renderCanary(options.canary))
   if (result.fatal) lines.push('', `> [!CAUTION]\n> ${escapeText(result.fatal.message)}`)
   const next = result.interrupted || result.unknown > 0 || result.notAttempted > 0 || result.rejected > 0
   lines.push('', `State: ${inlineCode(options.stateLocation)}.${next ? ' Run the same apply again to send the rest: keys already accepted are never sent twice.' : ''}`)
   return `${lines.join('\n')}\n`
+}
+
+/** The canary's verdict and reasons (codes only, no recipient), or the loud note that it was skipped. */
+function renderCanary(canary: CanaryOutcome | undefined): string[] {
+  if (canary === undefined) return []
+  if (canary.skipped) return ['', `> [!WARNING]\n> ${escapeText(canaryOutcomeLine(canary))}`]
+  const text = `**Canary:** ${escapeText(canaryHeadline(canary.report))} ${escapeText(canaryOutcomeLine(canary))}`
+  return ['', canary.continued ? text : `> [!CAUTION]\n> ${text}`]
 }
 
 /** "Commit `abc1234` · [CI run](…)", or '' outside CI. */

@@ -6,6 +6,7 @@ import type {SendSnapshot, StateTarget} from '../state/types.js'
 import {formatAttributeValue, formatCount, plural} from '../text/format.js'
 import {escapeMarkdown, escapeMarkdownMasked, escapeTerminal, maskValue, type MaskOptions} from '../privacy/index.js'
 import {renamedWarning, sampleMessages} from './plan-text.js'
+import {describeCanaryStep} from './canary-text.js'
 import {renderProvenance, type CiContext} from './apply-markdown.js'
 
 /** Hidden first line of every Markdown plan, so a CI job can find and update its own pull-request comment. */
@@ -212,6 +213,8 @@ function renderSendDetails(send: PlannedSend, level: Detail, diff: string[], opt
   out.push(...renderAttributes(send, level, options), '')
   out.push(...renderSources(send, level, options), '')
   out.push(renderRequests(send))
+  // The canary is its own step: a reviewer sees that these go first and that the rest waits for them.
+  if (send.canary !== undefined) out.push('', `**Canary step:** ${escapeMarkdown(describeCanaryStep(send.canary).replace(/^canary: /, ''))}.`)
   if (level.samples > 0) out.push(...renderSample(send, level, options))
   return out.join('\n')
 }

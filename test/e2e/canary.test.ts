@@ -62,6 +62,8 @@ describe('apply with a canary (credentials mode)', () => {
     project = await makeCanaryProject()
     const plan = await runCli(['plan', 'send.yaml'], {cwd: project.dir, env: sandbox.env})
     expect(plan.stdout).toContain('canary         2 seed recipients first in 1 request, then wait up to 30s until each is sent')
+    const markdown = await runCli(['plan', 'send.yaml', '--format', 'markdown'], {cwd: project.dir, env: sandbox.env})
+    expect(markdown.stdout).toContain('**Canary step:** 2 seed recipients first in 1 request, then wait up to 30s until each is sent; the rest only after that.')
 
     const result = await apply()
     expect(result.code, result.stderr).toBe(0)
@@ -106,6 +108,15 @@ describe('apply with a canary (credentials mode)', () => {
     ])
     expect(events.at(-1)).toMatchObject({type: 'summary', exitCode: 4, notAttempted: 6, canary: {skipped: false, verdict: 'failed', continued: false, stoppedBy: 'verdict'}})
     expect(json.stdout).not.toContain('@team.example.com')
+    expect(await sentKeys()).toEqual(SEEDS.map(key))
+
+    // And as the Markdown result for a comment on the merge: stopped, with the reason code, no recipient.
+    const md = await apply(['--format', 'markdown'])
+    expect(md.code).toBe(4)
+    expect(md.stdout).toContain('### mcsend apply stopped after the canary')
+    expect(md.stdout).toContain('> [!CAUTION]\n> **Canary:** Canary failed: 1 of 2 not sent')
+    expect(md.stdout).toContain('24 ListDetectiveExclusion')
+    expect(md.stdout).not.toContain('qa-2')
     expect(await sentKeys()).toEqual(SEEDS.map(key))
   })
 

@@ -9,6 +9,7 @@ import {canaryVerdict, judgeAnswer, splitCanary, type CanaryRecipient} from '../
 import {loadManifests} from '../../src/manifest/load.js'
 import type {Canary} from '../../src/manifest/types.js'
 import {buildPlan} from '../../src/plan/build.js'
+import {renderApplyMarkdown} from '../../src/render/apply-markdown.js'
 import {canaryHeadline, describeCanaryStep} from '../../src/render/canary-text.js'
 import {recipientRecord} from '../helpers/records.js'
 import {emptyState, makeSend, manyRecipients, stateWith} from '../helpers/sends.js'
@@ -128,5 +129,22 @@ describe('judging the canary', () => {
     expect(canaryHeadline({verdict: 'failed', recipients: failed, reached: 1, failed: 1, waiting: 0, waitedMs: 300, rest: {messages: 5, requests: 1}})).toBe(
       'Canary failed: 1 of 2 not sent (not sent: 24 ListDetectiveExclusion).',
     )
+  })
+})
+
+describe('the canary in the apply Markdown', () => {
+  const result = {accepted: 8, alreadyAccepted: 0, rejected: 0, unknown: 0, notAttempted: 0, rejections: [], interrupted: false, batches: {total: 2, done: 2}}
+
+  it('warns when --skip-canary sent everything at once', () => {
+    const md = renderApplyMarkdown(result, {target: 'the built-in sandbox', stateLocation: 'state.json', canary: {skipped: true, messages: 2}})
+    expect(md).toContain('> [!WARNING]\n> &#45;-skip-canary: the canary &#40;2 messages&#41; was sent with everything else, without waiting.')
+  })
+
+  it('says the canary passed and the rest followed', () => {
+    const report = {verdict: 'passed' as const, recipients: [], reached: 2, failed: 0, waiting: 0, waitedMs: 10, rest: {messages: 6, requests: 1}}
+    const md = renderApplyMarkdown(result, {target: 'the built-in sandbox', stateLocation: 'state.json', canary: {skipped: false, report, continued: true}})
+    expect(md).toContain('### mcsend apply complete')
+    expect(md).toContain('**Canary:** Canary passed')
+    expect(md).toContain('After the canary: sent the other 6 messages.')
   })
 })
