@@ -7,7 +7,9 @@ import {DEFAULT_RETRY_POLICY} from '../sfmc/retry.js'
 import {createTokenProvider} from '../sfmc/token.js'
 import type {Credentials} from '../sfmc/types.js'
 import {SANDBOX_DIR} from './connection.js'
+import {applyEnvironment} from './environment.js'
 import {loadOrFail} from './load.js'
+import {prepareVariables, type VariableOptions} from './variables.js'
 
 export interface DoctorOptions {
   /** Manifests whose definitions to check (none: only the connection). */
@@ -16,6 +18,10 @@ export interface DoctorOptions {
   env: NodeJS.ProcessEnv
   cwd: string
   clientOptions?: ClientOptions
+  /** --env NAME: the environment of the project file whose tenant, business unit and credentials to check. */
+  envName?: string
+  /** --var, --var-file: values for the manifests' variables (as plan and apply take them). */
+  variables?: VariableOptions
 }
 
 export interface DoctorCheck {
@@ -45,10 +51,22 @@ export function tenantOf(host: string): string {
  * which business unit it acts on, and that the definitions the given manifests name exist and are Active.
  * Each check is reported; the first failure of the connection stops the ones that need it.
  */
-export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
-  const sends = options.paths.length > 0 ? (await loadOrFail(options.paths, {cwd: options.cwd})).sends : []
+export async function runDoctor(given: DoctorOptions): Promise<DoctorReport> {
+  // The environment as apply would choose it (its credentials are checked below, not required here).
+  const chosen = await applyEnvironment({envName: given.envName, cwd: given.cwd, env: given.env, sandbox: given.sandbox})
+  const options = {...given, env: chosen.env}
+  let sends: Awaited<ReturnType<typeof loadOrFail>>['sends'] = []
+  if (options.paths.length > 0) {
+    const variables = await prepareVariables({...options.variables, projectLayer: chosen.projectLayer}, options.env, options.cwd)
+    sends = (await loadOrFail(options.paths, {cwd: options.cwd, env: options.env, variables})).sends
+  }
   const checks: DoctorCheck[] = []
   const report: DoctorReport = {ok: false, target: {kind: options.sandbox ? 'sandbox' : 'marketing-cloud'}, checks}
+  const e = chosen.environment
+  if (e !== undefined) {
+    const parts = [e.tenant === undefined ? undefined : `tenant ${e.tenant}`, e.accountId === undefined ? undefined : `business unit ${e.accountId}`].filter((x) => x !== undefined)
+    checks.push({name: 'environment', ok: true, detail: `${e.name} (${e.project.file})${parts.length > 0 ? `: ${parts.join(', ')}` : ''}${e.protected ? ', protected' : ''}${options.sandbox ? '; --sandbox: only its variable values are used' : ''}`})
+  }
   let stop: (() => Promise<void>) | undefined
   try {
     let credentials: Credentials | undefined

@@ -8,6 +8,7 @@ import {afterAll, beforeAll, describe, expect, it, type TestContext} from 'vites
 import {pgAvailable, PG_URL, dropWorkspace, uniqueName} from '../helpers/pg.js'
 import {BIN, ROOT, runCli, type RunResult} from '../helpers/project.js'
 import {startSandboxProcess, type SandboxProcess} from '../helpers/sandbox-process.js'
+import {compileSchema} from '../helpers/schemas.js'
 
 // Credentials mode (design.md, "Two paths, one behaviour"): `mcsend sandbox` runs as its own process and the CLI is
 // never given --sandbox. The project file names each environment's auth URL and the NAMES of its credential
@@ -205,6 +206,55 @@ describe.concurrent('environments and variables in credentials mode (the sandbox
     const plan = await r.run(['plan', MANIFEST, '--state', '.mcsend/dev/state.json', ...release('4.4.0')], {MCSEND_ENV: 'prod'})
     expect(plan.code).toBe(3)
     expect(await delivered('release-bind-')).toEqual(before)
+  })
+
+  it('state show, rm, forget and unlock take --env like plan and apply; doctor --env with --var checks that environment', {timeout: 120_000}, async (t) => {
+    const r = await repo(t)
+    const applied = await r.run(['apply', MANIFEST, '--env', 'prod', '--auto-approve', ...release('4.3.0')])
+    expect(applied.code, applied.stderr).toBe(0)
+    const list = await r.run(['state', 'list', '--env', 'prod', '--limit', '0', '--json'])
+    const keys = (JSON.parse(list.stdout) as {records: {messageKey: string}[]}).records.map((x) => x.messageKey)
+    expect(keys).toHaveLength(12)
+
+    // Without --env the default environment (dev) is read: its state does not know the key.
+    const inDev = await r.run(['state', 'show', keys[0]!, '--json'])
+    expect(inDev.code).not.toBe(0)
+    const show = await r.run(['state', 'show', keys[0]!, '--env', 'prod', '--json'])
+    expect(show.code, show.stderr).toBe(0)
+    expect(JSON.parse(show.stdout)).toMatchObject({messageKey: keys[0], status: 'accepted'})
+    const byContact = await r.run(['state', 'show', '--contact-key', 'cust-1001', '--env', 'prod', '--json'])
+    expect(byContact.code, byContact.stderr).toBe(0)
+    expect(byContact.stdout).toContain('"status":"accepted"')
+
+    const forget = await r.run(['state', 'forget', '--contact-key', 'cust-1001', '--env', 'prod', '--yes'])
+    expect(forget.code, forget.stderr).toBe(0)
+    expect(forget.stdout).toContain('Removed 1 record of contact cust-1001 from .mcsend/prod/state.json')
+    const rm = await r.run(['state', 'rm', keys[1]!, '--env', 'prod', '--yes'])
+    expect(rm.code, rm.stderr).toBe(0)
+    expect(rm.stdout).toContain('Removed 1 record from .mcsend/prod/state.json')
+    const unlock = await r.run(['state', 'unlock', '--env', 'prod'])
+    expect(unlock.code, unlock.stderr).toBe(0)
+    expect(unlock.stdout).toContain('.mcsend/prod/state.json')
+    expect(unlock.stdout).toContain('is not locked')
+    const after = await r.run(['state', 'list', '--env', 'prod', '--limit', '0', '--json'])
+    expect(JSON.parse(after.stdout)).toMatchObject({total: 10})
+
+    const doctor = await r.run(['doctor', MANIFEST, '--env', 'prod', '--json', ...release('4.3.0')])
+    expect(doctor.code, doctor.stderr).toBe(0)
+    const report = JSON.parse(doctor.stdout) as {ok: boolean; target: {businessUnit?: string}; checks: {name: string; ok: boolean; detail: string}[]}
+    expect(compileSchema('doctor')(report)).toBe(true)
+    expect(report.target.businessUnit).toBe('200002')
+    expect(report.checks.map((c) => [c.name, c.ok])).toEqual([['environment', true], ['credentials', true], ['token', true], ['rest-host', true], ['business-unit', true], ['definition:release-notes', true]])
+    expect(report.checks[0]!.detail).toBe(`prod (mcsend.yaml): tenant ${new URL(server.env.MCSEND_AUTH_URL).host}, business unit 200002, protected`)
+    expect(doctor.stdout).not.toContain(r.env.PROD_SECRET!)
+    const unset = await r.run(['doctor', MANIFEST, '--env', 'prod'])
+    expect(unset.code).toBe(3)
+    expect(unset.stderr).toContain('variable version is not set')
+    const fromFile = path.join(r.dir, 'release.yaml')
+    await writeFile(fromFile, 'version: "4.3.0"\nversion_slug: 4-3-0\n')
+    const viaFile = await r.run(['doctor', MANIFEST, '--var-file', 'release.yaml'])
+    expect(viaFile.code, viaFile.stderr).toBe(0)
+    expect(viaFile.stdout).toContain('✓ environment: dev (mcsend.yaml)')
   })
 
   describe.skipIf(!pgAvailable)('with the prod state in PostgreSQL', () => {

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {lockTimeoutFlag, sandboxStateFlag, stateFlags} from '../../cli/flags.js'
+import {envFlag, lockTimeoutFlag, sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
 import {UsageError, type ExitCodes} from '../../errors.js'
 import {plural} from '../../text/format.js'
@@ -30,6 +30,7 @@ The state's git history and Marketing Cloud's own records are not touched: erase
     json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print what was removed as one JSON document.'}),
     ...stateFlags,
     ...sandboxStateFlag,
+    ...envFlag,
     ...lockTimeoutFlag,
   }
 
@@ -41,7 +42,7 @@ The state's git history and Marketing Cloud's own records are not touched: erase
     const who = escapeTerminal(maskAddresses(contactKey))
     const hasher = stateHasherFromEnv(process.env)
     const result = await removeRecords(
-      {state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, cwd: process.cwd(), env: process.env},
+      {state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, envName: flags.env, cwd: process.cwd(), env: process.env},
       {
         operation: 'state forget',
         lockTimeoutMs: flags['lock-timeout'],

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {lockTimeoutFlag, sandboxStateFlag, stateFlags} from '../../cli/flags.js'
+import {envFlag, lockTimeoutFlag, sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
 import {InvalidInputError, UsageError, type ExitCodes} from '../../errors.js'
 import {plural} from '../../text/format.js'
@@ -30,6 +30,7 @@ Asks for confirmation on a terminal unless --yes; in a non-interactive shell, --
     json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print what was removed as one JSON document.'}),
     ...stateFlags,
     ...sandboxStateFlag,
+    ...envFlag,
     ...lockTimeoutFlag,
   }
 
@@ -41,7 +42,7 @@ Asks for confirmation on a terminal unless --yes; in a non-interactive shell, --
     if (keys.length > 0 && sends.length > 0) throw new UsageError('give either messageKeys or --send, not both', 'run it twice if you need both')
     if (needsConfirmation(flags.yes)) throw new UsageError('state rm needs confirmation, and this shell is not interactive', 'pass --yes to remove the records without a prompt')
     const result = await removeRecords(
-      {state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, cwd: process.cwd(), env: process.env},
+      {state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, envName: flags.env, cwd: process.cwd(), env: process.env},
       {
         operation: 'state rm',
         lockTimeoutMs: flags['lock-timeout'],

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
+import {envFlag, sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
 import {InvalidInputError, UsageError, type ExitCodes} from '../../errors.js'
 import {escapeTerminal, maskAddresses} from '../../privacy/index.js'
@@ -39,6 +39,7 @@ export default class StateShow extends BaseCommand<typeof StateShow> {
     json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print the record (with --contact-key: the records) as one JSON document.'}),
     ...stateFlags,
     ...sandboxStateFlag,
+    ...envFlag,
   }
 
   async run(): Promise<MessageRecord | StateListDocument> {
@@ -48,7 +49,7 @@ export default class StateShow extends BaseCommand<typeof StateShow> {
       throw new UsageError('give either a messageKey or --contact-key KEY', 'see `mcsend state show --help`')
     }
     if (contactKey !== undefined && contactKey.trim() === '') throw new UsageError('--contact-key must not be empty', 'pass the contactKey exactly as the manifests gave it')
-    const {location, data} = await readState({state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, cwd: process.cwd(), env: process.env})
+    const {location, data} = await readState({state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, envName: flags.env, cwd: process.cwd(), env: process.env})
     if (contactKey !== undefined) {
       const {records} = selectByContact(data, contactKey, stateHasherFromEnv(process.env), location)
       const doc: StateListDocument = {state: location, total: records.length, offset: 0, records}

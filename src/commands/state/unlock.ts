@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
+import {envFlag, sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
 import type {ExitCodes} from '../../errors.js'
 import {unlockState} from '../../core/state-admin.js'
@@ -23,11 +23,12 @@ export default class StateUnlock extends BaseCommand<typeof StateUnlock> {
     json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print the result as one JSON document.'}),
     ...stateFlags,
     ...sandboxStateFlag,
+    ...envFlag,
   }
 
   async run(): Promise<{state: string; locked: boolean; removed: boolean; holder?: object; stale?: boolean}> {
     const {flags} = await this.parse(StateUnlock)
-    const result = await unlockState({state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, cwd: process.cwd(), env: process.env}, flags.force)
+    const result = await unlockState({state: flags.state ?? (flags.sandbox ? SANDBOX_STATE : undefined), workspace: flags.workspace, envName: flags.env, cwd: process.cwd(), env: process.env}, flags.force)
     const doc = {state: result.location, locked: result.holder !== undefined, removed: result.removed, holder: result.holder, stale: result.stale}
     if (this.jsonEnabled()) return doc
     if (!result.holder) process.stdout.write(`${result.location} is not locked; nothing to do.\n`)
