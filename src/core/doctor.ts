@@ -77,6 +77,14 @@ export async function runDoctor(given: DoctorOptions): Promise<DoctorReport> {
       credentials = {clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, authUrl: sandbox.authUrl}
       checks.push({name: 'credentials', ok: true, detail: 'the built-in sandbox (--sandbox): its own credentials, nothing reaches a real inbox'})
     } else {
+      // An environment reads the client id and secret from the variables it names: report those, not MCSEND_*.
+      const names = e?.credentialVariables
+      const missing = names === undefined ? [] : [names.clientId, names.clientSecret].filter((n) => !given.env[n]?.trim())
+      if (names !== undefined && missing.length > 0) {
+        const hint = `set ${missing.join(' and ')} (named in ${e!.project.file}) from the API integration of the installed package; or check the sandbox with --sandbox`
+        checks.push({name: 'credentials', ok: false, detail: `environment ${e!.name} reads its credentials from ${names.clientId} and ${names.clientSecret}: ${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not set`, hint})
+        return report
+      }
       try {
         credentials = credentialsFromEnv(options.env)
       } catch (error) {
@@ -89,7 +97,7 @@ export async function runDoctor(given: DoctorOptions): Promise<DoctorReport> {
         return report
       }
       const set = Object.values(CREDENTIAL_VARIABLES).filter((name) => (options.env[name] ?? '').trim() !== '')
-      checks.push({name: 'credentials', ok: true, detail: `${set.join(', ')} set`})
+      checks.push({name: 'credentials', ok: true, detail: names === undefined ? `${set.join(', ')} set` : `${names.clientId} and ${names.clientSecret} set (environment ${e!.name})`})
     }
     const authHost = new URL(credentials.authUrl).host
     report.target.authHost = authHost

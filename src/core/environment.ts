@@ -18,6 +18,8 @@ export interface EnvironmentInfo {
   /** The business unit MID, when the environment names one. */
   accountId?: string
   protected: boolean
+  /** The variables the environment reads its client id and secret from (clientIdEnv, clientSecretEnv). */
+  credentialVariables?: {clientId: string; clientSecret: string}
   /** The project file (relative to the working directory) and the SHA-256 of its bytes. */
   project: {file: string; sha256: string}
 }
@@ -180,6 +182,7 @@ export async function applyEnvironment(options: EnvironmentOptions): Promise<Tar
   }
   const idName = spec.clientIdEnv ?? CREDENTIAL_VARIABLES.clientId
   const secretName = spec.clientSecretEnv ?? CREDENTIAL_VARIABLES.clientSecret
+  environment.credentialVariables = {clientId: idName, clientSecret: secretName}
   env[CREDENTIAL_VARIABLES.clientId] = options.env[idName]
   env[CREDENTIAL_VARIABLES.clientSecret] = options.env[secretName]
   if (options.needsCredentials) {

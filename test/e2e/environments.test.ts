@@ -246,7 +246,13 @@ describe.concurrent('environments and variables in credentials mode (the sandbox
     expect(report.target.businessUnit).toBe('200002')
     expect(report.checks.map((c) => [c.name, c.ok])).toEqual([['environment', true], ['credentials', true], ['token', true], ['rest-host', true], ['business-unit', true], ['definition:release-notes', true]])
     expect(report.checks[0]!.detail).toBe(`prod (mcsend.yaml): tenant ${new URL(server.env.MCSEND_AUTH_URL).host}, business unit 200002, protected`)
+    expect(report.checks[1]!.detail).toBe('PROD_ID and PROD_SECRET set (environment prod)')
     expect(doctor.stdout).not.toContain(r.env.PROD_SECRET!)
+    // The hint names the variables the environment reads, not MCSEND_CLIENT_*.
+    const noSecret = await r.run(['doctor', '--env', 'prod'], {PROD_SECRET: ''})
+    expect(noSecret.code).toBe(1)
+    expect(noSecret.stdout).toContain('✗ credentials: environment prod reads its credentials from PROD_ID and PROD_SECRET: PROD_SECRET is not set')
+    expect(noSecret.stdout).toContain('hint: set PROD_SECRET (named in mcsend.yaml)')
     const unset = await r.run(['doctor', MANIFEST, '--env', 'prod'])
     expect(unset.code).toBe(3)
     expect(unset.stderr).toContain('variable version is not set')
