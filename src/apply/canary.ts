@@ -53,7 +53,7 @@ export interface CanaryReport {
 
 /** What happened to the canary step in one apply. */
 export type CanaryOutcome =
-  /** --skip-canary: every request was sent at once, loudly. */
+  /** --skip-canary: every request was sent at once, loudly; `messages` is the canary's size. */
   | {skipped: true; messages: number}
   /** The canary was sent and awaited; `continued` false means nothing after it was sent. */
   | {skipped: false; report: CanaryReport; continued: boolean; stoppedBy?: 'verdict' | 'person'}
@@ -72,9 +72,9 @@ export function hasCanary(plan: Plan): boolean {
   return plan.sends.some((s) => s.canary !== undefined)
 }
 
-/** How many messages the canary requests send now (for the loud --skip-canary warning). */
+/** How many messages the canary steps hold, sent now or before (for the loud --skip-canary warning). */
 export function canaryMessageCount(plan: Plan): number {
-  return plan.sends.reduce((n, s) => n + (s.canary?.toSend ?? 0), 0)
+  return plan.sends.reduce((n, s) => n + (s.canary?.size ?? 0), 0)
 }
 
 /** Splits a plan into its canary step and the rest; every request lands in exactly one of them. */

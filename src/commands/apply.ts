@@ -87,6 +87,8 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
 
     // The canary's question names the target the approval named.
     let approvedTarget = ''
+    // The word that approved the run approves the rest after the canary: a protected environment's name, or yes.
+    let approvalWord = 'yes'
     const warnSkippedCanary = (plan: Plan) => {
       if (!flags['skip-canary'] || !hasCanary(plan)) return
       const line = canaryOutcomeLine({skipped: true, messages: canaryMessageCount(plan)})
@@ -128,6 +130,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
           },
           approve: async (plan, target) => {
             approvedTarget = target
+            if (plan.environment?.protected === true) approvalWord = plan.environment.name
             if (flags['auto-approve']) return true
             if (needsConfirmation(false)) refuseNonInteractive()
             // A protected environment is approved by typing its name, any other target by typing yes.
@@ -148,8 +151,9 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
             // Without a person to ask (--auto-approve, a saved plan in CI), only a canary that passed lets the rest go.
             if (flags['auto-approve'] || needsConfirmation(false)) return report.verdict === 'passed'
             const rest = `${plural(report.rest.messages, 'message')} in ${plural(report.rest.requests, 'request')}`
-            const question = report.verdict === 'passed' ? `Send the other ${rest} to ${escapeTerminal(approvedTarget)}?` : `The canary did not pass. Send the other ${rest} to ${escapeTerminal(approvedTarget)} anyway?`
-            return confirmTyped(question, 'yes')
+            const where = approvedTarget === '' ? 'the same target' : escapeTerminal(approvedTarget)
+            const question = report.verdict === 'passed' ? `Send the other ${rest} to ${where}?` : `The canary did not pass. Send the other ${rest} to ${where} anyway?`
+            return confirmTyped(question, approvalWord)
           },
         },
       )

@@ -135,7 +135,7 @@ async function waitForCanary(
   })
   const deadline = messages.map((m) => start + m.timeoutMs)
   const longest = Math.max(...messages.map((m) => m.timeoutMs))
-  options.note?.(`Canary sent (${messages.length} message${messages.length === 1 ? '' : 's'}); waiting up to ${formatWait(longest)} for Marketing Cloud's status …`)
+  options.note?.(`Canary: waiting up to ${formatWait(longest)} for ${messages.length} message${messages.length === 1 ? '' : 's'}, asking Marketing Cloud's status endpoint …`)
   let delay = FIRST_ROUND_DELAY_MS
   let interrupted = false
   let error: CliError | undefined

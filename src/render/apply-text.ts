@@ -43,7 +43,9 @@ export function renderApplySummary(result: ApplyResult, options: ApplySummaryOpt
     if (result.rejections.length > cap) lines.push(paint.dim(`  … and ${formatCount(result.rejections.length - cap)} more (see \`mcsend plan\`: they show as retry)`))
   }
   lines.push('', paint.dim(`State saved to ${escapeTerminal(options.stateLocation)}.`))
-  if (result.interrupted || result.unknown > 0 || result.notAttempted > 0 || result.rejected > 0) {
+  if (options.stoppedAfterCanary && !result.interrupted) {
+    lines.push(paint.dim('Fix what the canary showed, then run the same apply again: it waits for the same canary (never re-sent) before the rest. --skip-canary sends the rest without it.'))
+  } else if (result.interrupted || result.unknown > 0 || result.notAttempted > 0 || result.rejected > 0) {
     lines.push(paint.dim('Run the same apply again to send the rest: keys already accepted are never sent twice.'))
   }
   return `${lines.join('\n')}\n`

@@ -61,7 +61,7 @@ export function renderCanaryReport(report: CanaryReport, options: MaskOptions & 
 
 /** The line after a canary that stopped apply, or the loud one for --skip-canary. */
 export function canaryOutcomeLine(outcome: CanaryOutcome): string {
-  if (outcome.skipped) return `--skip-canary: the canary (${plural(outcome.messages, 'message')}) was sent with everything else, without waiting.`
+  if (outcome.skipped) return `--skip-canary: the canary (${plural(outcome.messages, 'message')}) is not awaited; every request is sent at once.`
   if (outcome.continued) return `After the canary: sent the other ${plural(outcome.report.rest.messages, 'message')}.`
   const n = outcome.report.rest.messages
   const rest = `the other ${plural(n, 'message')} in ${plural(outcome.report.rest.requests, 'request')} ${n === 1 ? 'was' : 'were'} not sent`

@@ -161,7 +161,7 @@ describe('apply with a canary (credentials mode)', () => {
     await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-2'))}`, {event: 'notSent', statusCode: 24, statusMessage: 'ListDetectiveExclusion'})
     const result = await apply(['--skip-canary', '--json'])
     expect(result.code, result.stderr).toBe(0)
-    expect(result.stderr).toContain('WARNING: --skip-canary: the canary (2 messages) was sent with everything else, without waiting.')
+    expect(result.stderr).toContain('WARNING: --skip-canary: the canary (2 messages) is not awaited; every request is sent at once.')
     const events = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(events.some((e) => e.type === 'canary_skipped' && e.messages === 2)).toBe(true)
     const validEvent = compileSchema('apply-events')
@@ -192,6 +192,34 @@ describe('apply with a canary (credentials mode)', () => {
     const keys = await sentKeys()
     expect(keys).toHaveLength(8)
     expect(new Set(keys).size).toBe(8)
+  })
+
+  it('first: N takes the canary from the audience; a 429 on the status route slows the wait down, it does not fail it', async () => {
+    project = await makeCanaryProject()
+    const manifest = (await readFile(path.join(project.dir, 'send.yaml'), 'utf8')).replace(/canary:\n {2}recipients:\n {4}- inline:\n(?: {8}- .*\n)+/, 'canary:\n  first: 2\n')
+    await writeFile(path.join(project.dir, 'send.yaml'), manifest)
+    await sandbox.control('POST', 'faults', {kind: 'status', route: 'status', status: 429, errorcode: 50100, retryAfter: 1, times: 1})
+    const result = await apply()
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr).toMatch(/ok +canary-release {2}c0 {2}c\*\*\*@example\.com {2}awaits sent {2}sent/)
+    expect(result.stderr).toContain('After the canary: sent the other 4 messages.')
+    const keys = await sentKeys()
+    expect(keys.slice(0, 2)).toEqual([key('c0'), key('c1')])
+    expect(keys).toHaveLength(AUDIENCE)
+    // Two canary keys, each asked once, and the one request the sandbox answered 429 (retried after Retry-After).
+    expect(((await sandbox.control('GET', 'stats')) as {statusRequests: number}).statusRequests).toBe(3)
+  })
+
+  it('Ctrl-C while waiting for the canary: exit 130, nothing more sent', async () => {
+    project = await makeCanaryProject({timeout: '5m'})
+    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-2'))}`, {event: 'queued'})
+    const first = startCli(['apply', 'send.yaml', '--auto-approve'], {cwd: project.dir, env: sandbox.env})
+    await waitFor(() => first.stderrSoFar().includes('waiting up to 5m'), 20_000)
+    first.child.kill('SIGINT')
+    const interrupted = await first.done
+    expect(interrupted.code, interrupted.stderr).toBe(130)
+    expect(interrupted.stdout).toContain('Apply interrupted: 2 accepted, 6 not attempted.')
+    expect(await sentKeys()).toEqual(SEEDS.map(key))
   })
 
   it('re-run after a crash mid-canary (SIGKILL while waiting): no canary message twice, the audience once', async () => {

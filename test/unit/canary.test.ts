@@ -137,7 +137,7 @@ describe('the canary in the apply Markdown', () => {
 
   it('warns when --skip-canary sent everything at once', () => {
     const md = renderApplyMarkdown(result, {target: 'the built-in sandbox', stateLocation: 'state.json', canary: {skipped: true, messages: 2}})
-    expect(md).toContain('> [!WARNING]\n> &#45;-skip-canary: the canary &#40;2 messages&#41; was sent with everything else, without waiting.')
+    expect(md).toContain('> [!WARNING]\n> &#45;-skip-canary: the canary &#40;2 messages&#41; is not awaited; every request is sent at once.')
   })
 
   it('says the canary passed and the rest followed', () => {
