@@ -38,7 +38,7 @@ export function canaryHeadline(report: CanaryReport): string {
   const total = report.recipients.length
   if (report.verdict === 'passed') return `Canary passed: ${total === 1 ? 'the message' : `all ${formatCount(total)} messages`} reached what ${total === 1 ? 'it awaits' : 'they await'}.`
   if (report.verdict === 'failed') {
-    const reasons = [...new Set(report.recipients.filter((r) => r.state === 'failed').map((r) => describeCanaryRecipient(r)))]
+    const reasons = [...new Set(report.recipients.filter((r) => r.state === 'failed').map((r) => r.reason ?? describeCanaryRecipient(r)))]
     return `Canary failed: ${formatCount(report.failed)} of ${formatCount(total)} not sent (${reasons.join('; ')}).`
   }
   return `Canary timed out after ${formatDuration(report.waitedMs / 1000)}: ${formatCount(report.waiting)} of ${formatCount(total)} not there yet.`

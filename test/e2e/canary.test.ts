@@ -88,7 +88,7 @@ describe('apply with a canary (credentials mode)', () => {
     await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-2'))}`, {event: 'notSent', statusCode: 24, statusMessage: 'ListDetectiveExclusion'})
     const result = await apply()
     expect(result.code, result.stderr).toBe(4)
-    expect(result.stderr).toContain('Canary failed: 1 of 2 not sent (not sent: 24 ListDetectiveExclusion).')
+    expect(result.stderr).toContain('Canary failed: 1 of 2 not sent (24 ListDetectiveExclusion).')
     expect(result.stderr).toMatch(/FAILED +canary-release {2}qa-2 .*not sent: 24 ListDetectiveExclusion/)
     expect(result.stderr).toContain('Stopped after the canary: the other 6 messages in 1 request were not sent.')
     expect(result.stdout).toContain('Apply stopped after the canary: 2 accepted, 6 not attempted.')

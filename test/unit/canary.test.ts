@@ -127,7 +127,7 @@ describe('judging the canary', () => {
     expect(canaryVerdict([r('reached'), r('reached')])).toBe('passed')
     const failed = [r('reached'), r('failed', {event: 'notSent', reason: '24 ListDetectiveExclusion'})]
     expect(canaryHeadline({verdict: 'failed', recipients: failed, reached: 1, failed: 1, waiting: 0, waitedMs: 300, rest: {messages: 5, requests: 1}})).toBe(
-      'Canary failed: 1 of 2 not sent (not sent: 24 ListDetectiveExclusion).',
+      'Canary failed: 1 of 2 not sent (24 ListDetectiveExclusion).',
     )
   })
 })
