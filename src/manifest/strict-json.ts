@@ -267,15 +267,29 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
   else target[key] = value
 }
 
-function readValue(cur: Cursor): unknown {
+/** Where read() puts the position tree of the value it reads, when asked to (only to locate an error). */
+interface Located {
+  node?: JsonNode
+}
+
+/**
+ * The one walker: reads a value and returns it; given `located`, also builds the JsonNode tree of its positions
+ * (a second pass that happens only to locate an error, so the fast path allocates nothing for positions).
+ */
+function read(cur: Cursor, located?: Located): unknown {
   cur.skipWhitespace()
+  const at = located === undefined ? undefined : cur.here()
   const c = cur.text.charCodeAt(cur.pos)
-  if (c === Ch.quote) return cur.string()
   if (c === Ch.openBrace) {
-    const start = cur.here()
+    // Where the object opens, as numbers: a position object is made only if a duplicate key needs it.
+    const open = cur.pos
+    const openColumn = cur.pos - cur.lineStart + 1
+    const openLine = cur.line
     cur.enter()
     cur.pos++
     const obj: Record<string, unknown> = {}
+    const entries = located === undefined ? undefined : new Map<string, {key: JsonPosition; value: JsonNode}>()
+    if (located !== undefined) located.node = {kind: 'object', at: at!, entries: entries!}
     cur.skipWhitespace()
     if (cur.text.charCodeAt(cur.pos) === Ch.closeBrace) {
       cur.pos++
@@ -283,13 +297,16 @@ function readValue(cur: Cursor): unknown {
       return obj
     }
     do {
-      const {name} = cur.key()
-      if (Object.prototype.hasOwnProperty.call(obj, name)) {
-        // Rare: parse the object again with positions to name both places.
-        readNode(new Cursor(cur.text, start))
-        cur.fail(`duplicate key ${excerpt(name)}`)
+      const key = cur.key()
+      if (Object.prototype.hasOwnProperty.call(obj, key.name)) {
+        const first = entries?.get(key.name)
+        if (first !== undefined) cur.fail(`duplicate key ${excerpt(key.name)} (first at line ${first.key.line}, column ${first.key.column})`, key.at)
+        // Rare: read the object again with positions, which fails above naming both places.
+        read(new Cursor(cur.text, {offset: open, line: openLine, column: openColumn}), {})
       }
-      setOwn(obj, name, readValue(cur))
+      const child: Located | undefined = entries === undefined ? undefined : {}
+      setOwn(obj, key.name, read(cur, child))
+      if (entries !== undefined) entries.set(key.name, {key: key.at, value: child!.node!})
     } while (cur.separator(Ch.closeBrace, 'property'))
     cur.depth--
     return obj
@@ -298,70 +315,40 @@ function readValue(cur: Cursor): unknown {
     cur.enter()
     cur.pos++
     const arr: unknown[] = []
+    const items: JsonNode[] | undefined = located === undefined ? undefined : []
+    if (located !== undefined) located.node = {kind: 'array', at: at!, items: items!}
     cur.skipWhitespace()
     if (cur.text.charCodeAt(cur.pos) === Ch.closeBracket) {
       cur.pos++
       cur.depth--
       return arr
     }
-    do arr.push(readValue(cur))
-    while (cur.separator(Ch.closeBracket, 'element'))
+    do {
+      const child: Located | undefined = items === undefined ? undefined : {}
+      arr.push(read(cur, child))
+      if (items !== undefined) items.push(child!.node!)
+    } while (cur.separator(Ch.closeBracket, 'element'))
     cur.depth--
     return arr
   }
+  if (located !== undefined) located.node = {kind: 'scalar', at: at!}
+  if (c === Ch.quote) return cur.string()
   if (c === Ch.minus || isDigit(c)) return cur.number()
   if (cur.atEnd()) cur.fail('unexpected end of the input: expected a value')
   return cur.literal()
 }
 
-function readNode(cur: Cursor): JsonNode {
-  cur.skipWhitespace()
-  const at = cur.here()
-  const c = cur.text.charCodeAt(cur.pos)
-  if (c === Ch.openBrace) {
-    cur.enter()
-    cur.pos++
-    const entries = new Map<string, {key: JsonPosition; value: JsonNode}>()
-    cur.skipWhitespace()
-    if (cur.text.charCodeAt(cur.pos) === Ch.closeBrace) {
-      cur.pos++
-      cur.depth--
-      return {kind: 'object', at, entries}
-    }
-    do {
-      const key = cur.key()
-      const first = entries.get(key.name)
-      if (first !== undefined) {
-        cur.fail(`duplicate key ${excerpt(key.name)} (first at line ${first.key.line}, column ${first.key.column})`, key.at)
-      }
-      entries.set(key.name, {key: key.at, value: readNode(cur)})
-    } while (cur.separator(Ch.closeBrace, 'property'))
-    cur.depth--
-    return {kind: 'object', at, entries}
-  }
-  if (c === Ch.openBracket) {
-    cur.enter()
-    cur.pos++
-    const items: JsonNode[] = []
-    cur.skipWhitespace()
-    if (cur.text.charCodeAt(cur.pos) === Ch.closeBracket) {
-      cur.pos++
-      cur.depth--
-      return {kind: 'array', at, items}
-    }
-    do items.push(readNode(cur))
-    while (cur.separator(Ch.closeBracket, 'element'))
-    cur.depth--
-    return {kind: 'array', at, items}
-  }
-  readValue(cur)
-  return {kind: 'scalar', at}
+/** The position tree of the value that starts at `start`. */
+function readNode(text: string, start: JsonPosition): JsonNode {
+  const located: Located = {}
+  read(new Cursor(text, start), located)
+  return located.node!
 }
 
 /** Parses one complete JSON text (e.g. one NDJSON line); `start` places it in a larger file. */
 export function parseJson(text: string, start?: JsonPosition): unknown {
   const cur = new Cursor(text, start)
-  const value = readValue(cur)
+  const value = read(cur)
   cur.skipWhitespace()
   if (!cur.atEnd()) cur.fail(`unexpected ${describe(text, cur.pos)} after the end of the JSON value`)
   return value
@@ -391,7 +378,7 @@ export function parseJsonArray(text: string, onElement: (value: unknown, at: Jso
     do {
       cur.skipWhitespace()
       const at = cur.here()
-      onElement(readValue(cur), at)
+      onElement(read(cur), at)
     } while (cur.separator(Ch.closeBracket, 'element'))
   }
   cur.skipWhitespace()
@@ -404,7 +391,7 @@ export function parseJsonArray(text: string, onElement: (value: unknown, at: Jso
  * `key` is set). Falls back to the deepest part of the path that exists.
  */
 export function locateJson(text: string, start: JsonPosition, path: readonly (string | number)[], key = false): JsonPosition {
-  let node = readNode(new Cursor(text, start))
+  let node = readNode(text, start)
   let at = node.at
   for (let i = 0; i < path.length; i++) {
     const segment = path[i]!
