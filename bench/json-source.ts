@@ -6,11 +6,10 @@
  *
  *   npx tsx bench/json-source.ts [--rows N] [--runs N] [--compare path/to/strict-json.js]
  */
-import {createWriteStream} from 'node:fs'
 import {stat, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
-import {dataDir, fmt, measureNode, ROOT, type Measured} from './lib.js'
+import {dataDir, fmt, measureNode, ROOT, writeRowsOnce, type Measured} from './lib.js'
 
 function numberArg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name)
@@ -24,21 +23,9 @@ const COMPARE = compareArg > 0 ? path.resolve(process.argv[compareArg + 1]!) : u
 async function generate(dir: string): Promise<{json: string; manifest: string}> {
   const json = path.join(dir, `recipients-${ROWS}.json`)
   const manifest = path.join(dir, `json-${ROWS}.yaml`)
-  const exists = await stat(json).then((s) => s.size > 0).catch(() => false)
-  if (!exists) {
-    const out = createWriteStream(json)
-    let chunk = '[\n'
-    for (let i = 0; i < ROWS; i++) {
-      // Nested attributes and escapes, so the parser walks objects inside objects and decodes strings.
-      chunk += `  {"contactKey": "cust-${i}", "to": "user${i}@example.com", "attributes": {"FirstName": "Name \\"${i % 997}\\"", "Plan": "pro", "Seats": ${i % 50}}}${i + 1 < ROWS ? ',' : ''}\n`
-      if (chunk.length > 1 << 20) {
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()))
-        chunk = ''
-      }
-    }
-    out.write(`${chunk}]\n`)
-    await new Promise<void>((r) => out.end(() => r()))
-  }
+  // Nested attributes and escapes, so the parser walks objects inside objects and decodes strings.
+  const row = (i: number) => `  {"contactKey": "cust-${i}", "to": "user${i}@example.com", "attributes": {"FirstName": "Name \\"${i % 997}\\"", "Plan": "pro", "Seats": ${i % 50}}}${i + 1 < ROWS ? ',' : ''}\n`
+  await writeRowsOnce(json, ROWS, row, '[\n', ']\n')
   const lines = ['apiVersion: mcsend/v1', 'kind: Send', 'name: bench-json', 'definitionKey: bench', 'recipients:', `  - json: ./${path.basename(json)}`, '']
   await writeFile(manifest, lines.join('\n'))
   return {json, manifest}

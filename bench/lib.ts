@@ -1,5 +1,6 @@
 import {spawn} from 'node:child_process'
-import {mkdir} from 'node:fs/promises'
+import {createWriteStream} from 'node:fs'
+import {mkdir, stat} from 'node:fs/promises'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -44,4 +45,23 @@ export function measureNode(args: string[], options: {cwd?: string; env?: NodeJS
 
 export function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', {maximumFractionDigits: digits, minimumFractionDigits: digits})
+}
+
+/**
+ * Writes `head`, then `line(i)` for i from 0 to rows - 1, then `tail`, streaming in chunks of about 1 MB; skipped
+ * when the file already holds something (generated data is kept in bench/.data between runs).
+ */
+export async function writeRowsOnce(file: string, rows: number, line: (i: number) => string, head = '', tail = ''): Promise<void> {
+  if (await stat(file).then((s) => s.size > 0).catch(() => false)) return
+  const out = createWriteStream(file)
+  let chunk = head
+  for (let i = 0; i < rows; i++) {
+    chunk += line(i)
+    if (chunk.length > 1 << 20) {
+      if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()))
+      chunk = ''
+    }
+  }
+  out.write(chunk + tail)
+  await new Promise<void>((r) => out.end(() => r()))
 }

@@ -5,11 +5,10 @@
  *
  *   npx tsx bench/plan-1m.ts [--rows N]
  */
-import {createWriteStream} from 'node:fs'
 import {stat, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
-import {dataDir, fmt, measureNode, ROOT} from './lib.js'
+import {dataDir, fmt, measureNode, ROOT, writeRowsOnce} from './lib.js'
 
 const rowsArg = process.argv.indexOf('--rows')
 const ROWS = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 1_000_000
@@ -18,21 +17,7 @@ const PLANS = ['free', 'pro', 'team', 'enterprise']
 async function generate(dir: string): Promise<{csv: string; manifest: string}> {
   const csv = path.join(dir, `plan-${ROWS}.csv`)
   const manifest = path.join(dir, `plan-${ROWS}.yaml`)
-  const exists = await stat(csv).then((s) => s.size > 0).catch(() => false)
-  if (!exists) {
-    const out = createWriteStream(csv)
-    out.write('id,email,FirstName,Plan\n')
-    let chunk = ''
-    for (let i = 0; i < ROWS; i++) {
-      chunk += `cust-${i},user${i}@example.com,Name${i % 997},${PLANS[i % 4]}\n`
-      if (chunk.length > 1 << 20) {
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()))
-        chunk = ''
-      }
-    }
-    out.write(chunk)
-    await new Promise<void>((r) => out.end(() => r()))
-  }
+  await writeRowsOnce(csv, ROWS, (i) => `cust-${i},user${i}@example.com,Name${i % 997},${PLANS[i % 4]}\n`, 'id,email,FirstName,Plan\n')
   await writeFile(
     manifest,
     [
