@@ -49,6 +49,23 @@ export const CONTROL_ROUTES: readonly string[] = [
 
 const DEFINITION_STATES = new Set(['Active', 'Inactive', 'Deleted', 'missing'])
 
+/**
+ * Answers one request under CONTROL_PREFIX: a body that is not JSON is a 400, a missing or wrong secret a 403,
+ * anything else goes to control() below.
+ */
+export function answerControl(method: string, pathname: string, body: Buffer | undefined, secret: string | string[] | undefined, clientSecret: string, api: ControlApi): WireResponse {
+  let parsed: unknown
+  try {
+    parsed = body === undefined ? undefined : JSON.parse(body.toString('utf8'))
+  } catch {
+    return json(400, {error: 'the control request body is not JSON'})
+  }
+  if (typeof secret !== 'string' || secret !== clientSecret) {
+    return json(403, {error: `control requests need the sandbox's client secret in the ${CONTROL_SECRET_HEADER} header`})
+  }
+  return control(method, pathname, parsed, api)
+}
+
 /** Handles one control request; `body` is the parsed JSON body (undefined when empty). */
 export function control(method: string, pathname: string, body: unknown, api: ControlApi): WireResponse {
   const rest = pathname.slice(CONTROL_PREFIX.length)

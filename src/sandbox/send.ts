@@ -1,10 +1,59 @@
 import {randomUUID} from 'node:crypto'
 
-import type {CheckedRecipient, CheckedSend} from './messages.js'
+import type {DefinitionRegistry} from './definitions.js'
+import {parseJsonBody} from './http-io.js'
+import type {CheckedRecipient, CheckedSend, MessageStore} from './messages.js'
+import type {OutboxFile} from './outbox-file.js'
 import {Code, MAX_CONTACT_KEY_LENGTH, MAX_MESSAGE_KEY_LENGTH, MAX_RECIPIENTS, RECIPIENT_MESSAGES, apiError, json, type WireResponse} from './wire.js'
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 const MAX_EMAIL_LENGTH = 254
+
+export interface SendContext {
+  definitions: DefinitionRegistry
+  store: MessageStore
+  /** Where accepted messages are appended, when the sandbox has a data directory. */
+  outbox: OutboxFile | undefined
+  lenient: boolean
+  /** HTTP status for a batch whose every recipient failed (undefined: 202). */
+  failedBatchStatus: number | undefined
+}
+
+/**
+ * The send routes: `POST /messaging/v1/email/messages` (a batch) and `POST …/messages/{messageKey}` (one
+ * recipient). Checks the body, refuses an unknown or deleted definition, then dedupes, records and answers.
+ */
+export async function answerSend(ctx: SendContext, pathKey: string | undefined, contentType: string | undefined, body: Buffer | undefined, mid: string, now: number): Promise<WireResponse> {
+  const parsed = parseJsonBody(contentType, body)
+  if (parsed instanceof Error) {
+    return parsed.message === 'media'
+      ? apiError(415, 0, 'Unsupported Media Type: send the body as JSON with Content-Type: application/json', ctx.lenient)
+      : apiError(400, Code.serialization, 'Serialization error: the request body is not valid JSON (unbalanced or malformed)', ctx.lenient)
+  }
+  const checked = pathKey === undefined ? checkBatch(parsed.value, ctx.lenient) : checkSingle(parsed.value, pathKey, ctx.lenient)
+  if ('status' in checked) return checked
+  const state = ctx.definitions.state(checked.definitionKey)
+  if (state === 'missing' || state === 'Deleted') {
+    const res = apiError(400, Code.invalidDefinitionKey, "MCMS_UTM_Validation_InvalidValue_definitionKey: Definition key doesn't exist for this MID", ctx.lenient)
+    res.recipients = checked.keys.length
+    return res
+  }
+  const requestId = randomUUID()
+  // Dedupe and recording happen synchronously here, so concurrent duplicates are decided one request at a time.
+  // commit() writes each recipient's verdict into the shared `codes`/`messages` arrays that sendResponse reads.
+  const accepted = ctx.store.commit({...checked, mid, requestId}, now, new Date(now).toISOString())
+  const response = sendResponse(requestId, checked, ctx.lenient, pathKey === undefined ? ctx.failedBatchStatus : undefined)
+  if (ctx.outbox && accepted.length > 0) {
+    let chunk = ''
+    for (const entry of accepted) chunk += `${JSON.stringify(entry)}\n`
+    try {
+      await ctx.outbox.append(chunk)
+    } catch {
+      return apiError(500, 0, 'Internal Server Error: the sandbox could not write its outbox', ctx.lenient)
+    }
+  }
+  return response
+}
 
 /** Validates `{definitionKey, recipients[], attributes?}` for the batch route (docs/marketing-cloud-api.md). */
 export function checkBatch(body: unknown, lenient: boolean): CheckedSend | WireResponse {
