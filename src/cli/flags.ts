@@ -72,3 +72,14 @@ export const lockTimeoutFlag = {
     },
   })(),
 }
+
+/** What plan and apply read: the manifests (which sends, environment, variables, sources), the state and its lock. */
+export const planFlags = {
+  ...sendFlag,
+  ...envFlag,
+  ...variableFlags,
+  ...showAddressesFlag,
+  ...sourceRootFlag,
+  ...stateFlags,
+  ...lockTimeoutFlag,
+}

@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {confirmTyped, needsConfirmation} from '../cli/confirm.js'
 import {makeProgress} from '../cli/progress.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {envFlag, sendFlag, showAddressesFlag, lockTimeoutFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
+import {planFlags} from '../cli/flags.js'
 import {refuseNonInteractive, runApply} from '../core/apply.js'
 import {ciContextFromEnv} from '../core/ci-context.js'
 import {SANDBOX_STATE} from '../core/connection.js'
@@ -50,13 +50,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
     'allow-inactive': Flags.boolean({description: 'Send even if the send definition is Inactive (Marketing Cloud queues the messages for up to 3 days).'}),
     json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print one JSON object per line: the plan summary, each batch, the final summary.'}),
     format: Flags.option({options: OUTPUT_FORMATS, helpGroup: 'OUTPUT', description: 'Output: text (default), json (as --json) or markdown (the result, for a comment on the merge; the plan goes to stderr).'})(),
-    ...sendFlag,
-    ...envFlag,
-    ...variableFlags,
-    ...showAddressesFlag,
-    ...sourceRootFlag,
-    ...stateFlags,
-    ...lockTimeoutFlag,
+    ...planFlags,
   }
 
   async run(): Promise<void> {

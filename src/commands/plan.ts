@@ -6,7 +6,7 @@ import {Args, Flags} from '@oclif/core'
 import {refreshStatePending} from '../core/refresh.js'
 import {ciContextFromEnv} from '../core/ci-context.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {envFlag, sendFlag, showAddressesFlag, lockTimeoutFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
+import {planFlags} from '../cli/flags.js'
 import {SANDBOX_STATE} from '../core/connection.js'
 import {preparePlan} from '../core/plan.js'
 import {ExitCode, formatWarnings, type ExitCodes} from '../errors.js'
@@ -45,13 +45,7 @@ export default class Plan extends BaseCommand<typeof Plan> {
     'no-step-summary': Flags.boolean({helpGroup: 'OUTPUT', description: 'Do not append the Markdown plan to $GITHUB_STEP_SUMMARY (done by default when it is set).'}),
     refresh: Flags.boolean({description: 'First ask Marketing Cloud about keys left pending by an interrupted run and record the answers (takes the state lock briefly).'}),
     sandbox: Flags.boolean({description: `Plan against the sandbox's state (${SANDBOX_STATE}) unless --state is given, as \`apply --sandbox\` would.`}),
-    ...sendFlag,
-    ...envFlag,
-    ...variableFlags,
-    ...showAddressesFlag,
-    ...sourceRootFlag,
-    ...stateFlags,
-    ...lockTimeoutFlag,
+    ...planFlags,
   }
 
   async run(): Promise<void> {

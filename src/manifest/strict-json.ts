@@ -105,8 +105,18 @@ class Cursor {
     }
   }
 
-  enter(): void {
+  /**
+   * Steps into an object or array at its opening bracket. True when it is empty: the closing bracket follows at
+   * once and is consumed; else the caller reads the members and ends with `depth--`.
+   */
+  open(close: number): boolean {
     if (++this.depth > MAX_DEPTH) this.fail(`nesting deeper than ${MAX_DEPTH} levels`)
+    this.pos++
+    this.skipWhitespace()
+    if (this.text.charCodeAt(this.pos) !== close) return false
+    this.pos++
+    this.depth--
+    return true
   }
 
   atEnd(): boolean {
@@ -285,17 +295,10 @@ function read(cur: Cursor, located?: Located): unknown {
     const open = cur.pos
     const openColumn = cur.pos - cur.lineStart + 1
     const openLine = cur.line
-    cur.enter()
-    cur.pos++
     const obj: Record<string, unknown> = {}
     const entries = located === undefined ? undefined : new Map<string, {key: JsonPosition; value: JsonNode}>()
     if (located !== undefined) located.node = {kind: 'object', at: at!, entries: entries!}
-    cur.skipWhitespace()
-    if (cur.text.charCodeAt(cur.pos) === Ch.closeBrace) {
-      cur.pos++
-      cur.depth--
-      return obj
-    }
+    if (cur.open(Ch.closeBrace)) return obj
     do {
       const key = cur.key()
       if (Object.prototype.hasOwnProperty.call(obj, key.name)) {
@@ -312,17 +315,10 @@ function read(cur: Cursor, located?: Located): unknown {
     return obj
   }
   if (c === Ch.openBracket) {
-    cur.enter()
-    cur.pos++
     const arr: unknown[] = []
     const items: JsonNode[] | undefined = located === undefined ? undefined : []
     if (located !== undefined) located.node = {kind: 'array', at: at!, items: items!}
-    cur.skipWhitespace()
-    if (cur.text.charCodeAt(cur.pos) === Ch.closeBracket) {
-      cur.pos++
-      cur.depth--
-      return arr
-    }
+    if (cur.open(Ch.closeBracket)) return arr
     do {
       const child: Located | undefined = items === undefined ? undefined : {}
       arr.push(read(cur, child))

@@ -1,10 +1,10 @@
 import {readFile} from 'node:fs/promises'
 import path from 'node:path'
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {makeProject, runCli, type Project} from '../helpers/project.js'
+import {projectForTest, runCli} from '../helpers/project.js'
 import {runInPty} from '../helpers/pty.js'
-import {startSandboxProcess, type SandboxProcess} from '../helpers/sandbox-process.js'
+import {sandboxProcessForTest} from '../helpers/sandbox-process.js'
 
 const PROMPT = 'Enter a value:'
 
@@ -14,19 +14,11 @@ const PROMPT = 'Enter a value:'
  * --sandbox, and credentials mode (the sandbox as its own process, the CLI given only the MCSEND_ variables).
  */
 describe('apply approval', () => {
-  let project: Project
-  let sandbox: SandboxProcess | undefined
-  afterEach(async () => {
-    await sandbox?.stop()
-    sandbox = undefined
-    await project?.cleanup()
-  })
-
   const outboxLines = async (dir: string) =>
     (await readFile(path.join(dir, '.mcsend', 'sandbox', 'outbox.ndjson'), 'utf8').catch(() => '')).split('\n').filter((l) => l !== '').length
 
   it('--sandbox: names the sandbox; "y" is not "yes": cancelled, exit 1, nothing sent; "yes" sends', async () => {
-    project = await makeProject({recipients: 30, definitionKey: 'release-notes'})
+    const project = await projectForTest({recipients: 30, definitionKey: 'release-notes'})
     const cancel = runInPty(['apply', 'send.yaml', '--sandbox'], {cwd: project.dir})
     cancel.answer(PROMPT, 'y')
     const cancelled = await cancel.done
@@ -45,8 +37,8 @@ describe('apply approval', () => {
   })
 
   it('credentials mode: names the tenant and business unit; bad credentials or an unknown definition fail before the question', async () => {
-    sandbox = await startSandboxProcess({definitions: ['test-def=Active']})
-    project = await makeProject({recipients: 5})
+    const sandbox = await sandboxProcessForTest({definitions: ['test-def=Active']})
+    let project = await projectForTest({recipients: 5})
     const env = {...sandbox.env, MCSEND_ACCOUNT_ID: '514009876'}
     // The target as the connection reached it: the auth host's name and the business unit.
     const host = new URL(sandbox.env.MCSEND_AUTH_URL).hostname
@@ -59,7 +51,7 @@ describe('apply approval', () => {
     expect(refused.output).not.toContain(PROMPT)
 
     await project.cleanup()
-    project = await makeProject({recipients: 5, definitionKey: 'no-such-definition'})
+    project = await projectForTest({recipients: 5, definitionKey: 'no-such-definition'})
     const unknown = runInPty(['apply', 'send.yaml'], {cwd: project.dir, env})
     unknown.answer(PROMPT, 'yes')
     const missing = await unknown.done
@@ -68,7 +60,7 @@ describe('apply approval', () => {
     expect(missing.output).not.toContain(PROMPT)
 
     await project.cleanup()
-    project = await makeProject({recipients: 5})
+    project = await projectForTest({recipients: 5})
     const run = runInPty(['apply', 'send.yaml'], {cwd: project.dir, env})
     run.answer(PROMPT, 'yes')
     const sent = await run.done
@@ -78,7 +70,7 @@ describe('apply approval', () => {
   })
 
   it('without a terminal: refuses with exit 64 and sends nothing, before asking', async () => {
-    project = await makeProject({recipients: 3, definitionKey: 'release-notes'})
+    const project = await projectForTest({recipients: 3, definitionKey: 'release-notes'})
     const result = await runCli(['apply', 'send.yaml', '--sandbox'], {cwd: project.dir})
     expect(result.code).toBe(64)
     expect(result.stderr).toContain('pass --auto-approve')

@@ -1,22 +1,14 @@
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {makeProject, runCli, type Project} from '../helpers/project.js'
-import {startSandboxProcess, type SandboxProcess} from '../helpers/sandbox-process.js'
+import {projectForTest, runCli} from '../helpers/project.js'
+import {sandboxProcessForTest} from '../helpers/sandbox-process.js'
 import {compileSchema} from '../helpers/schemas.js'
 
 /** `mcsend doctor` in credentials mode (the sandbox as its own process) and with --sandbox: checks, sends nothing. */
 describe('mcsend doctor', () => {
-  let project: Project
-  let sandbox: SandboxProcess | undefined
-  afterEach(async () => {
-    await sandbox?.stop()
-    sandbox = undefined
-    await project?.cleanup()
-  })
-
   it('credentials mode: token, tenant, REST host, business unit and the definitions; nothing sent, no secret printed', async () => {
-    sandbox = await startSandboxProcess({definitions: ['test-def=Active', 'paused-def=Inactive']})
-    project = await makeProject({recipients: 3, definitionKey: 'test-def'})
+    const sandbox = await sandboxProcessForTest({definitions: ['test-def=Active', 'paused-def=Inactive']})
+    let project = await projectForTest({recipients: 3, definitionKey: 'test-def'})
     const env = {...sandbox.env, MCSEND_ACCOUNT_ID: '514009876'}
     const host = new URL(sandbox.env.MCSEND_AUTH_URL).host
 
@@ -37,7 +29,7 @@ describe('mcsend doctor', () => {
 
     // An Inactive and a missing definition: each its own ✗ with a hint, exit 1.
     await project.cleanup()
-    project = await makeProject({recipients: 3, definitionKey: 'paused-def'})
+    project = await projectForTest({recipients: 3, definitionKey: 'paused-def'})
     const inactive = await runCli(['doctor', 'send.yaml'], {cwd: project.dir, env})
     expect(inactive.code).toBe(1)
     expect(inactive.stdout).toContain('✗ definition:paused-def: "paused-def" is Inactive: apply refuses it')
@@ -53,7 +45,7 @@ describe('mcsend doctor', () => {
   })
 
   it('--sandbox: the built-in sandbox and the example definitions; without credentials it says which variables to set', async () => {
-    project = await makeProject({recipients: 3, definitionKey: 'release-notes'})
+    const project = await projectForTest({recipients: 3, definitionKey: 'release-notes'})
     const ok = await runCli(['doctor', 'send.yaml', '--sandbox'], {cwd: project.dir})
     expect(ok.code, ok.stderr).toBe(0)
     expect(ok.stdout).toContain('The built-in sandbox')

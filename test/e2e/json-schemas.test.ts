@@ -7,6 +7,7 @@ import {startSandbox, type Sandbox} from '../../src/sandbox/server.js'
 import {PG_URL, dropWorkspace, pgAvailable, uniqueName} from '../helpers/pg.js'
 import {ROOT, runCli, startCli, waitFor, type RunResult} from '../helpers/project.js'
 import {compileSchema} from '../helpers/schemas.js'
+import {credentialsEnv} from '../helpers/sandbox-process.js'
 
 /**
  * Every `--json` (or `--format json`) output of the built CLI, produced for real and checked against the schema in
@@ -99,7 +100,7 @@ describe('--json outputs validate against their schemas', () => {
       rejectRecipient: (r) => (r.messageKey === 'news-dan-rejected' ? {errorcode: 109109, message: `MCMS_UTM_Validation_InvalidValue_subscriberKey: ${r.to} is blocked`} : undefined),
       statusModel: {outcome: (key) => (key === 'news-cy-notsent' ? {event: 'notSent', statusCode: 24, statusMessage: 'ListDetectiveExclusion'} : {event: 'sent'})},
     })
-    env = {MCSEND_AUTH_URL: sandbox.authUrl, MCSEND_CLIENT_ID: sandbox.clientId, MCSEND_CLIENT_SECRET: sandbox.clientSecret}
+    env = credentialsEnv(sandbox)
   })
 
   afterAll(async () => {

@@ -1,8 +1,10 @@
 import {randomBytes} from 'node:crypto'
 
 import pg from 'pg'
+import {afterAll, afterEach} from 'vitest'
 
 import {redactPgUrl} from '../../src/state/pg-errors.js'
+import {PgStateStore} from '../../src/state/pg-store.js'
 
 /** The test server: MCSEND_TEST_PG_URL, or the local trust-auth default. */
 export const PG_URL = process.env.MCSEND_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test'
@@ -129,5 +131,32 @@ export function expectedBigRecord(i: number): Record<string, unknown> {
     toHash: `to-${i}`,
     attributesHash: `attr-${i}`,
     contactHash: `contact-${i}`,
+  }
+}
+
+/**
+ * The PgStateStores of one suite (call it inside the describe): `open` connects one to a workspace (a fresh one
+ * unless named); each store is closed after its test and every workspace dropped after the suite. `closeAll`
+ * closes them sooner, e.g. before an isolated schema is dropped.
+ */
+export function pgStores(): {open(workspace?: string, url?: string): Promise<PgStateStore>; closeAll(): Promise<void>} {
+  const stores: PgStateStore[] = []
+  const workspaces: string[] = []
+  const closeAll = async () => {
+    for (const store of stores.splice(0)) await store.close()
+  }
+  afterEach(closeAll)
+  afterAll(async () => {
+    for (const ws of workspaces) await dropWorkspace(ws)
+  })
+  return {
+    closeAll,
+    async open(workspace, url = PG_URL) {
+      const ws = workspace ?? uniqueName('ws')
+      if (!workspaces.includes(ws)) workspaces.push(ws)
+      const store = await PgStateStore.connect({url, workspace: ws})
+      stores.push(store)
+      return store
+    },
   }
 }

@@ -3,6 +3,7 @@ import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {onTestFinished} from 'vitest'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const BIN = path.join(ROOT, 'bin', 'run.js')
@@ -46,6 +47,13 @@ export async function makeProject(options: ProjectOptions): Promise<Project> {
   const manifest = path.join(dir, 'send.yaml')
   await writeFile(manifest, `${lines.join('\n')}\n`)
   return {dir, manifest, cleanup: () => rm(dir, {recursive: true, force: true})}
+}
+
+/** makeProject, removed when the current test finishes. */
+export async function projectForTest(options: ProjectOptions): Promise<Project> {
+  const project = await makeProject(options)
+  onTestFinished(() => project.cleanup())
+  return project
 }
 
 export interface RunResult {

@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 
 import {BIN} from './project.js'
+import {onTestFinished} from 'vitest'
 
 /**
  * Credentials mode: the sandbox as its own process (`mcsend sandbox --json --port 0`), and the environment a user
@@ -24,10 +25,22 @@ export interface SandboxProcess {
   stop(): Promise<void>
 }
 
+/** The environment a user with an account sets, pointed at an in-process sandbox (startSandbox): credentials mode. */
+export function credentialsEnv(sandbox: {authUrl: string; clientId: string; clientSecret: string}): SandboxProcess['env'] {
+  return {MCSEND_AUTH_URL: sandbox.authUrl, MCSEND_CLIENT_ID: sandbox.clientId, MCSEND_CLIENT_SECRET: sandbox.clientSecret}
+}
+
 export interface SandboxProcessOptions {
   /** --definition KEY=STATE flags. */
   definitions?: string[]
   dataDir?: string
+}
+
+/** startSandboxProcess, stopped when the current test finishes. */
+export async function sandboxProcessForTest(options: SandboxProcessOptions = {}): Promise<SandboxProcess> {
+  const sandbox = await startSandboxProcess(options)
+  onTestFinished(() => sandbox.stop())
+  return sandbox
 }
 
 export async function startSandboxProcess(options: SandboxProcessOptions = {}): Promise<SandboxProcess> {

@@ -12,9 +12,10 @@ import {loadOrFail} from '../../src/core/load.js'
 import {makeProject, runCli, startCli, waitFor, type Project} from '../helpers/project.js'
 import {stateBackends} from '../helpers/backends.js'
 import {adminClient} from '../helpers/pg.js'
+import {credentialsEnv} from '../helpers/sandbox-process.js'
 
 function sandboxEnv(sandbox: Sandbox, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return {MCSEND_AUTH_URL: sandbox.authUrl, MCSEND_CLIENT_ID: sandbox.clientId, MCSEND_CLIENT_SECRET: sandbox.clientSecret, ...extra}
+  return {...credentialsEnv(sandbox), ...extra}
 }
 
 for (const backend of stateBackends) {

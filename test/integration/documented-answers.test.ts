@@ -10,6 +10,7 @@ import {openStateStore} from '../../src/state/open.js'
 import type {StateData} from '../../src/state/types.js'
 import {deliveryFromStatus} from '../../src/status/delivery.js'
 import {makeProject, type Project} from '../helpers/project.js'
+import {credentialsEnv} from '../helpers/sandbox-process.js'
 
 // The answers Marketing Cloud documents (docs/marketing-cloud-api.md), each produced by the sandbox over
 // 127.0.0.1 (its faults, scripted rejections and the all-failed-batch status), and what apply makes of them.
@@ -43,7 +44,7 @@ async function apply(overrides: Partial<ApplyOptions> = {}) {
       parallelism: 4,
       allowInactive: false,
       cwd: p.dir,
-      env: {MCSEND_AUTH_URL: sb.authUrl, MCSEND_CLIENT_ID: sb.clientId, MCSEND_CLIENT_SECRET: sb.clientSecret},
+      env: credentialsEnv(sb),
       clientOptions: FAST,
       ...overrides,
     },

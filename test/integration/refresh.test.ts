@@ -14,6 +14,7 @@ import {NEVER_ACCEPTED_MESSAGE} from '../../src/status/delivery.js'
 import {stateBackends} from '../helpers/backends.js'
 import {recipientRecord} from '../helpers/records.js'
 import {makeProject, runCli, type Project} from '../helpers/project.js'
+import {credentialsEnv} from '../helpers/sandbox-process.js'
 
 const RETRY = {retry: {limit: 8, baseDelayMs: 5, maxDelayMs: 50, maxRetryAfterMs: 1500}}
 const HOUR = 3600_000
@@ -26,7 +27,7 @@ for (const backend of stateBackends) {
     let workspace: string | undefined
     let messages: PlannedMessage[]
 
-    const env = () => ({MCSEND_AUTH_URL: sandbox.authUrl, MCSEND_CLIENT_ID: sandbox.clientId, MCSEND_CLIENT_SECRET: sandbox.clientSecret})
+    const env = () => (credentialsEnv(sandbox))
 
     async function withStore<T>(fn: (store: StateStore) => Promise<T>): Promise<T> {
       const store = await openStateStore({spec, cwd: project.dir, env: {}, workspace})

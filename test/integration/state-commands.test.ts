@@ -11,6 +11,7 @@ import {stateBackends} from '../helpers/backends.js'
 import {recipientRecord} from '../helpers/records.js'
 import {makeProject, runCli, startCli, waitFor, type Project} from '../helpers/project.js'
 import {compileSchema} from '../helpers/schemas.js'
+import {credentialsEnv} from '../helpers/sandbox-process.js'
 
 function rec(messageKey: string, send: string, contactKey: string, overrides: Partial<MessageRecord> = {}): MessageRecord {
   return recipientRecord({send, contactKey, messageKey}, overrides)
@@ -247,7 +248,7 @@ for (const backend of stateBackends) {
       await setup(records())
       sandbox = await startSandbox()
       sandbox.inject({kind: 'delay', route: 'send', ms: 200, times: 1000})
-      const env = {MCSEND_AUTH_URL: sandbox.authUrl, MCSEND_CLIENT_ID: sandbox.clientId, MCSEND_CLIENT_SECRET: sandbox.clientSecret}
+      const env = credentialsEnv(sandbox)
       const apply = startCli(['apply', project.manifest, '--auto-approve', '--parallelism', '1', '--state', spec, ...(workspace ? ['--workspace', workspace] : [])], {cwd: project.dir, env})
       await waitFor(() => sandbox!.outbox().length >= 20, 15_000)
       const rm = await cli(['state', 'rm', 'news.ann', '--yes'])

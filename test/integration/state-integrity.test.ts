@@ -9,6 +9,7 @@ import {FileStateStore} from '../../src/state/file-store.js'
 import {encodePut} from '../../src/state/journal.js'
 import {makeProject, runCli, type Project} from '../helpers/project.js'
 import {record} from '../helpers/state-file.js'
+import {credentialsEnv} from '../helpers/sandbox-process.js'
 
 /**
  * The file-state rows of the state-integrity issue, each through the CLI in credentials mode (the fake Marketing
@@ -23,7 +24,7 @@ let stateDir: string
 let statePath: string
 
 function env(): NodeJS.ProcessEnv {
-  return {MCSEND_AUTH_URL: sandbox.authUrl, MCSEND_CLIENT_ID: sandbox.clientId, MCSEND_CLIENT_SECRET: sandbox.clientSecret}
+  return credentialsEnv(sandbox)
 }
 
 function cli(args: string[]) {

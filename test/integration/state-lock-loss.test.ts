@@ -8,6 +8,7 @@ import {makeLockOwner} from '../../src/state/lock.js'
 import {openStateStore} from '../../src/state/open.js'
 import {stateBackends} from '../helpers/backends.js'
 import {makeProject, runCli, startCli, waitFor, type Project} from '../helpers/project.js'
+import {credentialsEnv} from '../helpers/sandbox-process.js'
 
 /**
  * The issue's lock-loss case with real processes: apply A is paused (SIGSTOP) while a batch is in flight, a second
@@ -38,9 +39,7 @@ for (const backend of stateBackends) {
       workspace = backend.workspace()
       const spec = backend.spec(project.dir)
       const env = {
-        MCSEND_AUTH_URL: sandbox.authUrl,
-        MCSEND_CLIENT_ID: sandbox.clientId,
-        MCSEND_CLIENT_SECRET: sandbox.clientSecret,
+        ...credentialsEnv(sandbox),
         MCSEND_STALE_LOCK_MS: String(STALE_MS),
         ...(workspace ? {MCSEND_WORKSPACE: workspace} : {}),
       }

@@ -1,28 +1,18 @@
-import {afterAll, afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {StateError} from '../../src/errors.js'
 import {PG_MIGRATIONS, migratePgSchema} from '../../src/state/pg-migrations.js'
-import {PgStateStore} from '../../src/state/pg-store.js'
 import type {MessageRecord, MessageStatus} from '../../src/state/types.js'
-import {PG_URL, adminClient, dropWorkspace, isolatedSchemaUrl, pgAvailable, uniqueName} from '../helpers/pg.js'
+import {adminClient, isolatedSchemaUrl, pgAvailable, pgStores, uniqueName} from '../helpers/pg.js'
 import {testRecord} from '../helpers/records.js'
-
 
 function record(i: number, overrides: Partial<MessageRecord> = {}): MessageRecord {
   return testRecord(i, {status: 'pending', ...overrides})
 }
 
 describe.skipIf(!pgAvailable)('PostgreSQL state store writes', () => {
-  const stores: PgStateStore[] = []
-  const workspaces: string[] = []
-
-  async function open(workspace?: string, url = PG_URL): Promise<PgStateStore> {
-    const ws = workspace ?? uniqueName('ws')
-    if (!workspaces.includes(ws)) workspaces.push(ws)
-    const store = await PgStateStore.connect({url, workspace: ws})
-    stores.push(store)
-    return store
-  }
+  const stores = pgStores()
+  const open = stores.open
 
   /** message_key -> id of the transaction that wrote the row's current version. */
   async function writers(workspace: string): Promise<Map<string, string>> {
@@ -35,12 +25,6 @@ describe.skipIf(!pgAvailable)('PostgreSQL state store writes', () => {
     }
   }
 
-  afterEach(async () => {
-    for (const store of stores.splice(0)) await store.close()
-  })
-  afterAll(async () => {
-    for (const ws of workspaces) await dropWorkspace(ws)
-  })
 
   it('writes appends that queue up together in one transaction, later calls winning', async () => {
     const store = await open()
@@ -159,7 +143,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL state store writes', () => {
         await check.end()
       }
     } finally {
-      for (const store of stores.splice(0)) await store.close()
+      await stores.closeAll()
       await schema.drop()
     }
   })

@@ -1,11 +1,11 @@
-import {afterAll, afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {CliError, StateError, StateLockedError} from '../../src/errors.js'
 import {PG_LOCK_NAMESPACE_WORKSPACE, PG_MIGRATIONS, migratePgSchema} from '../../src/state/pg-migrations.js'
 import {guardStore} from '../../src/state/guard.js'
 import {PgStateStore, workspaceLockKey} from '../../src/state/pg-store.js'
 import type {LockOwner, MessageRecord, SendSnapshot} from '../../src/state/types.js'
-import {PG_URL, adminClient, dropWorkspace, isolatedSchemaUrl, lockHolderPids, pgAvailable, uniqueName} from '../helpers/pg.js'
+import {PG_URL, adminClient, isolatedSchemaUrl, lockHolderPids, pgAvailable, pgStores, uniqueName} from '../helpers/pg.js'
 import {testRecord} from '../helpers/records.js'
 
 
@@ -28,23 +28,9 @@ const snapshot: SendSnapshot = {
 }
 
 describe.skipIf(!pgAvailable)('PostgreSQL state store', () => {
-  const stores: PgStateStore[] = []
-  const workspaces: string[] = []
+  const stores = pgStores()
+  const open = stores.open
 
-  async function open(workspace?: string, url = PG_URL): Promise<PgStateStore> {
-    const ws = workspace ?? uniqueName('ws')
-    if (!workspaces.includes(ws)) workspaces.push(ws)
-    const store = await PgStateStore.connect({url, workspace: ws})
-    stores.push(store)
-    return store
-  }
-
-  afterEach(async () => {
-    for (const store of stores.splice(0)) await store.close()
-  })
-  afterAll(async () => {
-    for (const ws of workspaces) await dropWorkspace(ws)
-  })
 
   describe('migrations', () => {
     it('creates the schema once when several stores connect at the same time, and is idempotent', async () => {
@@ -73,7 +59,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL state store', () => {
         expect(error).toBeInstanceOf(StateError)
         expect((error as StateError).message).toMatch(/schema version 999, newer than this mcsend knows/)
       } finally {
-        for (const store of stores.splice(0)) await store.close()
+        await stores.closeAll()
         await schema.drop()
       }
     })
@@ -246,7 +232,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL state store', () => {
         await store.commit()
         expect(await store.load()).toMatchObject({serial: 6, target})
       } finally {
-        for (const store of stores.splice(0)) await store.close()
+        await stores.closeAll()
         await schema.drop()
       }
     })

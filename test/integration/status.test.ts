@@ -9,6 +9,7 @@ import {openStateStore} from '../../src/state/open.js'
 import {runStatus, type StatusOptions} from '../../src/core/status.js'
 import {stateBackends} from '../helpers/backends.js'
 import {recipientRecord} from '../helpers/records.js'
+import {credentialsEnv} from '../helpers/sandbox-process.js'
 
 const DAY = 24 * 3600 * 1000
 const RETRY = {retry: {limit: 8, baseDelayMs: 5, maxDelayMs: 50, maxRetryAfterMs: 1500}}
@@ -35,7 +36,7 @@ for (const backend of stateBackends) {
       await backend.cleanup?.(workspace)
     })
 
-    const env = () => ({MCSEND_AUTH_URL: sandbox.authUrl, MCSEND_CLIENT_ID: sandbox.clientId, MCSEND_CLIENT_SECRET: sandbox.clientSecret})
+    const env = () => (credentialsEnv(sandbox))
 
     /** What an apply does: the fake accepts the keys, and the state records them as accepted at `at`. */
     async function accept(send: string, contacts: string[], at = new Date(businessNow)): Promise<string[]> {

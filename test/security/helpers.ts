@@ -1,6 +1,7 @@
 import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import {onTestFinished} from 'vitest'
 
 import {runCli, type RunResult} from '../helpers/project.js'
 
@@ -15,6 +16,13 @@ export async function hostileProject(files: Record<string, string | Buffer>): Pr
     await writeFile(file, content)
   }
   return {dir, cleanup: () => rm(dir, {recursive: true, force: true})}
+}
+
+/** A hostileProject removed when the current test finishes; returns its directory. */
+export async function projectDir(files: Record<string, string | Buffer>): Promise<string> {
+  const p = await hostileProject(files)
+  onTestFinished(() => p.cleanup())
+  return p.dir
 }
 
 /** A manifest with the given extra lines (YAML) after the header fields. */

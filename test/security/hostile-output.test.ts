@@ -1,20 +1,11 @@
 import {readFile, stat} from 'node:fs/promises'
 import path from 'node:path'
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {startSandboxProcess, type SandboxProcess} from '../helpers/sandbox-process.js'
-import {hostileProject, manifest, RAW_CONTROL, runCli} from './helpers.js'
+import {projectDir, manifest, RAW_CONTROL, runCli} from './helpers.js'
 
-const cleanups: (() => Promise<void>)[] = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c()
-})
-
-async function project(files: Record<string, string>): Promise<string> {
-  const p = await hostileProject(files)
-  cleanups.push(p.cleanup)
-  return p.dir
-}
+const project = projectDir
 
 /** The four shapes the review found unmasked, as contactKeys and as shared attributes. */
 const SHAPES = ['Ck Name <ck.angle@example.com>', 'ck.two@example.com;ck.three@example.com', 'ck.trailing@example.com x', '\\"ck quoted\\"@example.com']

@@ -1,22 +1,13 @@
 import {createHash, createHmac} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import path from 'node:path'
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {makeLockOwner} from '../../src/state/lock.js'
 import {openStateStore} from '../../src/state/open.js'
-import {hostileProject, manifest, runCli} from './helpers.js'
+import {projectDir, manifest, runCli} from './helpers.js'
 
-const cleanups: (() => Promise<void>)[] = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c()
-})
-
-async function project(files: Record<string, string>): Promise<string> {
-  const p = await hostileProject(files)
-  cleanups.push(p.cleanup)
-  return p.dir
-}
+const project = projectDir
 
 const KEY = 'test-state-key-0123456789abcdef'
 const send = (shared: string) =>

@@ -4,36 +4,13 @@ import os from 'node:os'
 import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
-import {parse} from 'yaml'
 
 import {parseProject} from '../../src/manifest/project.js'
 import {MARKDOWN_MARKER} from '../../src/render/plan-markdown.js'
+import {readExampleWorkflow, readExampleWorkflowText, runs, type Job} from '../helpers/workflow.js'
 
-interface Step {
-  name?: string
-  uses?: string
-  run?: string
-  if?: string
-  env?: Record<string, string>
-  with?: Record<string, string>
-}
-interface Job {
-  if?: string
-  environment?: string
-  permissions?: Record<string, string>
-  concurrency?: {group: string; 'cancel-in-progress': boolean}
-  strategy?: {matrix: {environment: string[]}}
-  env?: Record<string, string>
-  steps: Step[]
-}
-interface Workflow {
-  on: Record<string, {branches?: string[]; paths?: string[]; types?: string[]}>
-  jobs: Record<string, Job>
-}
-
-const read = (file: string) => readFileSync(new URL(`../../examples/github-actions/${file}`, import.meta.url), 'utf8')
-const workflow = parse(read('mcsend-release.yml'), {uniqueKeys: true}) as Workflow
-const runs = (job: Job) => job.steps.map((s) => s.run ?? '').join('\n')
+const read = readExampleWorkflowText
+const workflow = readExampleWorkflow('mcsend-release.yml')
 const step = (job: Job, name: string) => job.steps.find((s) => s.name === name)!
 
 describe('examples/github-actions/mcsend-release.yml', () => {

@@ -1,34 +1,10 @@
-import {readFileSync} from 'node:fs'
-
 import {describe, expect, it} from 'vitest'
-import {parse} from 'yaml'
 
 import {MARKDOWN_MARKER} from '../../src/render/plan-markdown.js'
+import {readExampleWorkflow, readExampleWorkflowText, runs} from '../helpers/workflow.js'
 
-interface Step {
-  name?: string
-  id?: string
-  uses?: string
-  run?: string
-  if?: string
-  env?: Record<string, string>
-  with?: Record<string, string>
-}
-interface Job {
-  if?: string
-  permissions?: Record<string, string>
-  concurrency?: {group: string; 'cancel-in-progress': boolean}
-  env?: Record<string, string>
-  steps: Step[]
-}
-interface Workflow {
-  on: Record<string, {branches?: string[]; paths?: string[]}>
-  jobs: Record<string, Job>
-}
-
-const text = readFileSync(new URL('../../examples/github-actions/mcsend.yml', import.meta.url), 'utf8')
-const workflow = parse(text, {uniqueKeys: true}) as Workflow
-const runs = (job: Job) => job.steps.map((s) => s.run ?? '').join('\n')
+const text = readExampleWorkflowText('mcsend.yml')
+const workflow = readExampleWorkflow('mcsend.yml')
 
 describe('examples/github-actions/mcsend.yml', () => {
   it('is triggered by pull requests and by pushes to main', () => {
