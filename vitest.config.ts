@@ -11,9 +11,14 @@ export default defineConfig({
     disableConsoleIntercept: true,
     env: {FORCE_COLOR: '0', NO_COLOR: '1'},
     restoreMocks: true,
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    // Hang guards, not speed limits: a test that runs a dozen CLI processes on a busy 2-core machine may need them.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
     pool: 'forks',
+    // Vitest's default is one worker fewer than the cores: a single worker on a 2-core machine. Most files wait on
+    // child processes, sockets and PostgreSQL rather than compute, so four files run side by side. Tests that
+    // need an order between processes decide it (pause one, wait for an event), never leave it to timing.
+    maxWorkers: 4,
     projects: SUITES.map((name) => ({extends: true, test: {name, include: [`test/${name}/**/*.test.ts`]}})),
   },
 })

@@ -236,17 +236,22 @@ for (const backend of stateBackends) {
       }
     })
 
-    it('two applies at once: one is refused by the lock, nothing is sent twice', async () => {
+    it('two applies at once: the second is refused by the lock the first holds, nothing is sent twice', async () => {
       await setup(2000, {batchSize: 200})
-      sandbox.inject({kind: 'delay', route: 'send', ms: 100, times: 1000})
+      // Each answer takes a second: A needs three rounds of requests, so it is still sending when it is paused.
+      sandbox.inject({kind: 'delay', route: 'send', ms: 1000, times: 1000})
       const args = ['apply', project.manifest, '--auto-approve', '--state', stateSpec, ...(workspace ? ['--workspace', workspace] : [])]
       const a = startCli(args, {cwd: project.dir, env: sandboxEnv(sandbox)})
-      const b = startCli(args, {cwd: project.dir, env: sandboxEnv(sandbox)})
-      const [ra, rb] = await Promise.all([a.done, b.done])
-      const codes = [ra.code, rb.code].sort()
-      expect(codes).toEqual([0, ExitCode.locked])
-      const refused = ra.code === ExitCode.locked ? ra : rb
-      expect(refused.stderr).toMatch(/locked by apply/)
+      // A sends only once it holds the lock. Paused there, it keeps holding it (a live owner) for as long as B
+      // takes to start and be refused, however busy the machine: the order is decided, not raced.
+      await waitFor(() => sandbox.stats.sendRequests > 0, 20_000)
+      a.child.kill('SIGSTOP')
+      const rb = await runCli(args, {cwd: project.dir, env: sandboxEnv(sandbox)})
+      a.child.kill('SIGCONT')
+      const ra = await a.done
+      expect(rb.code, rb.stderr).toBe(ExitCode.locked)
+      expect(rb.stderr).toMatch(/locked by apply/)
+      expect(ra.code, ra.stderr).toBe(0)
       expectEachKeyOnce(2000)
     })
 

@@ -251,7 +251,10 @@ for (const backend of stateBackends) {
       const env = credentialsEnv(sandbox)
       const apply = startCli(['apply', project.manifest, '--auto-approve', '--parallelism', '1', '--state', spec, ...(workspace ? ['--workspace', workspace] : [])], {cwd: project.dir, env})
       await waitFor(() => sandbox!.outbox().length >= 20, 15_000)
+      // Paused mid-send, the apply keeps holding the lock (a live owner) however long rm takes to start.
+      apply.child.kill('SIGSTOP')
       const rm = await cli(['state', 'rm', 'news.ann', '--yes'])
+      apply.child.kill('SIGCONT')
       expect(rm.code).toBe(5)
       expect(rm.stderr).toMatch(/error: the state .* is locked by apply \(pid \d+ on host/)
       expect(rm.stderr).toContain('hint:')
