@@ -43,21 +43,19 @@ describe('apply approval', () => {
     // The target as the connection reached it: the auth host's name and the business unit.
     const host = new URL(sandbox.env.MCSEND_AUTH_URL).hostname
 
-    const wrongSecret = runInPty(['apply', 'send.yaml'], {cwd: project.dir, env: {...env, MCSEND_CLIENT_SECRET: 'not-the-secret'}})
-    wrongSecret.answer(PROMPT, 'yes')
-    const refused = await wrongSecret.done
-    expect(refused.code).toBe(1)
-    expect(refused.output).toContain('Marketing Cloud authentication failed')
-    expect(refused.output).not.toContain(PROMPT)
-
+    /** Fails before the question: the exit code and the reason, and no prompt shown. */
+    const failsBeforeAsking = async (dir: string, runEnv: NodeJS.ProcessEnv, code: number, reason: string) => {
+      const run = runInPty(['apply', 'send.yaml'], {cwd: dir, env: runEnv})
+      run.answer(PROMPT, 'yes')
+      const result = await run.done
+      expect(result.code, result.output).toBe(code)
+      expect(result.output).toContain(reason)
+      expect(result.output).not.toContain(PROMPT)
+    }
+    await failsBeforeAsking(project.dir, {...env, MCSEND_CLIENT_SECRET: 'not-the-secret'}, 1, 'Marketing Cloud authentication failed')
     await project.cleanup()
     project = await projectForTest({recipients: 5, definitionKey: 'no-such-definition'})
-    const unknown = runInPty(['apply', 'send.yaml'], {cwd: project.dir, env})
-    unknown.answer(PROMPT, 'yes')
-    const missing = await unknown.done
-    expect(missing.code).toBe(3)
-    expect(missing.output).toContain('send definition "no-such-definition" does not exist')
-    expect(missing.output).not.toContain(PROMPT)
+    await failsBeforeAsking(project.dir, env, 3, 'send definition "no-such-definition" does not exist')
 
     await project.cleanup()
     project = await projectForTest({recipients: 5})
