@@ -9,6 +9,7 @@ import {pgAvailable, PG_URL, dropWorkspace, uniqueName} from '../helpers/pg.js'
 import {BIN, ROOT, runCli, type RunResult} from '../helpers/project.js'
 import {startSandboxProcess, type SandboxProcess} from '../helpers/sandbox-process.js'
 import {compileSchema} from '../helpers/schemas.js'
+import {PROJECT_FILE_HEAD} from '../helpers/manifests.js'
 
 // Credentials mode (design.md, "Two paths, one behaviour"): `mcsend sandbox` runs as its own process and the CLI is
 // never given --sandbox. The project file names each environment's auth URL and the NAMES of its credential
@@ -45,11 +46,7 @@ async function repo(t: TestContext, options: {prodState?: string; prodWorkspace?
   const manifest = (await readFile(path.join(dir, MANIFEST), 'utf8')).replace('name: release-${{ vars.version_slug }}', `name: release-${suffix}-\${{ vars.version_slug }}`)
   await writeFile(path.join(dir, MANIFEST), manifest)
   const lines = [
-    '# yaml-language-server: $schema=./node_modules/mcsend/schemas/project.schema.json',
-    'apiVersion: mcsend/v1',
-    'kind: Project',
-    'defaultEnvironment: dev',
-    'environments:',
+    ...PROJECT_FILE_HEAD,
     '  dev:',
     `    authUrl: ${server.env.MCSEND_AUTH_URL}`,
     '    accountId: "100001"',

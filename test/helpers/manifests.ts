@@ -26,3 +26,12 @@ export function sourceTarget(): {collector: RecipientCollector; problems: Scoped
   const problems = new ScopedProblems(sink)
   return {collector: new RecipientCollector(problems), problems, sink}
 }
+
+/** The first lines of an mcsend.yaml whose default environment is dev; the environments follow. */
+export const PROJECT_FILE_HEAD: readonly string[] = [
+  '# yaml-language-server: $schema=./node_modules/mcsend/schemas/project.schema.json',
+  'apiVersion: mcsend/v1',
+  'kind: Project',
+  'defaultEnvironment: dev',
+  'environments:',
+]

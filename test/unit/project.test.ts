@@ -7,13 +7,10 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {applyEnvironment, findProjectFile} from '../../src/core/environment.js'
 import {chooseEnvironment, parseProject, projectVariablesLayer} from '../../src/manifest/project.js'
 import {compileSchema} from '../helpers/schemas.js'
+import {PROJECT_FILE_HEAD} from '../helpers/manifests.js'
 
 const PROJECT = [
-  '# yaml-language-server: $schema=./node_modules/mcsend/schemas/project.schema.json',
-  'apiVersion: mcsend/v1',
-  'kind: Project',
-  'defaultEnvironment: dev',
-  'environments:',
+  ...PROJECT_FILE_HEAD,
   '  dev:',
   '    subdomain: mc-dev',
   '    accountId: "100001"',
