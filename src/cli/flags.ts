@@ -83,3 +83,13 @@ export const planFlags = {
   ...stateFlags,
   ...lockTimeoutFlag,
 }
+
+/** What state rm and state forget share: --yes, --json, and where the state is (they write it under its lock). */
+export const removeRecordsFlags = {
+  yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation (required in a non-interactive shell).'}),
+  json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print what was removed as one JSON document.'}),
+  ...stateFlags,
+  ...sandboxStateFlag,
+  ...envFlag,
+  ...lockTimeoutFlag,
+}

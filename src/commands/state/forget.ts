@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {envFlag, lockTimeoutFlag, sandboxStateFlag, stateFlags} from '../../cli/flags.js'
+import {removeRecordsFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
 import {UsageError, type ExitCodes} from '../../errors.js'
 import {plural} from '../../text/format.js'
@@ -26,12 +26,7 @@ The state's git history and Marketing Cloud's own records are not touched: erase
 
   static flags = {
     'contact-key': Flags.string({description: 'The contactKey whose records to remove.', required: true, helpValue: 'KEY'}),
-    yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation (required in a non-interactive shell).'}),
-    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print what was removed as one JSON document.'}),
-    ...stateFlags,
-    ...sandboxStateFlag,
-    ...envFlag,
-    ...lockTimeoutFlag,
+    ...removeRecordsFlags,
   }
 
   async run(): Promise<{state: string; removed: {messageKey: string; send: string; revision: number}[]; cancelled: boolean}> {

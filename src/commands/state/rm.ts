@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {envFlag, lockTimeoutFlag, sandboxStateFlag, stateFlags} from '../../cli/flags.js'
+import {removeRecordsFlags} from '../../cli/flags.js'
 import {SANDBOX_STATE} from '../../core/connection.js'
 import {InvalidInputError, UsageError, type ExitCodes} from '../../errors.js'
 import {plural} from '../../text/format.js'
@@ -26,12 +26,7 @@ Asks for confirmation on a terminal unless --yes; in a non-interactive shell, --
   static args = {messageKeys: Args.string({description: 'messageKeys to forget (see `mcsend state list`).'})}
   static flags = {
     send: Flags.string({description: 'Forget every record of this send; repeat for several.', multiple: true, helpValue: 'NAME'}),
-    yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation (required in a non-interactive shell).'}),
-    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print what was removed as one JSON document.'}),
-    ...stateFlags,
-    ...sandboxStateFlag,
-    ...envFlag,
-    ...lockTimeoutFlag,
+    ...removeRecordsFlags,
   }
 
   async run(): Promise<{state: string; removed: string[]; missing: string[]; cancelled: boolean}> {
