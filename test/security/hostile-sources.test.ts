@@ -1,14 +1,9 @@
 import {execFileSync} from 'node:child_process'
 import {mkdir, stat, symlink, writeFile} from 'node:fs/promises'
 import path from 'node:path'
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it, onTestFinished} from 'vitest'
 
-import {hostileProject, manifest, RAW_CONTROL, runCli} from './helpers.js'
-
-const cleanups: (() => Promise<void>)[] = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c()
-})
+import {hostileProject, manifest, RAW_CONTROL, runCli, type RunResult} from './helpers.js'
 
 /** A project in `<tmp>/project`, with a "home" beside it holding a secret the manifest must not reach. */
 async function setup(files: Record<string, string | Buffer>): Promise<{root: string; dir: string}> {
@@ -16,8 +11,15 @@ async function setup(files: Record<string, string | Buffer>): Promise<{root: str
     'home/ci/.ssh/id_ed25519': '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDSECRETSECRETSECRETSECRETSECRETSECRET0000000000AAAA\n-----END OPENSSH PRIVATE KEY-----\n',
     ...Object.fromEntries(Object.entries(files).map(([k, v]) => [`project/${k}`, v])),
   })
-  cleanups.push(p.cleanup)
+  onTestFinished(() => p.cleanup())
   return {root: p.dir, dir: path.join(p.dir, 'project')}
+}
+
+/** `mcsend validate TARGET` in `dir`, which must refuse it as invalid input (exit 3). */
+async function validateRefuses(dir: string, target: string): Promise<RunResult> {
+  const run = await runCli(['validate', target], {cwd: dir})
+  expect(run.code, run.stderr).toBe(3)
+  return run
 }
 
 const SECRET_ENV = {MCSEND_CLIENT_SECRET: 'super-secret-client-value', MCSEND_STATE: 'postgres://mcsend:pg-password-123@127.0.0.1:1/x'}
@@ -73,8 +75,7 @@ describe('sources stay inside the project', () => {
     const {dir} = await setup({'send.yaml': manifest({recipients: ['- csv: ./pipe.csv', '- ndjson: ./dev-null']})})
     execFileSync('mkfifo', [path.join(dir, 'pipe.csv')])
     await symlink('/dev/null', path.join(dir, 'dev-null'))
-    const run = await runCli(['validate', 'send.yaml'], {cwd: dir})
-    expect(run.code).toBe(3)
+    const run = await validateRefuses(dir, 'send.yaml')
     expect(run.stderr).toContain('csv source "./pipe.csv" refused: not a regular file (a directory, FIFO, socket or device)')
     expect(run.stderr).toContain('ndjson source "./dev-null" refused: a symlink that resolves outside the source roots')
   })
@@ -104,8 +105,7 @@ describe('strict input', () => {
       'more.json': Buffer.concat([Buffer.from('[\n  {"contactKey": "k'), Buffer.from([0xc3, 0x28]), Buffer.from('", "to": "a@example.com"}\n]\n')]),
       'other.yaml': Buffer.concat([Buffer.from('apiVersion: mcsend/v1\nkind: Send\nname: o\ndefinitionKey: d'), Buffer.from([0xe2, 0x82]), Buffer.from('\n')]),
     })
-    const run = await runCli(['validate', '.'], {cwd: dir})
-    expect(run.code).toBe(3)
+    const run = await validateRefuses(dir, '.')
     expect(run.stderr).toContain('people.csv:3:2  invalid UTF-8 (byte 0xff); save the file as UTF-8')
     expect(run.stderr).toContain('error: 3 problems in 3 files')
     expect(run.stderr).toContain('more.json:2:20  invalid UTF-8 (byte 0xc3)')
@@ -117,8 +117,7 @@ describe('strict input', () => {
       'send.yaml': manifest({attributes: ['OrderId: 1234567890123456789', 'Huge: 1e400'], recipients: ['- ndjson: ./r.ndjson']}),
       'r.ndjson': '{"contactKey": "a", "to": "a@example.com", "attributes": {"OrderId": 98765432109876543210}}\n',
     })
-    const run = await runCli(['validate', 'send.yaml'], {cwd: dir})
-    expect(run.code).toBe(3)
+    const run = await validateRefuses(dir, 'send.yaml')
     expect(run.stderr).toContain(`send.yaml:6:12  the integer "1234567890123456789" is beyond JavaScript's safe range (it would be sent as 1234567890123456800) (quote it: "\\"1234567890123456789\\"")`)
     expect(run.stderr).toContain('send.yaml:7:9  the number "1e400" is too large to represent (it would become Infinity)')
     expect(run.stderr).toContain(`r.ndjson:1:70  the integer "98765432109876543210" is beyond JavaScript's safe range`)
@@ -128,8 +127,7 @@ describe('strict input', () => {
     const deep = manifest({attributes: [`A: ${'['.repeat(20_000)}${']'.repeat(20_000)}`], recipients: ['- inline: [{contactKey: a, to: a@example.com}]']})
     const block = `${manifest({recipients: ['- inline: [{contactKey: a, to: a@example.com}]']})}extra:\n${Array.from({length: 3000}, (_, i) => `${' '.repeat(i + 1)}k:`).join('\n')}\n`
     const {dir} = await setup({'flow.yaml': deep, 'block.yaml': block})
-    const run = await runCli(['validate', '.'], {cwd: dir})
-    expect(run.code).toBe(3)
+    const run = await validateRefuses(dir, '.')
     expect(run.stderr).not.toContain('call stack')
     expect(run.stderr).toContain('flow.yaml:6:68  nested more than 64 levels deep')
     expect(run.stderr).toContain('block.yaml:71:65  nested more than 64 levels deep')
@@ -149,8 +147,7 @@ describe('strict input', () => {
       }),
       'people.csv': `id,email\n"d ",d@example.com\n${'e'.repeat(300)},e@example.com\n`,
     })
-    const run = await runCli(['validate', 'send.yaml'], {cwd: dir})
-    expect(run.code).toBe(3)
+    const run = await validateRefuses(dir, 'send.yaml')
     expect(run.stderr).toContain('send.yaml:7:22  recipients[0].inline[0].contactKey  must not start or end with whitespace')
     expect(run.stderr).toContain('send.yaml:8:22  recipients[0].inline[1].contactKey  must not contain control characters (found \\x00 at character 2)')
     expect(run.stderr).toContain("send.yaml:9:22  recipients[0].inline[2].contactKey  must be at most 254 characters, Marketing Cloud's limit (it has 5000)")
