@@ -2,6 +2,7 @@ import {CliError, ExitCode, InvalidInputError} from '../errors.js'
 import {makeStateHasher, STATE_KEY_VARIABLE, stateKeyProblem, type StateHasher} from '../keys/keyed.js'
 import {mayStoreInClear} from '../privacy/index.js'
 import type {SendSnapshot, StateData, StateStore} from '../state/types.js'
+import {mapSnapshotText} from '../state/guard.js'
 
 const KEY_HINT = `generate one with \`openssl rand -base64 32\`, keep it in your CI's secret store, and set ${STATE_KEY_VARIABLE} wherever this state is used`
 
@@ -62,20 +63,5 @@ export function storableValue(hasher: StateHasher): (value: string) => string {
  * and values, variable values, file names) stored as a hash: a diff still shows that it changed, the state never holds it.
  */
 export function storableSnapshot(snapshot: SendSnapshot, hasher: StateHasher): SendSnapshot {
-  const store = storableValue(hasher)
-  const attributes: SendSnapshot['attributes'] = {}
-  for (const [k, v] of Object.entries(snapshot.attributes)) attributes[store(k)] = typeof v === 'string' ? store(v) : v
-  const out: SendSnapshot = {
-    ...snapshot,
-    definitionKey: store(snapshot.definitionKey),
-    attributes,
-    sources: snapshot.sources.map((s) => ({file: store(s.file), sha256: s.sha256})),
-  }
-  if (snapshot.nameTemplate !== undefined) out.nameTemplate = store(snapshot.nameTemplate)
-  if (snapshot.variables !== undefined) {
-    const variables: NonNullable<SendSnapshot['variables']> = {}
-    for (const [k, v] of Object.entries(snapshot.variables)) variables[store(k)] = typeof v === 'string' ? store(v) : v
-    out.variables = variables
-  }
-  return out
+  return mapSnapshotText(snapshot, storableValue(hasher))
 }

@@ -49,16 +49,27 @@ function guardSend(snapshot: SendSnapshot, operation: string): SendSnapshot {
  * has the address redacted.
  */
 function withoutAddresses(snapshot: SendSnapshot): SendSnapshot {
-  const clean = (value: string) => (mayStoreInClear(value) ? value : redactAddresses(value))
-  const attributes: SendSnapshot['attributes'] = {}
-  for (const [k, v] of Object.entries(snapshot.attributes)) attributes[clean(k)] = typeof v === 'string' ? clean(v) : v
-  const out: SendSnapshot = {...snapshot, definitionKey: clean(snapshot.definitionKey), attributes, sources: snapshot.sources.map((s) => ({...s, file: clean(s.file)}))}
-  if (snapshot.nameTemplate !== undefined) out.nameTemplate = clean(snapshot.nameTemplate)
-  if (snapshot.variables !== undefined) {
-    const variables: NonNullable<SendSnapshot['variables']> = {}
-    for (const [k, v] of Object.entries(snapshot.variables)) variables[clean(k)] = typeof v === 'string' ? clean(v) : v
-    out.variables = variables
+  return mapSnapshotText(snapshot, (value) => (mayStoreInClear(value) ? value : redactAddresses(value)))
+}
+
+/**
+ * The snapshot with `f` applied to every text that may hold an address: the definitionKey, shared attribute names
+ * and values, the name template, variable names and values, source file names. Numbers and hashes stay.
+ */
+export function mapSnapshotText(snapshot: SendSnapshot, f: (value: string) => string): SendSnapshot {
+  const mapValues = (values: Record<string, unknown>) => {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(values)) out[f(k)] = typeof v === 'string' ? f(v) : v
+    return out
   }
+  const out: SendSnapshot = {
+    ...snapshot,
+    definitionKey: f(snapshot.definitionKey),
+    attributes: mapValues(snapshot.attributes) as SendSnapshot['attributes'],
+    sources: snapshot.sources.map((s) => ({...s, file: f(s.file)})),
+  }
+  if (snapshot.nameTemplate !== undefined) out.nameTemplate = f(snapshot.nameTemplate)
+  if (snapshot.variables !== undefined) out.variables = mapValues(snapshot.variables) as NonNullable<SendSnapshot['variables']>
   return out
 }
 
