@@ -264,7 +264,7 @@ function renderSources(send: PlannedSend, level: Detail, options: MaskOptions): 
 
 /** `**Requests:** 201 requests: 200 of 500 messages and 1 of 1.` — one line, never a row per request. */
 function renderRequests(send: PlannedSend): string {
-  if (send.batches.length === 0) return '**Requests:** none: every recipient was already sent.'
+  if (send.batches.length === 0) return send.counts.total === 0 ? '**Requests:** none: the send has no recipients.' : '**Requests:** none: every recipient was already sent.'
   const bySize = new Map<number, number>()
   for (const b of send.batches) bySize.set(b.messages.length, (bySize.get(b.messages.length) ?? 0) + 1)
   const runs = [...bySize.entries()]

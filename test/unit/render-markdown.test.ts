@@ -218,6 +218,11 @@ describe('renderPlanMarkdown for the reviewer who approves the merge', () => {
     expect(md).toContain('Nothing to send across 1 send (12 already sent).')
     expect(md).toContain('#### `notes`: nothing to send (12 already sent)')
     expect(md).toContain('**Requests:** none: every recipient was already sent.')
+    const empty = renderPlanMarkdown(buildPlan([makeSend({name: 'empty', recipients: []})], emptyState(), opts), {showAddresses: false, previous: {}, sandbox: true})
+    expect(first(empty)).toBe('### Merging sends nothing to the sandbox')
+    expect(empty).toContain('**Recipients:** none.')
+    expect(empty).toContain('**Requests:** none: the send has no recipients.')
+    expectWellFormed(empty)
   })
 
   it('names the commit and links the CI run in GitHub Actions, and nothing from a malformed environment', () => {
