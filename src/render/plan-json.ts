@@ -15,6 +15,7 @@ function sendHeader(send: PlannedSend, options: MaskOptions): Record<string, unk
     sources: send.sources,
     ...(send.variables === undefined ? {} : {variables: maskAttributes(send.variables, options), variableSources: send.variableSources ?? {}}),
     counts: send.counts,
+    ...(send.bySource === undefined ? {} : {bySource: send.bySource.map((c) => ({...c, file: maskValue(c.file, options)}))}),
     pending: send.pending,
     ...(send.canary === undefined ? {} : {canary: send.canary}),
   }

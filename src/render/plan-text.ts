@@ -42,6 +42,9 @@ function renderSend(send: PlannedSend, options: TextRenderOptions): string[] {
     c.drift > 0 ? paint.yellow(`${formatCount(c.drift)} drifted (not re-sent)`) : undefined,
   ].filter((x): x is string => x !== undefined)
   lines.push(`  messages       ${formatCount(c.total)}${parts.length > 0 ? `: ${parts.join(', ')}` : ''}`)
+  // Where the recipients came from: each file, and the inline list (named by its manifest).
+  const sources = (send.bySource ?? []).map((s) => `${escapeTerminal(maskValue(s.inline ? `inline (${s.file})` : s.file, options))} ${formatCount(s.total)}`)
+  if (sources.length > 0) lines.push(`  sources        ${sources.join(', ')}`)
   if (send.batches.length === 0) {
     lines.push(`  requests       ${paint.dim('none: nothing to send')}`)
   } else {

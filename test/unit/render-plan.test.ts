@@ -41,6 +41,10 @@ describe('renderPlanText', () => {
     expect(text).toContain('definitionKey  release-notes')
     expect(text).toContain('ReleaseVersion="4.2.0"')
     expect(text).toContain('9 requests of up to 500: 500 x 9')
+    // Every recipient of this send is inline (the helpers read none from a file).
+    expect(text).toContain('  sources        inline (sends/test.yaml) 4,500\n')
+    const mixed = makeSend({name: 'mixed', recipients: [...manyRecipients(3).map((r) => ({...r, file: 'data/customers.csv'})), recipient('ops')]})
+    expect(renderPlanText(buildPlan([mixed], emptyState(), opts), {paint, showAddresses: false})).toContain('  sources        data/customers.csv 3, inline (sends/test.yaml) 1\n')
     expect(text.trim().split('\n').at(-1)).toBe('Plan: 4,500 messages to send in 9 requests across 1 send.')
   })
 
@@ -68,6 +72,7 @@ describe('writePlanJson', () => {
     expect(doc.summary.toSend).toBe(2503)
     expect(doc.sends[0].batches.map((b: {size: number}) => b.size)).toEqual([2000, 500])
     expect(doc.sends[0].batches[1].messages).toHaveLength(500)
+    expect(doc.sends[1].bySource).toEqual([{file: 'sends/test.yaml', inline: true, total: 3, create: 3, retry: 0, noop: 0, drift: 0}])
   })
 
   it('carries no address unless --show-addresses', async () => {
