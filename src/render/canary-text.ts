@@ -54,7 +54,8 @@ export function renderCanaryReport(report: CanaryReport, options: MaskOptions & 
     const to = r.to === '' ? '' : `  ${safe(r.to)}`
     lines.push(`  ${mark}  ${safe(r.send)}  ${safe(r.contactKey)}${to}  ${paint.dim(`awaits ${r.await}`)}  ${safe(describeCanaryRecipient(r))}${r.earlier ? paint.dim('  (accepted before)') : ''}`)
   }
-  const head = canaryHeadline(report)
+  // The headline names the reasons, which are Marketing Cloud's text: masked and escaped like the lines above.
+  const head = safe(canaryHeadline(report))
   lines.push(report.verdict === 'passed' ? paint.green(head) : paint.red(head))
   return `${lines.join('\n')}\n`
 }

@@ -129,6 +129,16 @@ describe('apply with a canary (credentials mode)', () => {
     expect(await sentKeys()).toEqual([key('qa-2')])
   })
 
+  it('a rejection message with terminal control characters is shown escaped, in the headline too', async () => {
+    project = await makeCanaryProject()
+    // Marketing Cloud's message is untrusted text: ESC [2J would clear the screen, ESC ]8 would hide a link.
+    await sandbox.control('PUT', `rejections/${encodeURIComponent(key('qa-1'))}`, {errorcode: 109106, message: 'bad\u001b[2J\u001b]8;;x\u0007 value'})
+    const result = await apply()
+    expect(result.code).toBe(4)
+    expect(result.stderr).toContain('Canary failed: 1 of 2 not sent (rejected (109106): bad\\x1b[2J\\x1b]8;;x\\x07 value).')
+    for (const raw of ['\u001b', '\u0007']) expect(`${result.stdout}${result.stderr}`).not.toContain(raw)
+  })
+
   it('timeout: a canary message that stays queued stops apply with exit 4 once the time limit passed', async () => {
     project = await makeCanaryProject({timeout: '1s'})
     await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-1'))}`, {event: 'queued'})
