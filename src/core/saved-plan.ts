@@ -3,7 +3,6 @@ import {open, readFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import type {ValidateFunction} from 'ajv'
-import {Ajv2020} from 'ajv/dist/2020.js'
 import writeFileAtomic from 'write-file-atomic'
 
 import {CliError, ExitCode, InvalidInputError, StalePlanError} from '../errors.js'
@@ -14,6 +13,7 @@ import type {SendSnapshot, StateTarget} from '../state/types.js'
 import {describeTarget, targetMismatch} from './target.js'
 import {sha256Hex} from '../keys/hash.js'
 import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlanEnvironment, type PlannedMessage, type PlannedSend, type PlanSummary} from '../plan/types.js'
+import {newAjv} from '../manifest/schema.js'
 
 /**
  * The saved plan (`mcsend plan --out FILE`, applied with `mcsend apply FILE`): the plan's keys and batches, the
@@ -189,7 +189,7 @@ const SAVED_PLAN_SCHEMA_URL = new URL('../../schemas/saved-plan.schema.json', im
 let validator: ValidateFunction | undefined
 
 function savedPlanValidator(): ValidateFunction {
-  validator ??= new Ajv2020({allErrors: false, strict: true, allowUnionTypes: true}).compile(JSON.parse(readFileSync(SAVED_PLAN_SCHEMA_URL, 'utf8')) as object)
+  validator ??= newAjv({allErrors: false, strict: true, allowUnionTypes: true}).compile(JSON.parse(readFileSync(SAVED_PLAN_SCHEMA_URL, 'utf8')) as object)
   return validator
 }
 

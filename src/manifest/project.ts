@@ -6,12 +6,11 @@
 import {readFileSync} from 'node:fs'
 
 import type {ValidateFunction} from 'ajv'
-import {Ajv2020} from 'ajv/dist/2020.js'
 import {LineCounter, parseDocument, type Document, type Node} from 'yaml'
 
 import type {Problem} from '../errors.js'
 import {escapeTerminal, excerpt} from '../privacy/index.js'
-import {describeSchemaErrors, formatPath} from './schema.js'
+import {describeSchemaErrors, formatPath, newAjv} from './schema.js'
 import {didYouMean} from './suggest.js'
 import {layerFromYamlMap, placeText, type Place, type VariableLayer} from './vars.js'
 import {locateYaml} from './yaml-locate.js'
@@ -43,7 +42,7 @@ export interface Project {
 let validator: ValidateFunction | undefined
 
 function projectValidator(): ValidateFunction {
-  validator ??= new Ajv2020({allErrors: true, strict: true, verbose: true, allowUnionTypes: true}).compile(JSON.parse(readFileSync(PROJECT_SCHEMA_URL, 'utf8')) as object)
+  validator ??= newAjv({allErrors: true, strict: true, verbose: true, allowUnionTypes: true}).compile(JSON.parse(readFileSync(PROJECT_SCHEMA_URL, 'utf8')) as object)
   return validator
 }
 

@@ -1,7 +1,9 @@
-import {readFileSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {existsSync, readFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
+import {fileURLToPath} from 'node:url'
 
 import type {ErrorObject, ValidateFunction} from 'ajv'
-import {Ajv2020} from 'ajv/dist/2020.js'
 
 import {escapeTerminal, excerpt, findAddresses} from '../privacy/index.js'
 import {didYouMean} from './suggest.js'
@@ -32,6 +34,22 @@ export interface ManifestValidators {
 
 let validators: ManifestValidators | undefined
 
+const require = createRequire(import.meta.url)
+
+/**
+ * The validators as code, written by `npm run build` (scripts/build-validators.mjs) beside this module in dist/:
+ * a run loads them instead of compiling the schema, which costs about 0.2 s of every plan, apply and validate.
+ * Ajv's standalone code (https://ajv.js.org/standalone.html) reports the same errors as the compiled validators.
+ */
+const PRECOMPILED = new URL('./manifest-validators.cjs', import.meta.url)
+
+interface CompiledValidators {
+  manifest: ValidateFunction
+  recipient: ValidateFunction
+  /** SHA-256 (hex) of the schema file the code was made from. */
+  schemaSha256?: string
+}
+
 
 /**
  * The shipped schema lets `name` and `revision` hold a `${{ vars.NAME }}` template, so editors accept them. The
@@ -48,15 +66,52 @@ function resolvedSchema(schema: SchemaDocument): SchemaDocument {
   return schema
 }
 
-/** Compiles the schema once, on first use. */
+function readSchema(): {schema: SchemaDocument; sha256: string} {
+  const text = readFileSync(MANIFEST_SCHEMA_URL, 'utf8')
+  return {schema: resolvedSchema(JSON.parse(text) as SchemaDocument), sha256: createHash('sha256').update(text).digest('hex')}
+}
+
+/** A new Ajv for JSON Schema 2020-12. ajv is loaded on first use: a run that compiles no schema never loads it. */
+export function newAjv(options: ConstructorParameters<typeof import('ajv/dist/2020.js').Ajv2020>[0]): import('ajv/dist/2020.js').Ajv2020 {
+  // ajv is CommonJS, so require() loads it synchronously.
+  const {Ajv2020} = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js')
+  return new Ajv2020(options)
+}
+
+/** The schema in an Ajv instance (only when the validators must be compiled or written as code). */
+function manifestAjv(schema: SchemaDocument, source: boolean) {
+  // allowUnionTypes: attribute values are `type: [string, number, boolean]`, which reads better than an anyOf.
+  const ajv = newAjv({allErrors: true, strict: true, verbose: true, allowUnionTypes: true, code: {source}})
+  ajv.addSchema(schema as unknown as object)
+  return ajv
+}
+
+/** The validators as the source of a CommonJS module (Ajv standalone code), for the build. */
+export function manifestValidatorsSource(): string {
+  const {schema, sha256} = readSchema()
+  const standalone = require('ajv/dist/standalone/index.js') as {default: (ajv: unknown, refs: Record<string, string>) => string}
+  const code = standalone.default(manifestAjv(schema, true), {manifest: schema.$id, recipient: `${schema.$id}#/$defs/recipient`})
+  return `${code}\nmodule.exports.schemaSha256 = ${JSON.stringify(sha256)};\n`
+}
+
+/** The built validators when they exist and were made from this schema; else the schema compiled now. */
+function compiledValidators(schema: SchemaDocument, sha256: string): CompiledValidators {
+  if (existsSync(PRECOMPILED)) {
+    const built = require(fileURLToPath(PRECOMPILED)) as CompiledValidators
+    if (built.schemaSha256 === sha256) return built
+  }
+  const ajv = manifestAjv(schema, false)
+  const manifest = ajv.getSchema(schema.$id)
+  const recipient = ajv.getSchema(`${schema.$id}#/$defs/recipient`)
+  if (manifest === undefined || recipient === undefined) throw new Error('manifest schema has no $defs/recipient')
+  return {manifest, recipient}
+}
+
+/** The validators, once, on first use. */
 export function manifestValidators(): ManifestValidators {
   if (validators !== undefined) return validators
-  const schema = resolvedSchema(JSON.parse(readFileSync(MANIFEST_SCHEMA_URL, 'utf8')) as SchemaDocument)
-  // allowUnionTypes: attribute values are `type: [string, number, boolean]`, which reads better than an anyOf.
-  const ajv = new Ajv2020({allErrors: true, strict: true, verbose: true, allowUnionTypes: true})
-  const manifest = ajv.compile(schema)
-  const recipient = ajv.getSchema(`${schema.$id}#/$defs/recipient`)
-  if (recipient === undefined) throw new Error('manifest schema has no $defs/recipient')
+  const {schema, sha256} = readSchema()
+  const {manifest, recipient} = compiledValidators(schema, sha256)
   validators = {
     manifest,
     recipient,
