@@ -1,5 +1,6 @@
 import {InvalidInputError, StateLockedError, UsageError} from '../errors.js'
 import {UNKEYED, type StateHasher} from '../keys/keyed.js'
+import {sameHash} from '../keys/hash.js'
 import {checkStateKey} from './state-key.js'
 import {makeLockOwner} from '../state/lock.js'
 import {isPostgresSpec} from '../state/open.js'
@@ -87,7 +88,7 @@ export function selectBySends(data: StateData, sends: readonly string[]): Select
 export function selectByContact(data: StateData, contactKey: string, hasher: StateHasher = UNKEYED, location = 'the state'): Selection {
   checkStateKey(data, hasher, location)
   const hash = hasher.hashContactKey(contactKey)
-  return {records: [...data.messages.values()].filter((r) => r.contactHash === hash).sort(bySendThenKey), missing: []}
+  return {records: [...data.messages.values()].filter((r) => sameHash(r.contactHash, hash)).sort(bySendThenKey), missing: []}
 }
 
 export interface RemoveOptions {

@@ -20,17 +20,40 @@ export function sha256Hex(input: string | Uint8Array): string {
   return createHash('sha256').update(input).digest('hex')
 }
 
-// State hashes: 128 bits is plenty to detect a change, and keeps the state file small.
-const STATE_HASH_BYTES = 16
+/**
+ * State hashes are the first 11 base64url characters of the digest: 66 bits, plenty to notice a change or find a
+ * contact's records, and short enough that a state record fits in under 100 bytes. States written before held 22
+ * characters (128 bits) whose first 11 are the same bits: compare with sameHash.
+ */
+export const STATE_HASH_LENGTH = 11
+/** The digest bytes that hold the first 11 base64url characters (9 bytes make 12). */
+const STATE_HASH_BYTES = 9
+
+/** The state hash of a digest given as bytes (SHA-256, or HMAC-SHA-256 in keyed mode). */
+export function stateHashOf(digest: Uint8Array): string {
+  return Buffer.from(digest.buffer, digest.byteOffset, STATE_HASH_BYTES).toString('base64url').slice(0, STATE_HASH_LENGTH)
+}
+
+function stateHash(input: string): string {
+  return sha256Base64url(input, STATE_HASH_BYTES).slice(0, STATE_HASH_LENGTH)
+}
+
+/**
+ * Whether a hash read from a state matches one computed now: equal, or the longer (22-character) hash an older
+ * state holds of the same value.
+ */
+export function sameHash(stored: string, computed: string): boolean {
+  return stored === computed || (stored.length === 2 * STATE_HASH_LENGTH && computed.length === STATE_HASH_LENGTH && stored.startsWith(computed))
+}
 
 /** Hash of a recipient's address, stored in the state instead of the address itself. */
 export function hashTo(to: string): string {
-  return sha256Base64url(`to\n${to}`, STATE_HASH_BYTES)
+  return stateHash(`to\n${to}`)
 }
 
 /** Hash of a contactKey, so erasure requests can find records without the state holding the key. */
 export function hashContactKey(contactKey: string): string {
-  return sha256Base64url(`contact\n${contactKey}`, STATE_HASH_BYTES)
+  return stateHash(`contact\n${contactKey}`)
 }
 
 /** Hash of the effective attributes (shared merged with per-recipient), independent of key order. */
@@ -53,5 +76,5 @@ function computeAttributesHash(shared: Attributes, own: Attributes | undefined):
   const merged: Attributes = own ? {...shared, ...own} : shared
   const keys = Object.keys(merged).sort()
   const canonical = JSON.stringify(keys.map((k) => [k, merged[k]]))
-  return sha256Base64url(`attributes\n${canonical}`, STATE_HASH_BYTES)
+  return stateHash(`attributes\n${canonical}`)
 }

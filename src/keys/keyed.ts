@@ -1,6 +1,6 @@
 import {createHmac} from 'node:crypto'
 
-import {hashAttributes, hashContactKey, hashTo, sha256Base64url} from './hash.js'
+import {hashAttributes, hashContactKey, hashTo, sha256Base64url, stateHashOf} from './hash.js'
 import {MAX_MESSAGE_KEY_LENGTH, messageKeyDeriver} from './message-key.js'
 
 /** Attribute values as manifests carry them. */
@@ -29,7 +29,7 @@ export interface StateHasher {
   messageKeyDeriver(name: string, revision: number): (contactKey: string) => string
 }
 
-const STATE_HASH_BYTES = 16
+const VALUE_HASH_BYTES = 16
 const DIGEST_LENGTH = 43
 
 export const UNKEYED: StateHasher = {
@@ -38,7 +38,7 @@ export const UNKEYED: StateHasher = {
   hashTo,
   hashContactKey,
   hashAttributes,
-  hashValue: (value) => `hash:${sha256Base64url(`value\n${value}`, STATE_HASH_BYTES)}`,
+  hashValue: (value) => `hash:${sha256Base64url(`value\n${value}`, VALUE_HASH_BYTES)}`,
   messageKeyDeriver,
 }
 
@@ -57,21 +57,24 @@ export function keyFingerprint(key: string): string {
 /** The hasher for a key (HMAC-SHA-256), or the unkeyed one when `key` is undefined or empty. */
 export function makeStateHasher(key: string | undefined): StateHasher {
   if (key === undefined || key === '') return UNKEYED
+  const hmacDigest = (input: string): Buffer => createHmac('sha256', key).update(input, 'utf8').digest()
   const hmac = (input: string, bytes = 32): string => {
-    const digest = createHmac('sha256', key).update(input, 'utf8').digest()
+    const digest = hmacDigest(input)
     return (bytes >= 32 ? digest : digest.subarray(0, bytes)).toString('base64url')
   }
+  /** The same length as the unkeyed state hashes (see hash.ts). */
+  const stateHmac = (input: string): string => stateHashOf(hmacDigest(input))
   const sharedOnly = new WeakMap<Attributes, string>()
   const attributes = (shared: Attributes, own: Attributes | undefined): string => {
     const merged: Attributes = own ? {...shared, ...own} : shared
     const keys = Object.keys(merged).sort()
-    return hmac(`attributes\n${JSON.stringify(keys.map((k) => [k, merged[k]]))}`, STATE_HASH_BYTES)
+    return stateHmac(`attributes\n${JSON.stringify(keys.map((k) => [k, merged[k]]))}`)
   }
   return {
     keyed: true,
     fingerprint: keyFingerprint(key),
-    hashTo: (to) => hmac(`to\n${to}`, STATE_HASH_BYTES),
-    hashContactKey: (contactKey) => hmac(`contact\n${contactKey}`, STATE_HASH_BYTES),
+    hashTo: (to) => stateHmac(`to\n${to}`),
+    hashContactKey: (contactKey) => stateHmac(`contact\n${contactKey}`),
     hashAttributes: (shared, own) => {
       if (own !== undefined) return attributes(shared, own)
       let cached = sharedOnly.get(shared)
@@ -81,7 +84,7 @@ export function makeStateHasher(key: string | undefined): StateHasher {
       }
       return cached
     },
-    hashValue: (value) => `hash:${hmac(`value\n${value}`, STATE_HASH_BYTES)}`,
+    hashValue: (value) => `hash:${hmac(`value\n${value}`, VALUE_HASH_BYTES)}`,
     // The same layout as the unkeyed key (see message-key.ts), with HMAC-SHA-256 under the key as the digest.
     messageKeyDeriver: (name, revision) => {
       const hashed = `${name}\n${revision}\n`

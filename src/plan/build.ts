@@ -1,6 +1,7 @@
 import type {Attributes, Recipient, Send} from '../manifest/types.js'
 import type {MessageRecord, SendSnapshot, StateData} from '../state/types.js'
 import {chooseBatchSize, chunk} from './batch.js'
+import {sameHash} from '../keys/hash.js'
 import {UNKEYED, type StateHasher} from '../keys/keyed.js'
 import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedBatch, type PlannedMessage, type PlannedSend, type PlanSummary, type RenamedSendWarning, type SourceCount} from './types.js'
 
@@ -100,8 +101,8 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
     if (record) {
       if (record.status === 'accepted') {
         const changed: string[] = []
-        if (record.toHash !== hasher.hashTo(r.to)) changed.push('to')
-        if (record.attributesHash !== hasher.hashAttributes(send.attributes, r.attributes)) changed.push('attributes')
+        if (!sameHash(record.toHash, hasher.hashTo(r.to))) changed.push('to')
+        if (!sameHash(record.attributesHash, hasher.hashAttributes(send.attributes, r.attributes))) changed.push('attributes')
         action = changed.length > 0 ? 'drift' : 'noop'
         if (changed.length > 0) reason = `${changed.join(' and ')} changed since it was sent; bump revision to send again`
       } else if (record.status === 'failed') {

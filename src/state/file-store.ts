@@ -9,6 +9,7 @@ import {type StateFs, forEachRawLine, isTempFileOf, realFs, writeFileAtomically}
 import {type JournalEntry, JournalFormatError, JournalWriter, encodeMeta, encodePut, encodeRemove, encodeSend, scanJournal} from './journal.js'
 import {DEFAULT_STALE_LOCK_MS, type HeldLock, type LockSettings, acquireLock, describeOwner, readLockStatus, removeLock} from './lock.js'
 import {
+  STATE_FORMAT_VERSION,
   SnapshotFormatError,
   SnapshotLineReader,
   applyMeta,
@@ -175,6 +176,9 @@ export class FileStateStore implements StateStore {
           if (state.dirty) await this.writeSnapshot(state)
           else await this.dropJournal(state)
         }
+        // A state file in an older format is rewritten in this one (same records, same serial: a plan saved on it
+        // stays valid).
+        if (state.data.formatVersion !== STATE_FORMAT_VERSION && state.snapshotSig !== 'absent') await this.writeSnapshot(state)
       })
     } catch (error) {
       if (this.held === held) this.held = undefined
@@ -314,7 +318,7 @@ export class FileStateStore implements StateStore {
     return this.enqueue(async () => {
       if (this.held) await this.fenceReason()
       if (this.lockLost) throw new StateError(`not replacing ${this.location}: the lock was lost (${this.lockLost.message})`)
-      const imported: StateData = {formatVersion: data.formatVersion, lineage: data.lineage, serial: data.serial, sends, messages, ...meta}
+      const imported: StateData = {formatVersion: STATE_FORMAT_VERSION, lineage: data.lineage, serial: data.serial, sends, messages, ...meta}
       if (data.lineage === '') {
         await this.writer.discard()
         try {
@@ -528,7 +532,10 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  /** Writes the folded state as a new snapshot (serial + 1), then removes the journals it holds. */
+  /**
+   * Writes the folded state as a new snapshot (serial + 1 when anything changed; the same serial when only the
+   * format changes), then removes the journals it holds.
+   */
   private async writeSnapshot(state: Loaded): Promise<void> {
     const sig = await this.snapshotSignature()
     if (sig !== state.snapshotSig) {
@@ -539,7 +546,7 @@ export class FileStateStore implements StateStore {
     }
     const data = state.data
     const lineage = data.lineage || randomUUID()
-    const serial = state.snapshotSerial + 1
+    const serial = state.dirty || data.lineage === '' ? state.snapshotSerial + 1 : state.snapshotSerial
     try {
       await writeFileAtomically(
         this.fs,
@@ -560,6 +567,7 @@ export class FileStateStore implements StateStore {
     }
     data.lineage = lineage
     data.serial = serial
+    data.formatVersion = STATE_FORMAT_VERSION
     state.snapshotSerial = serial
     state.snapshotSig = await this.snapshotSignature()
     state.dirty = false

@@ -1,7 +1,7 @@
 import type {DeliveryRecord, MessageRecord, MessageStatus, SendSnapshot, StateData, StateMeta, StateTarget} from './types.js'
 
-/** The snapshot format this build reads and writes (schemas/state.schema.json). */
-export const STATE_FORMAT_VERSION = 1
+/** The snapshot format this build writes (schemas/state.schema.json); it reads format 1 as well. */
+export const STATE_FORMAT_VERSION = 2
 
 const STATUSES: ReadonlySet<string> = new Set<MessageStatus>(['pending', 'accepted', 'failed'])
 const EVENTS: ReadonlySet<string> = new Set(['queued', 'sent', 'notSent', 'other'])
@@ -267,10 +267,107 @@ export interface SnapshotMeta {
   keyFingerprint?: string
 }
 
+/** The length of a hash in a compact entry: 66 bits of base64url, what keys/hash.ts computes (see storedHash). */
+export const COMPACT_HASH_LENGTH = 11
+const COMPACT_HASHES = 3 * COMPACT_HASH_LENGTH
+const BASE64URL_CHAR = /^[A-Za-z0-9_-]+$/
+
 /**
- * The snapshot text, in pieces, in its canonical layout: a pretty-printed header and sends, then one message per
- * line sorted by messageKey (code-unit order), so a committed state file diffs one line per changed record.
- * `readSnapshot` reads this layout line by line without holding the whole text.
+ * A hash as format 2 stores it. mcsend computes 11-character (66-bit) hashes; states written before hold 22-character
+ * ones, whose first 11 characters are the same bits: they are cut to them, and compare equal (see keys/hash.ts
+ * sameHash). Anything else (a hash of another length) is kept as it is.
+ */
+export function storedHash(hash: string): string {
+  return hash.length === 2 * COMPACT_HASH_LENGTH && BASE64URL_CHAR.test(hash) ? hash.slice(0, COMPACT_HASH_LENGTH) : hash
+}
+
+function compactHash(hash: string): string | undefined {
+  const h = storedHash(hash)
+  return h.length === COMPACT_HASH_LENGTH && BASE64URL_CHAR.test(h) ? h : undefined
+}
+
+/** The part of a messageKey after the send's prefix (`name.rREVISION.`), as a derived key has it. */
+export function keyPrefix(send: string, revision: number): string {
+  return `${send}.r${revision}.`
+}
+
+/** What a batch's records share: one group of a format 2 snapshot. */
+interface GroupHead {
+  send: string
+  revision: number
+  status: MessageStatus
+  at: string
+  requestId?: string
+  errorCode?: number
+  errorMessage?: string
+}
+
+function groupKey(r: MessageRecord): string {
+  const parts = [r.send, String(r.revision), r.at, r.status, r.requestId ?? '\u0001', r.errorCode === undefined ? '\u0001' : String(r.errorCode), r.errorMessage ?? '\u0001']
+  // A NUL inside a field would make two heads share a key: such records get a JSON key instead (never seen in practice).
+  return parts.some((p) => p.includes('\u0000')) ? `\u0002${JSON.stringify(parts)}` : parts.join('\u0000')
+}
+
+function compareText(a: string | undefined, b: string | undefined): number {
+  if (a === b) return 0
+  if (a === undefined) return -1
+  if (b === undefined) return 1
+  return a < b ? -1 : 1
+}
+
+/** Groups in file order: by send and revision, then by time (so an apply's groups come last), then the rest. */
+function compareHeads(a: GroupHead, b: GroupHead): number {
+  return (
+    compareText(a.send, b.send) ||
+    a.revision - b.revision ||
+    compareText(a.at, b.at) ||
+    compareText(a.status, b.status) ||
+    compareText(a.requestId, b.requestId) ||
+    (a.errorCode ?? -Infinity) - (b.errorCode ?? -Infinity) ||
+    compareText(a.errorMessage, b.errorMessage)
+  )
+}
+
+function headJson(h: GroupHead): string {
+  let s = `{"send":${q(h.send)},"revision":${h.revision},"status":${q(h.status)},"at":${q(h.at)}`
+  if (h.requestId !== undefined) s += `,"requestId":${q(h.requestId)}`
+  if (h.errorCode !== undefined) s += `,"errorCode":${h.errorCode}`
+  if (h.errorMessage !== undefined) s += `,"errorMessage":${q(h.errorMessage)}`
+  return s
+}
+
+function deliveryJson(d: DeliveryRecord): string {
+  let s = `{"event":${q(d.event)}`
+  if (d.statusCode !== undefined) s += `,"statusCode":${d.statusCode}`
+  if (d.statusMessage !== undefined) s += `,"statusMessage":${q(d.statusMessage)}`
+  if (d.at !== undefined) s += `,"at":${q(d.at)}`
+  return `${s},"checkedAt":${q(d.checkedAt)}}`
+}
+
+/**
+ * One record of a group: compact, a string of its three hashes (11 characters each: to, attributes, contact) and
+ * the rest of its key after the group's prefix; with a delivery status, `{"m": compact, "delivery": …}`; a record
+ * that does not fit (a key of its own, a hash of another length) in full: `{"messageKey", "toHash", …}`.
+ */
+function entryJson(r: MessageRecord, prefix: string): string {
+  const to = compactHash(r.toHash)
+  const attributes = compactHash(r.attributesHash)
+  const contact = compactHash(r.contactHash)
+  if (to !== undefined && attributes !== undefined && contact !== undefined && r.messageKey.length > prefix.length && r.messageKey.startsWith(prefix)) {
+    const compact = q(to + attributes + contact + r.messageKey.slice(prefix.length))
+    return r.delivery === undefined ? compact : `{"m":${compact},"delivery":${deliveryJson(r.delivery)}}`
+  }
+  let s = `{"messageKey":${q(r.messageKey)},"toHash":${q(storedHash(r.toHash))},"attributesHash":${q(storedHash(r.attributesHash))},"contactHash":${q(storedHash(r.contactHash))}`
+  if (r.delivery !== undefined) s += `,"delivery":${deliveryJson(r.delivery)}`
+  return `${s}}`
+}
+
+/**
+ * The snapshot text (format 2), in pieces: a pretty-printed header and sends, then the records grouped per batch.
+ * A group line holds what its records share (send, revision, status, time, request id, error) and each of its
+ * records is one line of about 90 bytes below it, sorted by key. Groups are ordered by send, revision and time, so
+ * an apply adds its groups at the end of its send, and a committed state diffs as a small insertion.
+ * `SnapshotLineReader` reads this layout line by line without holding the whole text.
  */
 export function* snapshotPieces(meta: SnapshotMeta, sends: Record<string, SendSnapshot>, messages: Map<string, MessageRecord>): Generator<string> {
   yield `{\n  "formatVersion": ${STATE_FORMAT_VERSION},\n  "lineage": ${q(meta.lineage)},\n  "serial": ${meta.serial},\n`
@@ -282,23 +379,36 @@ export function* snapshotPieces(meta: SnapshotMeta, sends: Record<string, SendSn
   for (const name of Object.keys(sends).sort()) sortedSends[name] = canonicalSend(sends[name] as SendSnapshot)
   yield `  "sends": ${JSON.stringify(sortedSends, null, 2).replace(/\n/g, '\n  ')},\n`
   if (messages.size === 0) {
-    yield '  "messages": {}\n}\n'
+    yield '  "batches": []\n}\n'
     return
   }
-  yield '  "messages": {\n'
-  const keys = [...messages.keys()].sort()
-  const last = keys.length - 1
-  // Joined in groups: one generator step per record would cost more than the records themselves.
-  let group: string[] = []
-  for (let i = 0; i <= last; i++) {
-    const key = keys[i] as string
-    group.push(`    ${q(key)}: ${recordJson(messages.get(key) as MessageRecord, false)}${i === last ? '\n' : ',\n'}`)
-    if (group.length === 1000) {
-      yield group.join('')
-      group = []
-    }
+  const groups = new Map<string, MessageRecord[]>()
+  for (const r of messages.values()) {
+    const key = groupKey(r)
+    const group = groups.get(key)
+    if (group === undefined) groups.set(key, [r])
+    else group.push(r)
   }
-  yield `${group.join('')}  }\n}\n`
+  const ordered = [...groups.values()].sort((a, b) => compareHeads(a[0] as GroupHead, b[0] as GroupHead))
+  yield '  "batches": [\n'
+  let out: string[] = []
+  for (let g = 0; g < ordered.length; g++) {
+    const records = (ordered[g] as MessageRecord[]).sort((a, b) => (a.messageKey < b.messageKey ? -1 : a.messageKey > b.messageKey ? 1 : 0))
+    const head = records[0] as MessageRecord
+    const prefix = keyPrefix(head.send, head.revision)
+    out.push(`    ${headJson(head)},"keys":[\n`)
+    const last = records.length - 1
+    for (let i = 0; i <= last; i++) {
+      out.push(`      ${entryJson(records[i] as MessageRecord, prefix)}${i === last ? '\n' : ',\n'}`)
+      // Joined in pieces of a thousand lines: one generator step per record would cost more than the records.
+      if (out.length >= 1000) {
+        yield out.join('')
+        out = []
+      }
+    }
+    out.push(g === ordered.length - 1 ? '    ]}\n' : '    ]},\n')
+  }
+  yield `${out.join('')}  ]\n}\n`
 }
 
 /** A problem in a stored state file; the caller wraps it with the path and a hint. */
@@ -318,7 +428,7 @@ function displayKey(key: string): string {
   return key.length > 60 ? `${redactFreeText(key.slice(0, 57))}...` : redactFreeText(key)
 }
 
-type SnapshotHeader = {lineage: string; serial: number; sends: Record<string, SendSnapshot>} & StateMeta
+type SnapshotHeader = {formatVersion: 1 | 2; lineage: string; serial: number; sends: Record<string, SendSnapshot>} & StateMeta
 
 function checkHeader(doc: unknown): SnapshotHeader {
   if (!isObject(doc)) throw new SnapshotFormatError('the document is not a JSON object')
@@ -328,7 +438,7 @@ function checkHeader(doc: unknown): SnapshotHeader {
     const toolVersion = typeof doc.toolVersion === 'string' ? doc.toolVersion : undefined
     throw new SnapshotFormatError(`it has format version ${version}`, undefined, {formatVersion: version, toolVersion})
   }
-  if (version !== STATE_FORMAT_VERSION) throw new SnapshotFormatError(`unknown format version ${version}`)
+  if (version !== 1 && version !== 2) throw new SnapshotFormatError(`unknown format version ${version}`)
   if (typeof doc.lineage !== 'string') throw new SnapshotFormatError('`lineage` must be a string')
   if (!isInteger(doc.serial) || doc.serial < 0) throw new SnapshotFormatError('`serial` must be a non-negative integer')
   if (!isObject(doc.sends)) throw new SnapshotFormatError('`sends` must be an object')
@@ -338,7 +448,7 @@ function checkHeader(doc: unknown): SnapshotHeader {
     if (problem) throw new SnapshotFormatError(`send "${name}": ${problem}`)
     sends[name] = send as SendSnapshot
   }
-  const header: SnapshotHeader = {lineage: doc.lineage, serial: doc.serial, sends}
+  const header: SnapshotHeader = {formatVersion: version, lineage: doc.lineage, serial: doc.serial, sends}
   // Absent in files written before they were recorded: unknown.
   if (doc.target !== undefined) {
     const problem = targetProblem(doc.target)
@@ -398,6 +508,47 @@ function loadedRecord(key: string, value: unknown, intern: Interner, line?: numb
   return out
 }
 
+/** A group's head as read: checked like a record's shared fields, strings shared. */
+function loadedHead(value: unknown, intern: Interner, line?: number): GroupHead {
+  if (!isObject(value)) throw new SnapshotFormatError('a batch is not an object', line)
+  // The shared fields are checked as a record's, with placeholder hashes (each record's own are checked below).
+  const problem = recordProblem({...value, toHash: 'h', attributesHash: 'h', contactHash: 'h', delivery: undefined}, false)
+  const name = typeof value.send === 'string' ? ` of send "${displayKey(value.send)}"` : ''
+  if (problem) throw new SnapshotFormatError(`a batch${name}: ${problem}`, line)
+  if (!Array.isArray(value.keys)) throw new SnapshotFormatError(`a batch${name}: \`keys\` must be a list`, line)
+  const v = value as unknown as GroupHead
+  const head: GroupHead = {send: intern.get(v.send), revision: v.revision, status: intern.get(v.status) as MessageStatus, at: intern.get(v.at)}
+  if (v.requestId !== undefined) head.requestId = intern.get(v.requestId)
+  if (v.errorCode !== undefined) head.errorCode = v.errorCode
+  if (v.errorMessage !== undefined) head.errorMessage = intern.get(v.errorMessage)
+  return head
+}
+
+/** One entry of a group (see entryJson) as a record. */
+function entryRecord(head: GroupHead, prefix: string, entry: unknown, intern: Interner, line?: number): MessageRecord {
+  let compact: string | undefined
+  let delivery: unknown
+  if (typeof entry === 'string') compact = entry
+  else if (isObject(entry) && typeof entry.m === 'string') {
+    compact = entry.m
+    delivery = entry.delivery
+  }
+  if (compact !== undefined) {
+    if (compact.length <= COMPACT_HASHES || !BASE64URL_CHAR.test(compact.slice(0, COMPACT_HASHES))) {
+      throw new SnapshotFormatError(`a record of send "${displayKey(head.send)}" is neither three 11-character hashes and the rest of its key nor an object`, line)
+    }
+    // join(): one flat key, not a pair holding on to the line it was cut from.
+    const key = [prefix, compact.slice(COMPACT_HASHES)].join('')
+    const value = {...head, toHash: compact.slice(0, 11), attributesHash: compact.slice(11, 22), contactHash: compact.slice(22, COMPACT_HASHES), delivery}
+    return loadedRecord(key, value, intern, line)
+  }
+  if (!isObject(entry) || typeof entry.messageKey !== 'string' || entry.messageKey === '') {
+    throw new SnapshotFormatError(`a record of send "${displayKey(head.send)}" has no messageKey`, line)
+  }
+  const value = {...head, toHash: entry.toHash, attributesHash: entry.attributesHash, contactHash: entry.contactHash, delivery: entry.delivery}
+  return loadedRecord(entry.messageKey, value, intern, line)
+}
+
 /**
  * Where the quote closing the key of an entry line is (the key starts at `from`), and whether the key holds a
  * backslash escape to undo; undefined if the line has no closing quote.
@@ -420,6 +571,12 @@ class NotCanonical extends Error {}
 
 const MESSAGES_OPEN = '  "messages": {'
 const MESSAGES_CLOSE = '  }'
+/** Format 2: the list of groups, a group's opening line (its head, then its records), its closing line. */
+const BATCHES_OPEN = '  "batches": ['
+const BATCHES_CLOSE = '  ]'
+const GROUP_START = '    {'
+const GROUP_OPEN_END = '"keys":['
+const ENTRY_INDENT = '      '
 /** `    "`: four spaces and the quote opening a message key. */
 const ENTRY_PREFIX = Buffer.from('    "')
 /** `": {` between a key and its record. */
@@ -430,11 +587,13 @@ const KEY_TO_RECORD = Buffer.from('": {')
  * anything else (a hand-formatted file) makes `line` throw NotCanonical and the caller parses the whole text.
  */
 export class SnapshotLineReader {
-  private mode: 'head' | 'messages' | 'end' = 'head'
+  private mode: 'head' | 'messages' | 'batches' | 'group' | 'end' = 'head'
   private head: string[] = []
   private header?: ReturnType<typeof checkHeader>
   private readonly messages = new Map<string, MessageRecord>()
   private readonly intern = new Interner()
+  /** The group being read (format 2) and its key prefix. */
+  private group?: {head: GroupHead; prefix: string}
 
   /** One line as text (tests and small files). */
   line(text: string, lineNo: number): void {
@@ -449,21 +608,25 @@ export class SnapshotLineReader {
       return
     }
     const text = buffer.toString('utf8', start, end)
-    if (this.mode === 'messages') {
+    if (this.mode === 'group' || this.mode === 'batches') {
+      this.batchLine(text, lineNo)
+    } else if (this.mode === 'messages') {
       if (text !== MESSAGES_CLOSE) throw new NotCanonical()
       this.mode = 'end'
     } else if (this.mode === 'end') {
       if (text !== '}' && text.trim() !== '') throw new NotCanonical()
-    } else if (text === MESSAGES_OPEN) {
+    } else if (text === MESSAGES_OPEN || text === BATCHES_OPEN) {
+      const v2 = text === BATCHES_OPEN
       let doc: unknown
       try {
-        doc = JSON.parse(`${this.head.join('\n')}\n"messages": {}}`)
+        doc = JSON.parse(`${this.head.join('\n')}\n${v2 ? '"batches": []' : '"messages": {}'}}`)
       } catch {
         throw new NotCanonical()
       }
       this.header = checkHeader(doc)
+      if (this.header.formatVersion !== (v2 ? 2 : 1)) throw new NotCanonical()
       this.head = []
-      this.mode = 'messages'
+      this.mode = v2 ? 'batches' : 'messages'
     } else {
       this.head.push(text)
     }
@@ -494,10 +657,53 @@ export class SnapshotLineReader {
     this.messages.set(key, loadedRecord(key, value, this.intern, lineNo))
   }
 
+  /** A line of format 2's `batches`: a group's opening or closing line, one of its records, or the end of the list. */
+  private batchLine(text: string, lineNo: number): void {
+    if (this.mode === 'group') {
+      const group = this.group as {head: GroupHead; prefix: string}
+      if (text.startsWith(ENTRY_INDENT)) {
+        const body = text.endsWith(',') ? text.slice(ENTRY_INDENT.length, -1) : text.slice(ENTRY_INDENT.length)
+        let entry: unknown
+        if (body.length > 1 && body.startsWith('"') && body.endsWith('"') && !body.includes('\\')) {
+          entry = body.slice(1, -1)
+        } else {
+          try {
+            entry = JSON.parse(body)
+          } catch {
+            throw new NotCanonical()
+          }
+        }
+        const record = entryRecord(group.head, group.prefix, entry, this.intern, lineNo)
+        this.messages.set(record.messageKey, record)
+      } else if (text === '    ]}' || text === '    ]},') {
+        this.group = undefined
+        this.mode = 'batches'
+      } else {
+        throw new NotCanonical()
+      }
+      return
+    }
+    if (text === BATCHES_CLOSE) {
+      this.mode = 'end'
+    } else if (text.startsWith(GROUP_START) && text.endsWith(GROUP_OPEN_END)) {
+      let value: unknown
+      try {
+        value = JSON.parse(`${text}]}`)
+      } catch {
+        throw new NotCanonical()
+      }
+      const head = loadedHead(value, this.intern, lineNo)
+      this.group = {head, prefix: keyPrefix(head.send, head.revision)}
+      this.mode = 'group'
+    } else {
+      throw new NotCanonical()
+    }
+  }
+
   /** The state read, or NotCanonical if the text did not follow the layout (including a small whole document). */
   finish(torn: boolean): StateData {
     if (this.mode === 'end' && this.header && !torn) {
-      return {formatVersion: STATE_FORMAT_VERSION, ...this.header, messages: this.messages}
+      return {...this.header, messages: this.messages}
     }
     throw new NotCanonical()
   }
@@ -516,10 +722,23 @@ export function parseSnapshotText(text: string): StateData {
     throw new SnapshotFormatError(`it is not valid JSON (${(error as Error).message})`)
   }
   const header = checkHeader(doc)
-  const raw = (doc as Record<string, unknown>).messages
-  if (!isObject(raw)) throw new SnapshotFormatError('`messages` must be an object')
   const messages = new Map<string, MessageRecord>()
   const intern = new Interner()
-  for (const key of Object.keys(raw)) messages.set(key, loadedRecord(key, raw[key], intern))
-  return {formatVersion: STATE_FORMAT_VERSION, ...header, messages}
+  if (header.formatVersion === 1) {
+    const raw = (doc as Record<string, unknown>).messages
+    if (!isObject(raw)) throw new SnapshotFormatError('`messages` must be an object')
+    for (const key of Object.keys(raw)) messages.set(key, loadedRecord(key, raw[key], intern))
+  } else {
+    const groups = (doc as Record<string, unknown>).batches
+    if (!Array.isArray(groups)) throw new SnapshotFormatError('`batches` must be a list')
+    for (const value of groups) {
+      const head = loadedHead(value, intern)
+      const prefix = keyPrefix(head.send, head.revision)
+      for (const entry of (value as {keys: unknown[]}).keys) {
+        const record = entryRecord(head, prefix, entry, intern)
+        messages.set(record.messageKey, record)
+      }
+    }
+  }
+  return {...header, messages}
 }

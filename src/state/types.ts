@@ -69,7 +69,11 @@ export interface StateMeta {
 }
 
 export interface StateData {
-  formatVersion: 1
+  /**
+   * The format of the state file it was read from (the file store writes 2 and rewrites a 1 the next time it takes
+   * the lock); other stores say 1. The records look the same whatever it is.
+   */
+  formatVersion: 1 | 2
   /** Random id fixed when the state is created; a saved plan binds to it. */
   lineage: string
   /** Increments with every committed change. */

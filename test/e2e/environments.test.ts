@@ -10,6 +10,7 @@ import {BIN, ROOT, runCli, type RunResult} from '../helpers/project.js'
 import {startSandboxProcess, type SandboxProcess} from '../helpers/sandbox-process.js'
 import {compileSchema} from '../helpers/schemas.js'
 import {PROJECT_FILE_HEAD} from '../helpers/manifests.js'
+import {stateFileMessages} from '../helpers/state-file.js'
 
 // Credentials mode (design.md, "Two paths, one behaviour"): `mcsend sandbox` runs as its own process and the CLI is
 // never given --sandbox. The project file names each environment's auth URL and the NAMES of its credential
@@ -156,8 +157,8 @@ describe.concurrent('environments and variables in credentials mode (the sandbox
     const applied = await r.run(['apply', 'plan.json', '--auto-approve'], {MCSEND_ENV: 'prod'})
     expect(applied.code, applied.stderr).toBe(0)
     expect(await delivered('release-pick-4-3-0.')).toHaveLength(12)
-    const prodState = JSON.parse(await readFile(path.join(r.dir, '.mcsend/prod/state.json'), 'utf8')) as {messages: unknown}
-    expect(Object.keys(prodState.messages as object)).toHaveLength(12)
+    const prodState = JSON.parse(await readFile(path.join(r.dir, '.mcsend/prod/state.json'), 'utf8')) as unknown
+    expect(Object.keys(stateFileMessages(prodState))).toHaveLength(12)
     await expect(readFile(path.join(r.dir, '.mcsend/dev/state.json'))).rejects.toThrow()
 
     const unknown = await r.run(['plan', MANIFEST, '--env', 'staging', ...release('4.3.0')])

@@ -10,7 +10,7 @@ import {FileStateStore, type FileStateStoreOptions} from '../../src/state/file-s
 import {makeLockOwner} from '../../src/state/lock.js'
 import type {LockOwner} from '../../src/state/types.js'
 import {waitFor} from '../helpers/project.js'
-import {record, records} from '../helpers/state-file.js'
+import {formatOneState, record, records, sendSnapshot} from '../helpers/state-file.js'
 
 let dir: string
 let statePath: string
@@ -238,5 +238,34 @@ describe('snapshot files (real file system)', () => {
     expect([...data.messages.values()].every((r) => r.status === 'accepted')).toBe(true)
     await next.commit()
     expect((await fs.readdir(path.dirname(statePath))).sort()).toEqual(['state.json'])
+  })
+})
+
+describe('format 1 migration', () => {
+  it('rewrites a format 1 state as format 2 when a command takes the lock: same lineage, serial and records, mode 0600, through a link', async () => {
+    const input = [...records(12, 'accepted'), record('bad', 'failed', {errorCode: 30005, errorMessage: 'bad address'})]
+    const real = path.join(dir, 'shared', 'state.json')
+    await fs.mkdir(path.dirname(real), {recursive: true})
+    await fs.mkdir(path.dirname(statePath), {recursive: true})
+    await fs.writeFile(real, formatOneState(input, {lineage: 'lin-old', serial: 5, updatedAt: '2026-11-20T10:00:00.000Z', sends: {notes: sendSnapshot()}}), {mode: 0o600})
+    await fs.symlink(real, statePath)
+
+    // Reading without the lock leaves the file as it is.
+    const before = await open().load()
+    expect(before).toMatchObject({formatVersion: 1, lineage: 'lin-old', serial: 5})
+    expect(JSON.parse(await fs.readFile(real, 'utf8'))).toMatchObject({formatVersion: 1})
+
+    const store = open()
+    const lock = await store.lock(makeLockOwner('apply'))
+    await lock.release()
+    await store.close()
+    expect((await fs.lstat(statePath)).isSymbolicLink()).toBe(true)
+    expect((await fs.stat(real)).mode & 0o777).toBe(0o600)
+    const text = await fs.readFile(real, 'utf8')
+    expect(JSON.parse(text)).toMatchObject({formatVersion: 2, lineage: 'lin-old', serial: 5})
+    const after = await open().load()
+    expect(after).toMatchObject({formatVersion: 2, lineage: 'lin-old', serial: 5})
+    expect(after.messages).toEqual(before.messages)
+    expect(after.sends).toEqual(before.sends)
   })
 })

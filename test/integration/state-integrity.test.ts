@@ -8,7 +8,7 @@ import {startSandbox, type Sandbox} from '../../src/sandbox/server.js'
 import {FileStateStore} from '../../src/state/file-store.js'
 import {encodePut} from '../../src/state/journal.js'
 import {makeProject, runCli, type Project} from '../helpers/project.js'
-import {record} from '../helpers/state-file.js'
+import {record, stateFileMessages} from '../helpers/state-file.js'
 import {credentialsEnv} from '../helpers/sandbox-process.js'
 
 /**
@@ -34,7 +34,8 @@ function cli(args: string[]) {
 const apply = () => cli(['apply', project.manifest, '--auto-approve'])
 
 async function readState(file = statePath): Promise<{lineage: string; serial: number; messages: Record<string, {status: string}>}> {
-  return JSON.parse(await fs.readFile(file, 'utf8'))
+  const doc = JSON.parse(await fs.readFile(file, 'utf8')) as {lineage: string; serial: number}
+  return {...doc, messages: stateFileMessages(doc)}
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -211,11 +212,11 @@ describe('state integrity (file state, credentials mode)', () => {
 
   it('names only a really newer mcsend for a future formatVersion', async () => {
     await fs.mkdir(stateDir, {recursive: true})
-    const future = (toolVersion: string) => JSON.stringify({formatVersion: 2, lineage: 'l', serial: 3, toolVersion, updatedAt: '2026-11-26T10:00:00.000Z', sends: {}, messages: {}})
+    const future = (toolVersion: string) => JSON.stringify({formatVersion: 3, lineage: 'l', serial: 3, toolVersion, updatedAt: '2026-11-26T10:00:00.000Z', sends: {}, batches: []})
     await fs.writeFile(statePath, future('0.1.0'))
     const old = await cli(['state', 'list'])
     expect(old.code).toBe(1)
-    expect(old.stderr).toMatch(/state format 2/)
+    expect(old.stderr).toMatch(/state format 3/)
     expect(old.stderr).not.toMatch(/mcsend 0\.1\.0 or newer/)
     await fs.writeFile(statePath, future('99.0.0'))
     const newer = await cli(['state', 'list'])

@@ -66,7 +66,7 @@ describe('FileStateStore over memfs', () => {
     const {volume, fs} = memVolume()
     const store = storeOn(fs)
     const data = await store.load()
-    expect(data).toMatchObject({formatVersion: 1, lineage: '', serial: 0, sends: {}})
+    expect(data).toMatchObject({formatVersion: 2, lineage: '', serial: 0, sends: {}})
     expect(data.messages.size).toBe(0)
     await store.commit()
     expect(volume.toJSON()).toEqual({})
@@ -203,9 +203,9 @@ describe('FileStateStore over memfs', () => {
   })
 
   it('says which mcsend is needed for a newer state format', async () => {
-    const {fs} = memVolume({[STATE]: JSON.stringify({formatVersion: 2, lineage: 'x', serial: 9, toolVersion: '2.3.0', sends: {}, messages: {}})})
+    const {fs} = memVolume({[STATE]: JSON.stringify({formatVersion: 3, lineage: 'x', serial: 9, toolVersion: '2.3.0', sends: {}, batches: []})})
     const error = await expectStateError(storeOn(fs).load())
-    expect(error.message).toMatch(/format 2/)
+    expect(error.message).toMatch(/format 3/)
     expect(error.message).toContain('mcsend 2.3.0 or newer')
   })
 
@@ -410,6 +410,7 @@ describe('FileStateStore over memfs', () => {
     expect(validate.errors ?? []).toEqual([])
     expect(ok).toBe(true)
     expect(validate(JSON.parse(text.replace('"status":"pending"', '"status":"sent"')))).toBe(false)
-    expect(validate(JSON.parse(text.replace(/"toHash":"[^"]+"/, '"toHash":"amy@example.com"')))).toBe(false)
+    expect(validate(JSON.parse(text.replace(/^ {6}"([A-Za-z0-9_-]{33})/m, '      "amy@example.com$1')))).toBe(false)
+    expect(validate(JSON.parse(text.replace(/"keys":\[/, '"keys":[{"messageKey":"k","toHash":"amy@example.com","attributesHash":"a","contactHash":"c"},')))).toBe(false)
   })
 })

@@ -11,15 +11,21 @@ import {
   redactFreeText,
   snapshotPieces,
 } from '../../src/state/serialize.js'
+import {sameHash, sha256Base64url} from '../../src/keys/hash.js'
 import {guardRecord} from '../../src/state/guard.js'
 import type {MessageRecord, StateData} from '../../src/state/types.js'
 import {compileSchema} from '../helpers/schemas.js'
-import {record, records, sendSnapshot} from '../helpers/state-file.js'
+import {formatOneState, record, records, sendSnapshot} from '../helpers/state-file.js'
 
 const meta = {lineage: 'lin-1', serial: 4, toolVersion: '0.1.0', updatedAt: '2026-11-26T12:00:00.000Z'}
 
 function snapshotText(messages: MessageRecord[]): string {
   return [...snapshotPieces(meta, {notes: sendSnapshot()}, new Map(messages.map((m) => [m.messageKey, m])))].join('')
+}
+
+/** A state file as mcsend wrote it before format 2. */
+function formatOneText(messages: MessageRecord[]): string {
+  return formatOneState(messages, {...meta, sends: {notes: sendSnapshot()}})
 }
 
 /** Feeds text to the line reader the way forEachLine does. */
@@ -32,16 +38,72 @@ function readCanonical(text: string): StateData {
 }
 
 describe('snapshot serialisation', () => {
-  it('writes one record per line, keys sorted, without the messageKey inside the record', () => {
-    const input = [record('zed'), record('amy', 'accepted', {requestId: 'req-1'}), record('bob', 'failed', {errorCode: 30005, errorMessage: 'bad'})]
+  it('writes format 2: one group per batch (what its records share, once), one short line per record, keys sorted', () => {
+    const later = '2026-11-26T11:00:00.000Z'
+    const input = [
+      ...records(5, 'accepted', 'z').map((r) => ({...r, at: later, requestId: 'req-2'})),
+      record('zed'),
+      record('amy', 'accepted', {requestId: 'req-1'}),
+      record('ann', 'accepted', {requestId: 'req-1'}),
+      record('bob', 'failed', {errorCode: 30005, errorMessage: 'bad'}),
+    ]
     const text = snapshotText(input)
+    const doc = JSON.parse(text) as {formatVersion: number; batches: {send: string; status: string; at: string; requestId?: string; keys: string[]}[]}
+    expect(doc).toMatchObject({formatVersion: 2, lineage: 'lin-1', serial: 4, toolVersion: '0.1.0'})
+    expect(doc).not.toHaveProperty('messages')
+    // Ordered by send, revision and time: the later batch comes last.
+    expect(doc.batches.map((b) => [b.status, b.requestId ?? null, b.keys.length])).toEqual([
+      ['accepted', 'req-1', 2],
+      ['failed', null, 1],
+      ['pending', null, 1],
+      ['accepted', 'req-2', 5],
+    ])
+    expect(doc.batches.at(-1)?.at).toBe(later)
     const lines = text.split('\n')
-    const recordLines = lines.filter((l) => l.startsWith('    "notes.r1.'))
-    expect(recordLines).toHaveLength(3)
-    const keys = recordLines.map((l) => JSON.parse(`{${l.replace(/,$/, '')}}`)).map((o: object) => Object.keys(o)[0])
+    const recordLines = lines.filter((l) => /^ {6}"[A-Za-z0-9_-]{33}/.test(l))
+    expect(recordLines).toHaveLength(input.length)
+    for (const line of recordLines) expect(Buffer.byteLength(line) + 1).toBeLessThanOrEqual(100)
+    const keys = doc.batches.at(-1)!.keys.map((entry) => entry.slice(33))
     expect(keys).toEqual([...keys].sort())
+    // A compact entry: the three hashes, then the key after `notes.r1.`.
+    const amy = record('amy', 'accepted', {requestId: 'req-1'})
+    expect(doc.batches[0]?.keys).toContain(amy.toHash + amy.attributesHash + amy.contactHash + amy.messageKey.slice('notes.r1.'.length))
     expect(text).not.toContain('"messageKey"')
-    expect(JSON.parse(text)).toMatchObject({formatVersion: 1, lineage: 'lin-1', serial: 4, toolVersion: '0.1.0'})
+    expect(text).not.toContain('"send":"notes","revision":1,"status":"accepted","at":"2026-11-26T10:00:00.000Z","requestId":"req-1","keys":["')
+  })
+
+  it('cuts the 22-character hashes of older states to the 11 characters mcsend computes now, which sameHash matches', () => {
+    const long = {...record('amy', 'accepted'), toHash: sha256Base64url('to amy', 16), attributesHash: sha256Base64url('attrs amy', 16), contactHash: sha256Base64url('contact amy', 16)}
+    const read = readCanonical(snapshotText([long])).messages.get(long.messageKey)!
+    expect(read).toEqual({...long, toHash: long.toHash.slice(0, 11), attributesHash: long.attributesHash.slice(0, 11), contactHash: long.contactHash.slice(0, 11)})
+    expect(sameHash(long.toHash, read.toHash)).toBe(true)
+    expect(sameHash(read.toHash, long.toHash)).toBe(false) // a stored short hash against a longer one: no
+    expect(sameHash(long.toHash, sha256Base64url('to amy', 9).slice(0, 11))).toBe(true)
+    expect(sameHash(read.toHash, sha256Base64url('to amy', 9).slice(0, 11))).toBe(true)
+  })
+
+  it('keeps records without a compact form (a key of its own, other hashes, a delivery status) whole', () => {
+    const input = [
+      record('own', 'accepted', {messageKey: 'chosen-by-hand-1'}),
+      record('short', 'accepted', {toHash: 'h1'}),
+      record('seen', 'accepted', {delivery: {event: 'sent', at: '2026-11-26T10:05:00.000Z', checkedAt: '2026-11-26T10:10:00.000Z'}}),
+    ]
+    const text = snapshotText(input)
+    expect(text).toContain('{"messageKey":"chosen-by-hand-1",')
+    expect(text).toContain('"toHash":"h1"')
+    expect(text).toMatch(/\{"m":"[A-Za-z0-9_-]{33}[^"]+","delivery":\{"event":"sent"/)
+    const read = readCanonical(text)
+    expect(read).toEqual(parseSnapshotText(text))
+    for (const r of input) expect(read.messages.get(r.messageKey)).toEqual(r)
+  })
+
+  it('still reads format 1 (one record per messageKey), line by line and whole', () => {
+    const input = [record('amy', 'accepted', {requestId: 'req-1'}), record('bob', 'failed', {errorCode: 30005, errorMessage: 'bad'})]
+    const text = formatOneText(input)
+    const streamed = readCanonical(text)
+    expect(streamed).toEqual(parseSnapshotText(text))
+    expect(streamed.formatVersion).toBe(1)
+    expect([...streamed.messages.values()]).toEqual(input)
   })
 
   it('is deterministic whatever the insertion order', () => {
@@ -100,13 +162,13 @@ describe('snapshot serialisation', () => {
   })
 
   it('recognises a newer format and names the version that wrote it', () => {
-    const text = snapshotText(records(1)).replace('"formatVersion": 1', '"formatVersion": 2').replace('"toolVersion": "0.1.0"', '"toolVersion": "3.0.0"')
+    const text = snapshotText(records(1)).replace('"formatVersion": 2', '"formatVersion": 3').replace('"toolVersion": "0.1.0"', '"toolVersion": "3.0.0"')
     for (const read of [readCanonical, parseSnapshotText]) {
       try {
         read(text)
         expect.unreachable()
       } catch (error) {
-        expect((error as SnapshotFormatError).newerFormat).toEqual({formatVersion: 2, toolVersion: '3.0.0'})
+        expect((error as SnapshotFormatError).newerFormat).toEqual({formatVersion: 3, toolVersion: '3.0.0'})
       }
     }
   })
