@@ -132,6 +132,29 @@ describe('FileStateStore over memfs', () => {
     expect((await store.load()).sends.notes).toEqual(sendSnapshot())
   })
 
+  it('group commit: appends made while the journal is busy share one write and one datasync, never passing a write called before them', async () => {
+    const {volume, fs: memFs} = memVolume()
+    const {fs, counts} = counting(memFs)
+    const store = storeOn(fs)
+    await store.append([record('first')])
+    const before = counts.journalDatasync
+    // Called together (as concurrent batches do): the first three wait for the same write; the removal closes the
+    // group, so the append after it is written after it.
+    const calls = [store.append([record('a1')]), store.append([record('a2')]), store.append([record('a3')]), store.remove([record('a1').messageKey]), store.append([record('a1', 'accepted')])]
+    await Promise.all(calls)
+    expect(counts.journalDatasync - before).toBe(3)
+    const ops = String(volume.readFileSync(JOURNAL, 'utf8'))
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => JSON.parse(l) as {op: string})
+      .map((e) => e.op)
+    expect(ops).toEqual(['put', 'put', 'put', 'put', 'rm', 'put'])
+    const view = await store.load()
+    expect(view.messages.get(record('a1').messageKey)?.status).toBe('accepted')
+    expect([...(await storeOn(memFs).load()).messages.values()]).toEqual([...view.messages.values()])
+  })
+
   it('replays a journal left by a crash (no commit), and commit folds it', async () => {
     const {volume, fs} = memVolume()
     const crashed = storeOn(fs)
