@@ -8,11 +8,14 @@
  * and of the peak RSS, and the ratio of the medians.
  * Goals (2-core machine): ratio <= 1.4x; mcsend peak RSS <= 250 MB.
  *
- *   npx tsx bench/apply-vs-bare.ts [--rows N] [--runs N] [--only attributes|plain] [--state file|pg]
+ *   npx tsx bench/apply-vs-bare.ts [--rows N] [--runs N] [--only attributes|plain] [--state file|pg] [--baseline DIR]
  *   MCSEND_BENCH_ROWS=20000 npx tsx bench/apply-vs-bare.ts     # a quick run while developing
+ *
+ * --baseline DIR adds another build of mcsend (a checkout of an older commit, built) to every run, in the same
+ * alternation, so a change is measured side by side with what it replaces.
  */
 import {spawn} from 'node:child_process'
-import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {mkdtemp, rm, stat, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -27,6 +30,8 @@ const ROWS = Number(arg('--rows') ?? process.env.MCSEND_BENCH_ROWS ?? 200_000)
 const RUNS = Number(arg('--runs') ?? 3)
 const PG_URL = process.env.MCSEND_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test'
 const BIN = path.join(ROOT, 'bin', 'run.js')
+const BASELINE = arg('--baseline')
+const BASELINE_BIN = BASELINE === undefined ? undefined : path.resolve(BASELINE, 'bin', 'run.js')
 const BARE = path.join(ROOT, 'bench', 'bare-sender.mjs')
 const DEFINITION = 'bench'
 const NAME = 'bench-apply'
@@ -64,6 +69,9 @@ async function startSandbox(dataDir: string): Promise<Sandbox> {
   }
 }
 
+/** The size of the last file state each build wrote, by `build case`. */
+const stateBytes = new Map<string, number>()
+
 interface Case {
   label: string
   attributes: boolean
@@ -74,6 +82,7 @@ interface Case {
 interface Sample {
   bare: Measured
   mcsend: Measured
+  baseline?: Measured
 }
 
 async function writeInputs(dir: string): Promise<{withAttributes: string; plain: string}> {
@@ -133,12 +142,13 @@ async function runBare(dir: string, c: Case, run: number): Promise<Measured> {
   }
 }
 
-async function runMcsend(dir: string, c: Case, run: number): Promise<Measured> {
-  const sandbox = await startSandbox(path.join(dir, `fake-mcsend-${c.label}-${run}`))
-  const workspace = `bench-${Date.now().toString(36)}-${run}`
-  const state = c.state === 'pg' ? PG_URL : path.join(dir, `state-${c.label}-${run}`, 'state.json')
+async function runMcsend(dir: string, c: Case, run: number, bin = BIN): Promise<Measured> {
+  const tag = bin === BIN ? 'mcsend' : 'baseline'
+  const sandbox = await startSandbox(path.join(dir, `fake-${tag}-${c.label}-${run}`))
+  const workspace = `bench-${tag}-${Date.now().toString(36)}-${run}`
+  const state = c.state === 'pg' ? PG_URL : path.join(dir, `state-${tag}-${c.label}-${run}`, 'state.json')
   try {
-    const args = [BIN, 'apply', c.attributes ? 'with.yaml' : 'plain.yaml', '--auto-approve', '--json', '--state', state]
+    const args = [bin, 'apply', c.attributes ? 'with.yaml' : 'plain.yaml', '--auto-approve', '--json', '--state', state]
     if (c.state === 'pg') args.push('--workspace', workspace)
     const m = await measureNode(args, {cwd: dir, env: sandbox.env, captureStdout: true})
     if (m.code !== 0) throw new Error(`mcsend apply exited ${m.code}: ${m.stderr.slice(-2000)}`)
@@ -148,6 +158,7 @@ async function runMcsend(dir: string, c: Case, run: number): Promise<Measured> {
       .map((l) => JSON.parse(l) as {type?: string; accepted?: number})
       .find((e) => e.type === 'summary')
     if (summary?.accepted !== ROWS) throw new Error(`mcsend apply accepted ${summary?.accepted}, expected ${ROWS}`)
+    if (c.state === 'file') stateBytes.set(`${tag} ${c.label}`, (await stat(state)).size)
     return m
   } finally {
     await sandbox.stop()
@@ -183,7 +194,7 @@ try {
   let met = true
   for (const c of cases) {
     if (c.state === 'pg' && unreachable) {
-      rows.push([c.label, 'skipped: no PostgreSQL', '', '', '', '', ''])
+      rows.push([c.label, 'skipped: no PostgreSQL', ...Array.from({length: BASELINE_BIN === undefined ? 5 : 6}, () => '')])
       continue
     }
     const samples: Sample[] = []
@@ -191,10 +202,12 @@ try {
       // Alternate which goes first, so neither always runs on a warmer (or busier) machine.
       if (run % 2 === 0) {
         const bare = await runBare(dir, c, run)
-        samples.push({bare, mcsend: await runMcsend(dir, c, run)})
+        const baseline = BASELINE_BIN === undefined ? undefined : await runMcsend(dir, c, run, BASELINE_BIN)
+        samples.push({bare, baseline, mcsend: await runMcsend(dir, c, run)})
       } else {
         const mcsend = await runMcsend(dir, c, run)
-        samples.push({bare: await runBare(dir, c, run), mcsend})
+        const baseline = BASELINE_BIN === undefined ? undefined : await runMcsend(dir, c, run, BASELINE_BIN)
+        samples.push({bare: await runBare(dir, c, run), baseline, mcsend})
       }
     }
     const bareMs = median(samples.map((s) => s.bare.wallMs))
@@ -203,22 +216,29 @@ try {
     const rss = median(samples.map((s) => s.mcsend.maxRssMb))
     const ok = ratio <= 1.4 && rss <= 250
     met &&= ok
+    const baseline = samples.flatMap((s) => (s.baseline === undefined ? [] : [s.baseline]))
+    const baselineCells =
+      baseline.length === 0
+        ? []
+        : [`${fmt(median(baseline.map((m) => m.wallMs)) / 1000, 2)} s (${fmt(median(baseline.map((m) => m.wallMs)) / bareMs, 2)}x, ${fmt(median(baseline.map((m) => m.maxRssMb)))} MB)`]
     rows.push([
       `${c.attributes ? 'with attributes' : 'no attributes'}, ${c.state === 'pg' ? 'PostgreSQL' : 'file'} state`,
       `${c.batchSize}`,
       `${fmt(bareMs / 1000, 2)} s`,
+      ...baselineCells,
       `${fmt(mcsendMs / 1000, 2)} s`,
       `${fmt(ratio, 2)}x`,
       `${fmt(median(samples.map((s) => s.bare.maxRssMb)))} / ${fmt(rss)} MB`,
       ok ? 'met' : 'MISSED',
     ])
   }
-  const head = ['case', 'batch', 'bare', 'mcsend apply', 'ratio', 'peak RSS bare / mcsend', 'goal (<= 1.4x, <= 250 MB)']
+  const head = ['case', 'batch', 'bare', ...(BASELINE_BIN === undefined ? [] : ['baseline (ratio, RSS)']), 'mcsend apply', 'ratio', 'peak RSS bare / mcsend', 'goal (<= 1.4x, <= 250 MB)']
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i] as number)).join(' | ')} |`
   console.log(line(head))
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
   for (const r of rows) console.log(line(r))
+  for (const [what, bytes] of stateBytes) console.log(`file state (${what}): ${fmt(bytes / 1e6, 1)} MB, ${fmt(bytes / ROWS)} bytes per record (goal <= 100)`)
   console.log(`load ${fmt(os.loadavg()[0] ?? 0, 2)} at the end; goals ${met ? 'met' : 'not all met'}`)
 } finally {
   await rm(dir, {recursive: true, force: true})

@@ -10,7 +10,7 @@ import {planFlags} from '../cli/flags.js'
 import {SANDBOX_STATE} from '../core/connection.js'
 import {preparePlan} from '../core/plan.js'
 import {ExitCode, formatWarnings, type ExitCodes} from '../errors.js'
-import {toSavedPlan, writeSavedPlanFile} from '../core/saved-plan.js'
+import {writePlanFile} from '../core/saved-plan.js'
 import {previousSnapshots} from '../plan/build.js'
 import {applyCommand} from '../render/apply-command.js'
 import {OUTPUT_FORMATS, resolveFormat} from '../render/output-format.js'
@@ -73,7 +73,7 @@ export default class Plan extends BaseCommand<typeof Plan> {
     const previous = previousSnapshots(plan.sends, state.sends)
     const mask = {showAddresses: flags['show-addresses']}
     if (flags.out !== undefined) {
-      const saved = toSavedPlan(plan, {
+      await writePlanFile(flags.out, process.cwd(), plan, {
         manifests: prepared.manifests,
         toolVersion: this.config.version,
         createdAt: new Date().toISOString(),
@@ -84,7 +84,6 @@ export default class Plan extends BaseCommand<typeof Plan> {
         storable: prepared.storable,
         ...(prepared.environment === undefined ? {} : {project: prepared.environment.project}),
       })
-      await writeSavedPlanFile(flags.out, process.cwd(), saved)
       this.note(`Saved the plan to ${flags.out}; apply exactly it with \`${applyCommand(flags.out, flags.sandbox)}\`.`)
     }
     let rendered: string | undefined

@@ -1,14 +1,14 @@
 import {readFileSync} from 'node:fs'
-import {open, readFile} from 'node:fs/promises'
+import {open, readFile, realpath} from 'node:fs/promises'
 import path from 'node:path'
 
 import type {ValidateFunction} from 'ajv'
-import writeFileAtomic from 'write-file-atomic'
 
 import {CliError, ExitCode, InvalidInputError, StalePlanError} from '../errors.js'
 import type {Attributes, SourceDigest} from '../manifest/types.js'
 import type {VariableLayer, VariableValue} from '../manifest/vars.js'
 import {maskAttributes, maskValue} from '../privacy/index.js'
+import {realFs, writeFileAtomically} from '../state/file-io.js'
 import type {SendSnapshot, StateTarget} from '../state/types.js'
 import {describeTarget, targetMismatch} from './target.js'
 import {sha256Hex} from '../keys/hash.js'
@@ -104,6 +104,20 @@ function savedMessage(m: PlannedMessage): SavedMessage {
 
 /** The saved form of a plan: addresses masked, `to` and per-recipient attributes dropped. Pure. */
 export function toSavedPlan(plan: Plan, context: SaveContext): SavedPlan {
+  const {previous, ...head} = savedPlanHead(plan, context)
+  return {
+    ...head,
+    sends: plan.sends.map((s) => ({
+      ...savedSendHead(s, context),
+      batches: s.batches.map((b) => ({index: b.index, messages: b.messages.map(savedMessage)})),
+      unchanged: s.unchanged.map(savedMessage),
+    })),
+    previous,
+  }
+}
+
+/** Everything a saved plan holds but its sends. */
+function savedPlanHead(plan: Plan, context: SaveContext): Omit<SavedPlan, 'sends'> {
   const previous: Record<string, SendSnapshot | null> = {}
   for (const send of plan.sends) {
     const snap = context.previous[send.name]
@@ -140,42 +154,80 @@ export function toSavedPlan(plan: Plan, context: SaveContext): SavedPlan {
     ...(context.project === undefined ? {} : {project: {file: context.project.file, sha256: context.project.sha256}}),
     manifests: context.manifests.map((m) => ({file: m.file, sha256: m.sha256})),
     summary: {...plan.summary},
-    sends: plan.sends.map((s) => ({
-      name: s.name,
-      definitionKey: savedText(s.definitionKey, context.storable),
-      revision: s.revision,
-      attributes: savedAttributes(s.attributes, context.storable),
-      batchSize: s.batchSize,
-      file: s.file,
-      line: s.line,
-      sources: s.sources.map((d) => ({file: d.file, sha256: d.sha256})),
-      ...(s.nameTemplate === undefined ? {} : {nameTemplate: s.nameTemplate}),
-      ...(s.variables === undefined ? {} : {variables: maskAttributes(s.variables, MASKED), variableSources: {...s.variableSources}}),
-      counts: {...s.counts},
-      ...(s.bySource === undefined ? {} : {bySource: s.bySource.map((c) => ({...c, file: maskValue(c.file, MASKED)}))}),
-      pending: s.pending,
-      ...(s.canary === undefined ? {} : {canary: {...s.canary}}),
-      batches: s.batches.map((b) => ({index: b.index, messages: b.messages.map(savedMessage)})),
-      unchanged: s.unchanged.map(savedMessage),
-    })),
     previous,
   }
 }
 
+/** A saved send without its messages. */
+function savedSendHead(s: PlannedSend, context: SaveContext): Omit<SavedSend, 'batches' | 'unchanged'> {
+  return {
+    name: s.name,
+    definitionKey: savedText(s.definitionKey, context.storable),
+    revision: s.revision,
+    attributes: savedAttributes(s.attributes, context.storable),
+    batchSize: s.batchSize,
+    file: s.file,
+    line: s.line,
+    sources: s.sources.map((d) => ({file: d.file, sha256: d.sha256})),
+    ...(s.nameTemplate === undefined ? {} : {nameTemplate: s.nameTemplate}),
+    ...(s.variables === undefined ? {} : {variables: maskAttributes(s.variables, MASKED), variableSources: {...s.variableSources}}),
+    counts: {...s.counts},
+    ...(s.bySource === undefined ? {} : {bySource: s.bySource.map((c) => ({...c, file: maskValue(c.file, MASKED)}))}),
+    pending: s.pending,
+    ...(s.canary === undefined ? {} : {canary: {...s.canary}}),
+  }
+}
+
+interface SendPieces<T> {
+  head: object
+  batches: readonly {index: number; messages: readonly T[]}[]
+  unchanged: readonly T[]
+}
+
+/** Messages turned into saved lines a thousand at a time: one generator step per message would cost more than it. */
+function* messageLines<T>(messages: readonly T[], toSaved: (m: T) => SavedMessage): Generator<string> {
+  for (let i = 0; i < messages.length; i += 1000) {
+    const chunk = messages.slice(i, i + 1000).map((m) => JSON.stringify(toSaved(m)))
+    yield `${i > 0 ? ',\n' : ''}${chunk.join(',\n')}`
+  }
+}
+
+/**
+ * The saved plan's text in pieces: one JSON document with sends and messages one per line, so a large plan stays
+ * readable and diffable. Messages are converted as they are written (`toSaved`), never all held as saved objects.
+ */
+function* savedPlanPieces<T>(head: object, sends: readonly SendPieces<T>[], toSaved: (m: T) => SavedMessage): Generator<string> {
+  yield `${JSON.stringify(head).slice(0, -1)},"sends":[`
+  for (const [i, send] of sends.entries()) {
+    yield `${i > 0 ? ',' : ''}\n${JSON.stringify(send.head).slice(0, -1)},"batches":[`
+    for (const [b, batch] of send.batches.entries()) {
+      yield `${b > 0 ? ',' : ''}{"index":${batch.index},"messages":[\n`
+      yield* messageLines(batch.messages, toSaved)
+      yield '\n]}'
+    }
+    yield '],"unchanged":['
+    if (send.unchanged.length > 0) {
+      yield '\n'
+      yield* messageLines(send.unchanged, toSaved)
+      yield '\n'
+    }
+    yield ']}'
+  }
+  yield '\n]}\n'
+}
+
 /** One JSON document; sends and messages one per line, so a large plan stays readable and diffable. */
 export function serializeSavedPlan(saved: SavedPlan): string {
+  return [...savedDocumentPieces(saved)].join('')
+}
+
+function savedDocumentPieces(saved: SavedPlan): Generator<string> {
   const {sends, ...head} = saved
-  const headJson = JSON.stringify(head)
-  const parts: string[] = [`${headJson.slice(0, -1)},"sends":[`]
-  for (const [i, send] of sends.entries()) {
-    const {batches, unchanged, ...sendHead} = send
-    const batchJson = batches.map((b) => `{"index":${b.index},"messages":[\n${b.messages.map((m) => JSON.stringify(m)).join(',\n')}\n]}`)
-    parts.push(
-      `${i > 0 ? ',' : ''}\n${JSON.stringify(sendHead).slice(0, -1)},"batches":[${batchJson.join(',')}],"unchanged":[${unchanged.length > 0 ? `\n${unchanged.map((m) => JSON.stringify(m)).join(',\n')}\n` : ''}]}`,
-    )
-  }
-  parts.push('\n]}\n')
-  return parts.join('')
+  return savedPlanPieces(
+    head,
+    sends.map(({batches, unchanged, ...sendHead}) => ({head: sendHead, batches, unchanged})),
+    (m: SavedMessage) => m,
+  )
 }
 
 /** A cheap look at a file's content: does it claim to be a saved plan? (Used to tell `apply FILE` from manifests.) */
@@ -233,12 +285,28 @@ export async function readSavedPlanFile(file: string, cwd: string): Promise<Save
 }
 
 /**
- * Writes atomically (temporary file, fsync, rename): a reader never sees half a plan. Mode 0600 (owner only), like
- * the state: a plan names sends, keys and files of the project, even without addresses.
+ * Writes atomically (temporary file, fsync, rename): a reader never sees half a plan. A new file gets mode 0600
+ * (owner only), like the state: a plan names sends, keys and files of the project, even without addresses.
  */
 export async function writeSavedPlanFile(file: string, cwd: string, saved: SavedPlan): Promise<void> {
+  await writeSavedPieces(file, cwd, savedDocumentPieces(saved))
+}
+
+/**
+ * Saves a plan (`plan --out`) straight from the plan, streamed: the same text as serializeSavedPlan(toSavedPlan(…)),
+ * written in pieces, so a plan of millions of recipients never exists as saved objects or as one string.
+ */
+export async function writePlanFile(file: string, cwd: string, plan: Plan, context: SaveContext): Promise<void> {
+  const sends = plan.sends.map((s) => ({head: savedSendHead(s, context), batches: s.batches, unchanged: s.unchanged}))
+  await writeSavedPieces(file, cwd, savedPlanPieces(savedPlanHead(plan, context), sends, savedMessage))
+}
+
+async function writeSavedPieces(file: string, cwd: string, pieces: Iterable<string>): Promise<void> {
   try {
-    await writeFileAtomic(path.resolve(cwd, file), serializeSavedPlan(saved), {encoding: 'utf8', fsync: true, mode: 0o600})
+    const target = path.resolve(cwd, file)
+    // Through a symbolic link to the file it names, like write-file-atomic (the link stays a link).
+    const real = await realpath(target).catch(() => target)
+    await writeFileAtomically(realFs, real, pieces)
   } catch (error) {
     throw new CliError(`cannot write the saved plan ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
       code: 'write_failed',

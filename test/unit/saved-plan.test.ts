@@ -1,4 +1,4 @@
-import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {lstat, mkdtemp, readFile, rm, stat, symlink, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -18,6 +18,7 @@ import {
   stalePlanError,
   staleReasons,
   toSavedPlan,
+  writePlanFile,
   writeSavedPlanFile,
   type CurrentInputs,
   type SavedPlan,
@@ -87,6 +88,31 @@ describe('saved plan serialisation', () => {
     const broken = structuredClone(doc)
     broken.sends[0].batches[0].messages[0].to = 'ann@example.com'
     expect(() => parseSavedPlan(JSON.stringify(broken), 'plan.json')).toThrow(/not a well-formed saved plan/)
+  })
+
+  it('plan --out streams exactly the saved text, in a new file private to its owner, through a link to the file', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'mcsend-saved-'))
+    try {
+      // Batches of 2,000: more than one piece of a thousand lines each.
+      const sendC = makeSend({name: 'c', file: 'sends/a.yaml', batchSize: 2000, recipients: manyRecipients(4300)})
+      const plan = buildPlan([sendA, sendC], state, {stateLocation: '.mcsend/state.json'})
+      const noop = buildPlan([sendC], state, {stateLocation: '.mcsend/state.json'})
+      const context = {manifests, toolVersion: '0.1.0', createdAt: '2025-06-01T00:00:00.000Z', sandbox: false, targets: [], previous: {a: snapshot}}
+      await writePlanFile('streamed.json', dir, plan, context)
+      const text = await readFile(path.join(dir, 'streamed.json'), 'utf8')
+      expect(text).toBe(serializeSavedPlan(toSavedPlan(plan, context)))
+      expect(validate(JSON.parse(text)), JSON.stringify(validate.errors)).toBe(true)
+      expect((await stat(path.join(dir, 'streamed.json'))).mode & 0o777).toBe(0o600)
+      expect(noop.sends[0]!.batches.map((b) => b.messages.length)).toEqual([2000, 2000, 300])
+
+      await writeFile(path.join(dir, 'real.json'), '{}')
+      await symlink('real.json', path.join(dir, 'link.json'))
+      await writePlanFile('link.json', dir, noop, context)
+      expect((await lstat(path.join(dir, 'link.json'))).isSymbolicLink()).toBe(true)
+      expect(await readFile(path.join(dir, 'real.json'), 'utf8')).toBe(serializeSavedPlan(toSavedPlan(noop, context)))
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
   })
 
   it('writes atomically and reads back; tells a saved plan from manifests', async () => {
