@@ -285,8 +285,8 @@ export async function readSavedPlanFile(file: string, cwd: string): Promise<Save
 }
 
 /**
- * Writes atomically (temporary file, fsync, rename): a reader never sees half a plan. A new file gets mode 0600
- * (owner only), like the state: a plan names sends, keys and files of the project, even without addresses.
+ * Writes atomically (temporary file, fsync, rename): a reader never sees half a plan. Mode 0600 (owner only), like
+ * the state: a plan names sends, keys and files of the project, even without addresses.
  */
 export async function writeSavedPlanFile(file: string, cwd: string, saved: SavedPlan): Promise<void> {
   await writeSavedPieces(file, cwd, savedDocumentPieces(saved))
@@ -306,7 +306,8 @@ async function writeSavedPieces(file: string, cwd: string, pieces: Iterable<stri
     const target = path.resolve(cwd, file)
     // Through a symbolic link to the file it names, like write-file-atomic (the link stays a link).
     const real = await realpath(target).catch(() => target)
-    await writeFileAtomically(realFs, real, pieces)
+    // Always 0600, even over a file that had wider permissions.
+    await writeFileAtomically(realFs, real, pieces, 0o600)
   } catch (error) {
     throw new CliError(`cannot write the saved plan ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
       code: 'write_failed',

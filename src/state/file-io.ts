@@ -167,15 +167,17 @@ export function isTempFileOf(base: string, name: string): boolean {
  * this ourselves rather than with write-file-atomic because that wants the whole content as one string or buffer
  * (too much memory for a million records) and cannot run against an injected file system.
  */
-export async function writeFileAtomically(fs: StateFs, target: string, pieces: Iterable<string>): Promise<void> {
+export async function writeFileAtomically(fs: StateFs, target: string, pieces: Iterable<string>, forceMode?: number): Promise<void> {
   const dir = path.dirname(target)
   await fs.mkdir(dir, {recursive: true, mode: DIR_MODE})
-  // A new file is private; a file that exists keeps the mode its owner gave it.
-  let mode = FILE_MODE
-  try {
-    mode = (await fs.stat(target)).mode & 0o777
-  } catch (error) {
-    if (errorCode(error) !== 'ENOENT') throw error
+  // A new file is private; a file that exists keeps the mode its owner gave it, unless `forceMode` says otherwise.
+  let mode = forceMode ?? FILE_MODE
+  if (forceMode === undefined) {
+    try {
+      mode = (await fs.stat(target)).mode & 0o777
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw error
+    }
   }
   const temp = tempFileName(target)
   const handle = await fs.open(temp, OPEN_CREATE_EXCLUSIVE, mode)

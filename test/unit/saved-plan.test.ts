@@ -90,7 +90,7 @@ describe('saved plan serialisation', () => {
     expect(() => parseSavedPlan(JSON.stringify(broken), 'plan.json')).toThrow(/not a well-formed saved plan/)
   })
 
-  it('plan --out streams exactly the saved text, in a new file private to its owner, through a link to the file', async () => {
+  it('plan --out streams exactly the saved text, in a file private to its owner, through a link to the file', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'mcsend-saved-'))
     try {
       // Batches of 2,000: more than one piece of a thousand lines each.
