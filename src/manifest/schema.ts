@@ -37,7 +37,7 @@ let validators: ManifestValidators | undefined
 const require = createRequire(import.meta.url)
 
 /**
- * The validators as code, written by `npm run build` (scripts/build-validators.mjs) beside this module in dist/:
+ * The validators as code, written by `npm run build` (src/manifest/write-validators.ts) beside this module in dist/:
  * a run loads them instead of compiling the schema, which costs about 0.2 s of every plan, apply and validate.
  * Ajv's standalone code (https://ajv.js.org/standalone.html) reports the same errors as the compiled validators.
  */
