@@ -16,7 +16,7 @@ const LEAVES = '^src/(text|keys|privacy)/|^src/errors[.]ts$'
 const MANIFEST_TYPES = '^src/manifest/types[.]ts$'
 const IO_MODULES = [
   '^(node:)?(fs|net|http|https|http2|child_process|dgram|dns|tls|worker_threads|cluster)(/|$)',
-  '^node_modules/(pg|ky|proper-lockfile|write-file-atomic)/',
+  '^node_modules/(pg|ky|proper-lockfile)/',
 ]
 
 /** One forbidden dependency: its name, why (printed with each violation), from where, to where. */

@@ -304,7 +304,7 @@ export async function writePlanFile(file: string, cwd: string, plan: Plan, conte
 async function writeSavedPieces(file: string, cwd: string, pieces: Iterable<string>): Promise<void> {
   try {
     const target = path.resolve(cwd, file)
-    // Through a symbolic link to the file it names, like write-file-atomic (the link stays a link).
+    // Through a symbolic link to the file it names (the link stays a link).
     const real = await realpath(target).catch(() => target)
     // Always 0600, even over a file that had wider permissions.
     await writeFileAtomically(realFs, real, pieces, 0o600)
