@@ -365,6 +365,9 @@ function alternatives(errors: ErrorObject[], dialect: Dialect): {issues: SchemaI
     const choices = branches.flat()
     const noun = path[path.length - 2] === 'recipients' ? 'a recipient source' : path[path.length - 1] === 'canary' ? 'canary' : 'this'
     const passing = alt.params.passingSchemas as number[] | null | undefined
+    // `required` holds vacuously for a list or a scalar, so every branch "passes": its type error says it all.
+    const mapping = typeof alt.data === 'object' && alt.data !== null && !Array.isArray(alt.data)
+    if (Array.isArray(passing) && !mapping) continue
     if (Array.isArray(passing)) {
       const present = passing.flatMap((i) => branches[i] ?? []).map(quote)
       issues.push({path, message: `${noun} must have exactly one of ${joinOr(choices.map(quote))}; it has ${joinAnd(present)}`})
