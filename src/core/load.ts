@@ -4,7 +4,9 @@ import {InvalidInputError} from '../errors.js'
 import {loadManifests} from '../manifest/load.js'
 import {namedSourceRoots} from '../manifest/source-roots.js'
 import type {LoadResult, Send} from '../manifest/types.js'
-import {applyEnvironment} from './environment.js'
+import {applyEnvironment, loadProject} from './environment.js'
+import {projectSuppressEntries} from '../manifest/project.js'
+import type {ProjectSuppress} from '../manifest/load.js'
 import {assertFlagVariablesDeclared, prepareVariables, type PreparedVariables, type VariableOptions} from './variables.js'
 
 export interface LoadDeps {
@@ -18,7 +20,7 @@ export interface LoadDeps {
 
 /** Loads manifests and turns any problem into one InvalidInputError (exit 3) listing them all. */
 export async function loadOrFail(paths: string[], deps: LoadDeps): Promise<{sends: Send[]; result: LoadResult}> {
-  const result = await loadManifests(paths, {fs, cwd: deps.cwd, sourceRoots: namedSourceRoots(deps.sourceRoots, deps.env ?? {})}, {variables: deps.variables?.inputs})
+  const result = await loadManifests(paths, {fs, cwd: deps.cwd, sourceRoots: namedSourceRoots(deps.sourceRoots, deps.env ?? {})}, {variables: deps.variables?.inputs, projectSuppress: await projectSuppress(deps.cwd)})
   throwIfProblems(result)
   if (deps.variables !== undefined) assertFlagVariablesDeclared(result, deps.variables.flagNames)
   return {sends: result.sends, result}
@@ -32,9 +34,16 @@ export async function validateManifests(
   // validate needs no target: an environment only lends its variable values, and only when one is named or default.
   const target = await applyEnvironment({envName: options.envName, cwd: options.cwd, env: options.env, optional: true})
   const variables = await prepareVariables({...options.variables, projectLayer: target.projectLayer}, options.env, options.cwd)
-  const result = await loadManifests(paths, {fs, cwd: options.cwd, sourceRoots: namedSourceRoots(options.sourceRoots, options.env)}, {variables: variables.inputs})
+  const result = await loadManifests(paths, {fs, cwd: options.cwd, sourceRoots: namedSourceRoots(options.sourceRoots, options.env)}, {variables: variables.inputs, projectSuppress: await projectSuppress(options.cwd)})
   if (result.problems.length === 0) assertFlagVariablesDeclared(result, variables.flagNames)
   return result
+}
+
+/** The project file's suppression entries (mcsend.yaml `suppress:`), for every send; undefined without any. */
+async function projectSuppress(cwd: string): Promise<ProjectSuppress | undefined> {
+  const loaded = await loadProject(cwd)
+  if (loaded?.project.suppress === undefined) return undefined
+  return {abs: loaded.abs, entries: projectSuppressEntries(loaded.project)}
 }
 
 export function throwIfProblems(result: LoadResult, hint = 'fix the locations above; `mcsend validate` checks manifests without contacting Marketing Cloud'): void {

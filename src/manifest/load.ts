@@ -9,7 +9,8 @@ import {ProblemSink, ScopedProblems} from './problems.js'
 import {RecipientCollector, recipientFromValue, recipientPlace} from './recipients.js'
 import {describeSchemaErrors, formatPath, manifestValidators} from './schema.js'
 import {pointer as documentPointer, resolveDocumentVariables, templateOrigin} from './document-vars.js'
-import type {AttributeValue, Attributes, Canary, CanaryAwait, LoadResult, Recipient, Send, SourceDigest} from './types.js'
+import type {AttributeValue, Attributes, Canary, CanaryAwait, LoadResult, Recipient, Send, SourceDigest, SuppressionList} from './types.js'
+import {readSuppression, type SuppressSpec} from './suppression.js'
 import {NO_VARIABLES, type VariableInputs} from './vars.js'
 import {locateYaml, type TextPosition} from './yaml-locate.js'
 import {openConfinedSource, resolveSourceRoots, scanAllowed, SourceRefused, type RootsFs, type SourceHandle, type SourceRoots} from './source-roots.js'
@@ -51,6 +52,14 @@ export interface LoadOptions {
   maxProblems?: number
   /** Values for the manifests' variables, beyond their defaults (project environment, var files, MCSEND_VAR_*, --var). */
   variables?: VariableInputs
+  /** The project file's `suppress:` entries (for every send), each with its place in that file. */
+  projectSuppress?: ProjectSuppress
+}
+
+export interface ProjectSuppress {
+  /** Absolute path of the project file: its entries' paths are relative to it. */
+  abs: string
+  entries: {spec: SuppressSpec; at: {file: string; line: number; column: number; path: string}}[]
 }
 
 const DEFAULT_MAX_PROBLEMS = 50
@@ -76,6 +85,10 @@ interface Context {
   roots: SourceRoots
   /** Not errors, but worth a word: a manifest without sends, a source without recipients. */
   warnings: Problem[]
+  /** The project file's suppression lists, given to every send. */
+  projectSuppression: SuppressionList[]
+  /** Suppression files already read in this load (a list named by many sends is read once). */
+  suppressionCache: Map<string, Promise<SuppressionList | undefined>>
 }
 
 /** A send as read, before the cross-file checks (duplicate names) decide whether it is clean. */
@@ -366,6 +379,17 @@ async function loadDocument(doc: Document, counter: LineCounter, file: string, a
     canary = canaryOf(canaryValue, seeds, {file, ...pos}, problems, (p) => at(p))
   }
 
+  const suppression = [...ctx.projectSuppression]
+  const suppressItems = Array.isArray(manifest.suppress) ? (manifest.suppress as SuppressSpec[]) : []
+  for (const [i, spec] of suppressItems.entries()) {
+    const prefix = pointer(['suppress', i])
+    if (errored.some((p) => p === prefix || p.startsWith(`${prefix}/`))) continue
+    const kind = spec.csv !== undefined ? 'csv' : 'ndjson'
+    const pos = at(['suppress', i, kind])
+    const list = await loadSuppression(spec, abs, 'send', {file, line: pos.line, column: pos.column, path: formatPath(['suppress', i, kind])}, ctx, (p) => problems.add(p))
+    if (list !== undefined) suppression.push(list)
+  }
+
   if (!valid || problems.count > 0) return
   const send: Send = {
     apiVersion: 'mcsend/v1',
@@ -382,6 +406,7 @@ async function loadDocument(doc: Document, counter: LineCounter, file: string, a
   }
   if (typeof manifest.batchSize === 'number') send.batchSize = manifest.batchSize
   if (canary !== undefined) send.canary = canary
+  if (suppression.length > 0) send.suppression = suppression
   if (vars !== undefined && vars.values.size > 0) {
     const variables: Record<string, AttributeValue> = {}
     const sources: Record<string, string> = {}
@@ -428,6 +453,33 @@ function canaryOf(
     return undefined
   }
   return {from: value.first === undefined ? 'seeds' : 'first', size, await: value.await ?? 'sent', timeoutMs, line: where.line, column: where.column}
+}
+
+/**
+ * Reads one suppression source (once per load, however many sends name it); a refused or unreadable path is a
+ * problem at the entry that names it, a bad row a problem at its line.
+ */
+async function loadSuppression(
+  spec: SuppressSpec,
+  namingAbs: string,
+  scope: 'project' | 'send',
+  where: {file: string; line: number; column: number; path: string},
+  ctx: Context,
+  report: (p: Problem) => void,
+): Promise<SuppressionList | undefined> {
+  const kind = spec.csv !== undefined ? 'csv' : 'ndjson'
+  const written = spec[kind]!
+  const key = JSON.stringify([path.resolve(path.dirname(namingAbs), written), spec.match, spec.hashed === true, spec.column ?? null, scope])
+  let pending = ctx.suppressionCache.get(key)
+  if (pending === undefined) {
+    pending = readSuppression(spec, namingAbs, scope, {fs: ctx.fs, roots: ctx.roots, display: ctx.display, problem: report}).catch((error: unknown) => {
+      if (error instanceof SourceRefused) report({...where, message: `suppression source ${excerpt(written, 80)} ${error.message}`, hint: error.hint})
+      else report({...where, message: `suppression source ${excerpt(written, 80)}: ${describeIoError(error)}`, hint: 'suppression paths are relative to the file that names them'})
+      return undefined
+    })
+    ctx.suppressionCache.set(key, pending)
+  }
+  return pending
 }
 
 /**
@@ -585,7 +637,25 @@ export async function loadManifests(paths: string[], deps: LoadDeps, options: Lo
     if (!(error instanceof SourceRefused)) throw error
     return {sends: [], problems: [{file: '--source-root', message: error.message, hint: error.hint}], omittedProblems: 0, manifests: [], warnings: []}
   }
-  const ctx: Context = {fs: deps.fs, cwd, sink, manifests: [], candidates: [], variables: options.variables ?? NO_VARIABLES, declared: new Set(), reported: new Set(), display, roots, warnings: []}
+  const ctx: Context = {
+    fs: deps.fs,
+    cwd,
+    sink,
+    manifests: [],
+    candidates: [],
+    variables: options.variables ?? NO_VARIABLES,
+    declared: new Set(),
+    reported: new Set(),
+    display,
+    roots,
+    warnings: [],
+    projectSuppression: [],
+    suppressionCache: new Map(),
+  }
+  for (const {spec, at} of options.projectSuppress?.entries ?? []) {
+    const list = await loadSuppression(spec, options.projectSuppress!.abs, 'project', at, ctx, (p) => sink.add(p))
+    if (list !== undefined) ctx.projectSuppression.push(list)
+  }
   for (const [file, bytes] of await expandPaths(paths, ctx)) await loadManifestFile(file, bytes, ctx)
   checkNames(ctx)
   checkMessageKeys(ctx)

@@ -14,6 +14,7 @@ import {describeSchemaErrors, formatPath, newAjv} from './schema.js'
 import {didYouMean} from './suggest.js'
 import {layerFromYamlMap, placeText, type Place, type VariableLayer} from './vars.js'
 import {locateYaml} from './yaml-locate.js'
+import type {SuppressSpec} from './suppression.js'
 
 export const PROJECT_FILE = 'mcsend.yaml'
 export const PROJECT_SCHEMA_URL = new URL('../../schemas/project.schema.json', import.meta.url)
@@ -32,6 +33,8 @@ export interface EnvironmentSpec {
 
 export interface Project {
   file: string
+  /** Suppression sources for every send (paths relative to the project file). */
+  suppress?: SuppressSpec[]
   defaultEnvironment?: string
   environments: Record<string, EnvironmentSpec>
   /** The parsed document, for locating an environment's values. */
@@ -75,7 +78,7 @@ export function parseProject(text: string, file: string): {project?: Project; pr
     problems.sort((a, b) => a.line! - b.line! || a.column! - b.column!)
     return {problems}
   }
-  const raw = value as {defaultEnvironment?: string; environments: Record<string, EnvironmentSpec>}
+  const raw = value as {defaultEnvironment?: string; environments: Record<string, EnvironmentSpec>; suppress?: SuppressSpec[]}
   const names = Object.keys(raw.environments)
   for (const [name, env] of Object.entries(raw.environments)) {
     if (env.subdomain !== undefined && env.authUrl !== undefined) {
@@ -94,7 +97,9 @@ export function parseProject(text: string, file: string): {project?: Project; pr
     problems.push({...at(['defaultEnvironment']), path: 'defaultEnvironment', message: `no environment named ${excerpt(String(raw.defaultEnvironment), 60)}${guess === undefined ? `; environments: ${names.join(', ')}` : ` (did you mean ${guess}?)`}`})
   }
   if (problems.length > 0) return {problems}
-  return {project: {file, defaultEnvironment: raw.defaultEnvironment, environments: raw.environments, doc, counter}, problems}
+  const project: Project = {file, defaultEnvironment: raw.defaultEnvironment, environments: raw.environments, doc, counter}
+  if (raw.suppress !== undefined && raw.suppress.length > 0) project.suppress = raw.suppress
+  return {project, problems}
 }
 
 /** Credentials go to this URL: https only, except a local fake on the loopback address. */
@@ -139,4 +144,12 @@ export function chooseEnvironment(project: Project, flag: string | undefined, en
     error: `${from} ${JSON.stringify(asked)}: ${project.file} has no such environment${guess === undefined ? '' : ` (did you mean ${guess}?)`}`,
     hint: `its environments: ${names.join(', ')} (declared at ${placeText(environmentPlace(project, names[0]!))})`,
   }
+}
+
+/** The project's `suppress:` entries, each with its place in the project file (for the loader's problems). */
+export function projectSuppressEntries(project: Project): {spec: SuppressSpec; at: {file: string; line: number; column: number; path: string}}[] {
+  return (project.suppress ?? []).map((spec, i) => {
+    const kind = spec.csv !== undefined ? 'csv' : 'ndjson'
+    return {spec, at: {file: project.file, ...locateYaml(project.doc, project.counter, ['suppress', i, kind]), path: formatPath(['suppress', i, kind])}}
+  })
 }

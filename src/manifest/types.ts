@@ -44,6 +44,22 @@ export interface Canary {
   column: number
 }
 
+/** A suppression source as loaded: recipients it lists are left out of the plan (plan/build.ts). */
+export interface SuppressionList {
+  /** Display path of the file (relative to the working directory). */
+  file: string
+  /** Hex SHA-256 of the file's bytes. */
+  sha256: string
+  /** What the values are: contactKeys or addresses (see keys/suppression.ts). */
+  match: 'contactKey' | 'to'
+  /** The values are hashes (keys/suppression.ts suppressionHash), not the values themselves. */
+  hashed: boolean
+  /** Named by the project file (for every send) or by the send itself. */
+  scope: 'project' | 'send'
+  /** Normalised values (normaliseSuppressed), or hashes when `hashed`. Never printed. */
+  values: ReadonlySet<string>
+}
+
 export interface Send {
   apiVersion: 'mcsend/v1'
   kind: 'Send'
@@ -71,6 +87,8 @@ export interface Send {
   nameTemplate?: string
   /** Where each variable's value came from: `default`, `--var`, `MCSEND_VAR_NAME`, a var file or the project file. */
   variableSources?: Record<string, string>
+  /** Suppression sources (the project file's first, then the send's own); absent when there are none. */
+  suppression?: SuppressionList[]
 }
 
 export interface LoadResult {

@@ -1,9 +1,10 @@
-import type {Attributes, Recipient, Send} from '../manifest/types.js'
+import type {Attributes, Recipient, Send, SuppressionList} from '../manifest/types.js'
+import {normaliseSuppressed, suppressionHash} from '../keys/suppression.js'
 import type {MessageRecord, SendSnapshot, StateData} from '../state/types.js'
 import {chooseBatchSize, chunk} from './batch.js'
 import {sameHash} from '../keys/hash.js'
 import {UNKEYED, type StateHasher} from '../keys/keyed.js'
-import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedBatch, type PlannedMessage, type PlannedSend, type PlanSummary, type RenamedSendWarning, type SourceCount} from './types.js'
+import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedBatch, type PlannedMessage, type PlannedSend, type PlanSummary, type RenamedSendWarning, type SourceCount, type SuppressionCount} from './types.js'
 
 export interface BuildPlanOptions {
   /** Human description of the state (file path or URL without secrets). */
@@ -89,13 +90,28 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
   const bySource: SourceCount[] = []
   // Consecutive recipients come from the same source: look the counter up only when the file changes.
   let source: SourceCount | undefined
+  const lists = send.suppression ?? []
+  const suppressedBy = lists.length > 0 ? suppressionMatcher(lists, hasher) : undefined
+  const suppression: SuppressionCount[] = lists.map((l) => ({file: l.file, match: l.match, hashed: l.hashed, scope: l.scope, suppressed: 0, alreadySent: 0}))
+  let suppressed = 0
   // The canary is the first recipients of the send (seeds come first); `first: N` of a smaller audience is all of it.
   const canarySize = Math.min(send.canary?.size ?? 0, send.recipients.length)
   let canaryToSend = 0
   for (const [i, r] of send.recipients.entries()) {
-    if (!anyAttributes && r.attributes !== undefined && hasKeys(r.attributes)) anyAttributes = true
     const messageKey = r.messageKey ?? derive(r.contactKey)
     const record = checkRecords ? records.get(messageKey) : undefined
+    if (suppressedBy !== undefined) {
+      const index = suppressedBy(r)
+      if (index >= 0) {
+        // Left out before anything else: no batch, no sample, no drift; an earlier send is counted as such.
+        const count = suppression[index]!
+        count.suppressed++
+        if (record?.status === 'accepted') count.alreadySent++
+        suppressed++
+        continue
+      }
+    }
+    if (!anyAttributes && r.attributes !== undefined && hasKeys(r.attributes)) anyAttributes = true
     let action: Action = 'create'
     let reason: string | undefined
     if (record) {
@@ -146,12 +162,32 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
     ...(send.variables === undefined ? {} : {variables: send.variables, variableSources: send.variableSources ?? {}}),
     batches,
     unchanged,
-    counts: {...counts, total: send.recipients.length, toSend: toSend.length, requests: batches.length},
+    counts: {...counts, total: send.recipients.length - suppressed, toSend: toSend.length, requests: batches.length},
     bySource,
     pending,
     ...(withCanary
       ? {canary: {from: send.canary!.from, size: canarySize, await: send.canary!.await, timeoutMs: send.canary!.timeoutMs, batches: leading.length, toSend: canaryToSend}}
       : {}),
+    ...(lists.length === 0 ? {} : {suppression}),
+  }
+}
+
+/**
+ * Which suppression list (index) leaves a recipient out, or -1. Plain lists hold normalised values; hashed ones the
+ * hashes of them (keys/suppression.ts), computed per recipient only when such a list exists.
+ */
+function suppressionMatcher(lists: readonly SuppressionList[], hasher: StateHasher): (r: Recipient) => number {
+  const hashed = lists.some((l) => l.hashed)
+  return (r) => {
+    const to = normaliseSuppressed('to', r.to)
+    const toHash = hashed ? suppressionHash(hasher, 'to', r.to) : ''
+    const contactHash = hashed ? suppressionHash(hasher, 'contactKey', r.contactKey) : ''
+    for (let i = 0; i < lists.length; i++) {
+      const l = lists[i]!
+      const value = l.match === 'to' ? (l.hashed ? toHash : to) : l.hashed ? contactHash : r.contactKey
+      if (l.values.has(value)) return i
+    }
+    return -1
   }
 }
 
@@ -209,6 +245,7 @@ function hasKeys(o: object): boolean {
 function summarise(sends: readonly PlannedSend[]): PlanSummary {
   const s: PlanSummary = {sends: sends.length, messages: 0, create: 0, retry: 0, noop: 0, drift: 0, toSend: 0, requests: 0, pending: 0}
   for (const send of sends) {
+    if (send.suppression !== undefined) s.suppressed = (s.suppressed ?? 0) + send.suppression.reduce((n, c) => n + c.suppressed, 0)
     s.messages += send.counts.total
     s.create += send.counts.create
     s.retry += send.counts.retry

@@ -66,6 +66,20 @@ export interface SourceCount extends ActionCounts {
   total: number
 }
 
+/** What one suppression source left out of a send's plan (counts only: the values are never shown). */
+export interface SuppressionCount {
+  /** The suppression file (display path). */
+  file: string
+  match: 'contactKey' | 'to'
+  hashed: boolean
+  /** Named by the project file (every send) or by the send. */
+  scope: 'project' | 'send'
+  /** Recipients of this send it left out (one listed by several sources counts for the first). */
+  suppressed: number
+  /** Of those, how many the state shows as sent before they were suppressed: shown as such, never as drift. */
+  alreadySent: number
+}
+
 export interface PlannedSend {
   name: string
   definitionKey: string
@@ -92,9 +106,13 @@ export interface PlannedSend {
   pending: number
   /** The canary step, when the manifest declares one and something beyond it is to be sent. */
   canary?: PlannedCanary
+  /** Per suppression source, what it left out; absent when the send has none. Suppressed recipients are in no batch. */
+  suppression?: SuppressionCount[]
 }
 
 export interface PlanSummary extends ActionCounts {
+  /** Recipients left out by suppression sources; absent when no send has any. */
+  suppressed?: number
   sends: number
   messages: number
   toSend: number

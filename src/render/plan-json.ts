@@ -18,6 +18,7 @@ function sendHeader(send: PlannedSend, options: MaskOptions): Record<string, unk
     ...(send.bySource === undefined ? {} : {bySource: send.bySource.map((c) => ({...c, file: maskValue(c.file, options)}))}),
     pending: send.pending,
     ...(send.canary === undefined ? {} : {canary: send.canary}),
+    ...(send.suppression === undefined ? {} : {suppression: send.suppression.map((c) => ({...c, file: maskValue(c.file, options)}))}),
   }
 }
 

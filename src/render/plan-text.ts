@@ -1,6 +1,6 @@
 import {describeCanaryStep} from './canary-text.js'
 import type {Paint} from './paint.js'
-import type {Plan, PlanEnvironment, PlannedMessage, PlannedSend, RenamedSendWarning} from '../plan/types.js'
+import type {Plan, PlanEnvironment, PlannedMessage, PlannedSend, RenamedSendWarning, SuppressionCount} from '../plan/types.js'
 import {formatAttributeValue, formatCount, plural} from '../text/format.js'
 import {escapeTerminal, maskAttributes, maskValue, type MaskOptions} from '../privacy/index.js'
 
@@ -45,6 +45,7 @@ function renderSend(send: PlannedSend, options: TextRenderOptions): string[] {
   // Where the recipients came from: each file, and the inline list (named by its manifest).
   const sources = (send.bySource ?? []).map((s) => `${escapeTerminal(maskValue(s.inline ? `inline (${s.file})` : s.file, options))} ${formatCount(s.total)}`)
   if (sources.length > 0) lines.push(`  sources        ${sources.join(', ')}`)
+  lines.push(...suppressionLines(send, options))
   if (send.batches.length === 0) {
     lines.push(`  requests       ${paint.dim('none: nothing to send')}`)
   } else {
@@ -61,6 +62,23 @@ function renderSend(send: PlannedSend, options: TextRenderOptions): string[] {
     if (rest > 0) lines.push(paint.dim(`    … and ${formatCount(rest)} more`))
   }
   return lines
+}
+
+/** One line per suppression source: how many it left out, and how many of those were sent before it named them. */
+export function suppressionLines(send: PlannedSend, options: TextRenderOptions): string[] {
+  const lines: string[] = []
+  for (const [i, c] of (send.suppression ?? []).entries()) {
+    const label = i === 0 ? '  suppressed     ' : '                 '
+    lines.push(`${label}${describeSuppression(c, (f) => terminalValue(f, options))}`)
+  }
+  return lines
+}
+
+/** `3 by suppress/optout.csv (addresses, hashed; mcsend.yaml), 1 of them already sent before`. */
+export function describeSuppression(c: SuppressionCount, file: (f: string) => string): string {
+  const what = [c.match === 'to' ? 'addresses' : 'contactKeys', c.hashed ? 'hashed' : undefined, c.scope === 'project' ? 'for every send' : undefined].filter((x) => x !== undefined).join(', ')
+  const sent = c.alreadySent > 0 ? `; ${formatCount(c.alreadySent)} of them already sent before they were suppressed` : ''
+  return `${formatCount(c.suppressed)} by ${file(c.file)} (${what})${sent}`
 }
 
 function batchSizes(send: PlannedSend): string {
@@ -147,13 +165,16 @@ export function describeEnvironment(e: PlanEnvironment): string {
 export function closingLine(plan: Plan, paint: Paint): string {
   const s = plan.summary
   const sends = plural(s.sends, 'send')
+  const suppressed = s.suppressed !== undefined && s.suppressed > 0 ? `${formatCount(s.suppressed)} suppressed` : undefined
   if (s.toSend === 0) {
-    return paint.bold(`Plan: nothing to send across ${sends}${s.noop > 0 ? ` (${formatCount(s.noop)} already sent)` : ''}.`)
+    const extra = [s.noop > 0 ? `${formatCount(s.noop)} already sent` : undefined, suppressed].filter((x) => x !== undefined)
+    return paint.bold(`Plan: nothing to send across ${sends}${extra.length > 0 ? ` (${extra.join(', ')})` : ''}.`)
   }
   const extra: string[] = []
   if (s.retry > 0) extra.push(`${formatCount(s.retry)} retries`)
   if (s.noop > 0) extra.push(`${formatCount(s.noop)} already sent`)
   if (s.drift > 0) extra.push(`${formatCount(s.drift)} drifted`)
+  if (suppressed !== undefined) extra.push(suppressed)
   return paint.bold(
     `Plan: ${plural(s.toSend, 'message')} to send in ${plural(s.requests, 'request')} across ${sends}${extra.length > 0 ? ` (${extra.join(', ')})` : ''}.`,
   )

@@ -1,0 +1,31 @@
+import {createInterface} from 'node:readline'
+
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../cli/base-command.js'
+import {hashSuppressionList} from '../../core/suppress-hash.js'
+import type {ExitCodes} from '../../errors.js'
+
+export default class SuppressHash extends BaseCommand<typeof SuppressHash> {
+  static summary = 'Hash a suppression list, so it can be committed without the addresses or contactKeys in it.'
+  static description = `Reads one value per line on stdin (an email address with --match to, a contactKey with --match contactKey) and prints a CSV with a header \`hash\` and one hash per value. Name the file in a send's (or mcsend.yaml's) \`suppress:\` with \`hashed: true\` and the same \`match\`.
+
+The hash is the state's own digest of the normalised value: base64url of the first 16 bytes of SHA-256("to\\n" + the address trimmed and in lower case), or of SHA-256("contact\\n" + contactKey). With MCSEND_STATE_KEY set it is HMAC-SHA-256 under that key instead: hash the list with the key the plan runs with (keyed, nobody without the key can test an address against the list).`
+
+  static exitCodes: ExitCodes = [0, 3, 64]
+
+  static examples = [
+    {description: 'Hash a file of addresses into a committable list', command: '<%= config.bin %> <%= command.id %> --match to < optouts.txt > suppress/optouts.csv'},
+    {description: 'Hash contactKeys', command: "printf 'c17\\nc42\\n' | <%= config.bin %> <%= command.id %> --match contactKey"},
+  ]
+
+  static flags = {
+    match: Flags.option({options: ['to', 'contactKey'] as const, required: true, description: 'What each line holds: an email address (to) or a contactKey.'})(),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(SuppressHash)
+    const lines = await hashSuppressionList(createInterface({input: process.stdin, crlfDelay: Infinity}), {match: flags.match, env: process.env, inputName: 'stdin'})
+    process.stdout.write(`${lines.join('\n')}\n`)
+  }
+}
