@@ -61,7 +61,7 @@ describe('suppression in the plan (pure)', () => {
     expect(planned.suppression![0]).toMatchObject({suppressed: 1, alreadySent: 1})
     expect(planned.counts).toMatchObject({drift: 0, noop: 0, create: 4})
     expect(planned.unchanged).toEqual([])
-    const text = renderPlanText(plan, {paint: makePaint(false)})
+    const text = renderPlanText(plan, {paint: makePaint(false), showAddresses: false})
     expect(text).toContain('suppressed     1 by contactKey.csv (contactKeys); 1 of them already sent before they were suppressed')
     expect(text).toContain('(1 suppressed)')
   })
@@ -144,5 +144,15 @@ describe('suppression sources in manifests', () => {
       ['all.csv', 'project'],
       ['own.csv', 'send'],
     ])
+  })
+})
+
+describe('suppression schemas', () => {
+  it('mcsend.yaml takes the same suppress entries as a send', async () => {
+    const {readFile} = await import('node:fs/promises')
+    const manifest = JSON.parse(await readFile(new URL('../../schemas/manifest.schema.json', import.meta.url), 'utf8')) as {$defs: Record<string, unknown>}
+    const project = JSON.parse(await readFile(new URL('../../schemas/project.schema.json', import.meta.url), 'utf8')) as {$defs: Record<string, unknown>}
+    expect(project.$defs.suppression).toEqual(manifest.$defs.suppression)
+    expect(project.$defs.path).toEqual(manifest.$defs.path)
   })
 })
