@@ -53,6 +53,7 @@ export const ERROR_CODES = [
   'state_key_mismatch',
   'state_key_missing',
   'target_mismatch',
+  'state_lost',
   'state_error',
   'write_failed',
   // credentials and token

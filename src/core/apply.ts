@@ -12,6 +12,7 @@ import {makeLockOwner} from '../state/lock.js'
 import type {MessageStatus, StateData, StateTarget} from '../state/types.js'
 import type {Send} from '../manifest/types.js'
 import {requireConnection} from './connection.js'
+import {refuseKnownKeys} from './known-keys.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
 import {bindStateKey, checkStateKey, stateHasherFromEnv, storableSnapshot, storableValue} from './state-key.js'
 import type {StateHasher} from '../keys/keyed.js'
@@ -151,6 +152,7 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
       }
       if (state.target === undefined) await store.setMeta({target})
       await preflightDefinitions(plan, client, options.allowInactive)
+      await refuseKnownKeys(plan, state, client, {note: (m) => ui.note(m)})
       targetText = describeTargetForApproval(target)
       if (needsApproval && !(await ui.approve(plan, targetText))) return undefined
       // Each key's status before this run, read now: the executor's pending records replace them as it goes.

@@ -28,6 +28,7 @@ const SCHEMA_FOR_COMMAND: Record<string, string> = {
   'state:forget': 'state-forget',
   'state:unlock': 'state-unlock',
   'state:retarget': 'state-retarget',
+  'state:recover': 'state-recover',
   'state:push': 'state-transfer',
   'state:pull': 'state-transfer',
   init: 'init',
@@ -39,7 +40,7 @@ const SCHEMA_FOR_COMMAND: Record<string, string> = {
 const ADDRESSES = ['ann@example.com', 'bob@example.org', 'cy@example.net', 'dan@example.com']
 
 /** The schemas of this file's outputs (compileSchema holds them to ajv's strict mode, with formats checked). */
-const OUTPUT_SCHEMAS = ['error', 'validate', 'status', 'sandbox', 'state-list', 'state-record', 'state-rm', 'state-forget', 'state-unlock', 'state-transfer', 'state-retarget']
+const OUTPUT_SCHEMAS = ['error', 'validate', 'status', 'sandbox', 'state-list', 'state-record', 'state-rm', 'state-forget', 'state-unlock', 'state-transfer', 'state-retarget', 'state-recover']
 
 const validators = new Map<string, ReturnType<typeof compileSchema>>()
 function validatorFor(name: string) {
