@@ -1,4 +1,4 @@
-import type {RecoverReport, RecoverSendCounts} from '../core/recover.js'
+import type {RecoverReport, RecoverSendCounts} from '../status/recover-report.js'
 import {escapeTerminal} from '../privacy/index.js'
 import {formatCount, plural} from '../text/format.js'
 import type {Paint} from './paint.js'

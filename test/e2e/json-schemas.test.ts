@@ -29,6 +29,7 @@ const SCHEMA_FOR_COMMAND: Record<string, string> = {
   'state:unlock': 'state-unlock',
   'state:retarget': 'state-retarget',
   'state:recover': 'state-recover',
+  'suppress:hash': 'suppress-hash',
   'state:push': 'state-transfer',
   'state:pull': 'state-transfer',
   init: 'init',
@@ -40,7 +41,7 @@ const SCHEMA_FOR_COMMAND: Record<string, string> = {
 const ADDRESSES = ['ann@example.com', 'bob@example.org', 'cy@example.net', 'dan@example.com']
 
 /** The schemas of this file's outputs (compileSchema holds them to ajv's strict mode, with formats checked). */
-const OUTPUT_SCHEMAS = ['error', 'validate', 'status', 'sandbox', 'state-list', 'state-record', 'state-rm', 'state-forget', 'state-unlock', 'state-transfer', 'state-retarget', 'state-recover']
+const OUTPUT_SCHEMAS = ['error', 'validate', 'status', 'sandbox', 'state-list', 'state-record', 'state-rm', 'state-forget', 'state-unlock', 'state-transfer', 'state-retarget', 'state-recover', 'suppress-hash']
 
 const validators = new Map<string, ReturnType<typeof compileSchema>>()
 function validatorFor(name: string) {

@@ -6,6 +6,7 @@ import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
 
 import {makeProject, runCli, type Project} from '../helpers/project.js'
 import {startSandboxProcess, type SandboxProcess} from '../helpers/sandbox-process.js'
+import {compileSchema} from '../helpers/schemas.js'
 
 // Suppression in credentials mode: the CLI gets only MCSEND_AUTH_URL / CLIENT_ID / CLIENT_SECRET and talks to
 // `mcsend sandbox` running as its own process; the sandbox's outbox shows what was really sent.
@@ -41,6 +42,11 @@ describe('suppression (credentials mode)', () => {
     expect(hashed.stdout).toMatch(/^hash\n[A-Za-z0-9_-]{22}\n$/)
     expect(hashed.stdout).not.toContain('example.com')
     await writeFile(path.join(p.dir, 'optout-hashed.csv'), hashed.stdout)
+    const asJson = await cli(['suppress', 'hash', '--match', 'to', '--json'], 'c5@example.com\n\n')
+    const hashDoc = JSON.parse(asJson.stdout) as unknown
+    const validate = compileSchema('suppress-hash')
+    expect(validate(hashDoc), JSON.stringify(validate.errors)).toBe(true)
+    expect(hashDoc).toEqual({match: 'to', keyed: false, hashes: [hashed.stdout.split('\n')[1]]})
     await writeFile(path.join(p.dir, 'mcsend.yaml'), ['apiVersion: mcsend/v1', 'kind: Project', 'defaultEnvironment: test', 'environments:', '  test: {state: .mcsend/state.json}', 'suppress:', '  - csv: ./optout-hashed.csv', '    match: to', '    hashed: true', ''].join('\n'))
     await writeFile(path.join(p.dir, 'keys.ndjson'), '"c0"\n')
     await writeFile(path.join(p.dir, 'addresses.csv'), 'email\nC1@Example.COM\n')

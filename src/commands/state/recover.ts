@@ -44,7 +44,8 @@ Requests are paced (--rate, slowed down further on HTTP 429); the state lock is 
       controller.abort()
     }
     process.on('SIGINT', onSigint)
-    const progress = process.stderr.isTTY === true && !flags.json
+    const json = this.jsonEnabled()
+    const progress = process.stderr.isTTY === true && !json
     let lastProgress = 0
     try {
       const report = await runRecover(
@@ -74,14 +75,14 @@ Requests are paced (--rate, slowed down further on HTTP 429); the state lock is 
         },
       )
       const doc = toRecoverDocument(report)
-      if (flags.json) process.stdout.write(`${JSON.stringify(doc)}\n`)
-      else process.stdout.write(renderRecoverText(report, {paint: this.paint(process.stdout)}))
-      if (report.error && !flags.json) throw report.error
+      if (!json) process.stdout.write(renderRecoverText(report, {paint: this.paint(process.stdout)}))
+      if (report.error && !json) throw report.error
       if (report.error) {
+        // The document carries the error; stdout must hold only that one document.
         this.note(`error: ${report.error.message}${report.error.hint ? `\nhint: ${report.error.hint}` : ''}`)
-        this.exit(report.error.exitCode)
+        this.exitWithDocument(report.error.exitCode, doc)
       }
-      if (report.interrupted) this.exit(ExitCode.interrupted)
+      if (report.interrupted) this.exitWithDocument(ExitCode.interrupted, doc)
       return doc
     } finally {
       process.off('SIGINT', onSigint)

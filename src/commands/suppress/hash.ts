@@ -20,12 +20,14 @@ The hash is the state's own digest of the normalised value: base64url of the fir
   ]
 
   static flags = {
+    json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print the hashes as one JSON document instead of a CSV.'}),
     match: Flags.option({options: ['to', 'contactKey'] as const, required: true, description: 'What each line holds: an email address (to) or a contactKey.'})(),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<{match: 'to' | 'contactKey'; keyed: boolean; hashes: string[]}> {
     const {flags} = await this.parse(SuppressHash)
     const lines = await hashSuppressionList(createInterface({input: process.stdin, crlfDelay: Infinity}), {match: flags.match, env: process.env, inputName: 'stdin'})
-    process.stdout.write(`${lines.join('\n')}\n`)
+    if (!this.jsonEnabled()) process.stdout.write(`${lines.join('\n')}\n`)
+    return {match: flags.match, keyed: Boolean(process.env.MCSEND_STATE_KEY), hashes: lines.slice(1)}
   }
 }
