@@ -189,11 +189,16 @@ function targetWords(plan: Plan, options: MarkdownOptions): string {
 function totals(plan: Plan): string {
   const s = plan.summary
   const sends = plural(s.sends, 'send')
-  if (s.toSend === 0) return `Nothing to send across ${sends}${s.noop > 0 ? ` (${formatCount(s.noop)} already sent)` : ''}.`
+  const suppressed = s.suppressed !== undefined && s.suppressed > 0 ? `${formatCount(s.suppressed)} suppressed` : undefined
+  if (s.toSend === 0) {
+    const extra = [s.noop > 0 ? `${formatCount(s.noop)} already sent` : undefined, suppressed].filter((x) => x !== undefined)
+    return `Nothing to send across ${sends}${extra.length > 0 ? ` (${extra.join(', ')})` : ''}.`
+  }
   const extra: string[] = []
   if (s.retry > 0) extra.push(`${plural(s.retry, 'retry', 'retries')}`)
   if (s.noop > 0) extra.push(`${formatCount(s.noop)} already sent`)
   if (s.drift > 0) extra.push(`${formatCount(s.drift)} drifted, not re-sent`)
+  if (suppressed !== undefined) extra.push(suppressed)
   return `**${plural(s.toSend, 'message')}** in ${plural(s.requests, 'request')} across ${sends}${extra.length > 0 ? ` (${extra.join(', ')})` : ''}.`
 }
 
@@ -212,6 +217,7 @@ function renderSendDetails(send: PlannedSend, level: Detail, diff: string[], opt
   out.push(...diff, '')
   out.push(...renderAttributes(send, level, options), '')
   out.push(...renderSources(send, level, options), '')
+  if (send.suppression !== undefined) out.push(...renderSuppression(send, level, options), '')
   out.push(renderRequests(send))
   // The canary is its own step: a reviewer sees that these go first and that the rest waits for them.
   if (send.canary !== undefined) out.push('', `**Canary step:** ${escapeMarkdown(describeCanaryStep(send.canary).replace(/^canary: /, ''))}.`)
@@ -258,6 +264,21 @@ function renderSources(send: PlannedSend, level: Detail, options: MaskOptions): 
   if (sources.length > level.rows) {
     const rest = sources.slice(level.rows).reduce((n, s) => n + s.total, 0)
     out.push('', `… and ${plural(sources.length - level.rows, 'more source')} (${plural(rest, 'recipient')}).`)
+  }
+  return out
+}
+
+/** Per suppression source: how many recipients it left out (never sent), and how many of those were sent before. Counts only. */
+function renderSuppression(send: PlannedSend, level: Detail, options: MaskOptions): string[] {
+  const lists = send.suppression ?? []
+  const out = ['**Suppressed** (left out of every request):', '', '| suppression source | lists | suppressed | of them sent before |', '|---|---|--:|--:|']
+  for (const c of lists.slice(0, Math.max(1, level.rows))) {
+    const what = [c.match === 'to' ? 'addresses' : 'contactKeys', c.hashed ? 'hashed' : undefined, c.scope === 'project' ? 'for every send' : undefined].filter((x) => x !== undefined).join(', ')
+    out.push(`| ${code(c.file, options)} | ${what} | ${formatCount(c.suppressed)} | ${formatCount(c.alreadySent)} |`)
+  }
+  if (lists.length > Math.max(1, level.rows)) {
+    const rest = lists.slice(Math.max(1, level.rows)).reduce((n, c) => n + c.suppressed, 0)
+    out.push('', `… and ${plural(lists.length - Math.max(1, level.rows), 'more suppression source')} (${formatCount(rest)} suppressed).`)
   }
   return out
 }
