@@ -143,10 +143,12 @@ describe('a rejected key answered 109110 on a retry is confirmed through the sta
     await store.append([{...record, status: 'failed', errorCode: 109106}])
     await store.commit()
     await store.close()
+    // The first apply asked once too (a send the state had never seen: core/known-keys.ts); count from here.
+    const asked = sb.stats.statusRequests
     const {outcome} = await apply()
     expect(outcome.exitCode).toBe(ExitCode.ok)
     expect((await state()).messages.get(key(0))).toMatchObject({status: 'accepted'})
-    expect(sb.stats.statusRequests).toBe(1)
+    expect(sb.stats.statusRequests - asked).toBe(1)
     expect(sb.outbox()).toHaveLength(1)
   })
 })
