@@ -21,7 +21,7 @@ export const EXIT_CODE_MEANINGS: Record<ExitCodeValue, string> = {
   2: 'with --detailed-exitcode: there is something to send (0 then means nothing to send)',
   3: 'invalid input: a manifest, source file or flag value failed validation (nothing sent)',
   4: 'apply finished but some recipients were rejected (state saved; they show as retry)',
-  5: 'the state is locked by another run, or a saved plan is stale',
+  5: 'the state is locked by another run, a saved plan is stale, or apply found the state lost (Marketing Cloud knows keys it never recorded: mcsend state recover)',
   64: 'usage error: unknown command or flag',
   130: 'interrupted (Ctrl-C); the state is saved and a re-run completes the rest',
 }

@@ -130,6 +130,19 @@ describe('suppression sources in manifests', () => {
     expect(JSON.stringify(result.problems)).not.toContain('leaked.person')
   })
 
+  it('refuses special and absolute paths outside the roots, and never prints a control character from a list', async () => {
+    const cwd = await project({
+      's.yaml': manifest(['  - csv: /proc/self/environ', '    match: contactKey', '  - ndjson: ./esc.ndjson', '    match: contactKey', '    column: "k\\u001b[2J"'].join('\n')),
+      'esc.ndjson': '"ok"\n"bad\\u001b[31mkey"\n{"other": 1}\n',
+    })
+    const result = await loadManifests(['s.yaml'], {fs, cwd})
+    expect(result.sends).toEqual([])
+    const text = JSON.stringify(result.problems)
+    expect(result.problems.some((p) => p.file === 's.yaml' && p.message.includes('refused: an absolute path outside the source roots'))).toBe(true)
+    expect(result.problems.filter((p) => p.file === 'esc.ndjson').map((p) => p.line)).toEqual([2, 3])
+    expect(text).not.toContain('\u001b')
+  })
+
   it('reports a CSV without the column, naming the header', async () => {
     const cwd = await project({'s.yaml': manifest(['  - csv: ./l.csv', '    match: contactKey'].join('\n')), 'l.csv': 'id,email\n1,a@example.com\n'})
     const result = await loadManifests(['s.yaml'], {fs, cwd})
