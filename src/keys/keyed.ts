@@ -27,9 +27,16 @@ export interface StateHasher {
   /** A value stored as a hash instead of in clear (a snapshot value holding an address): `hash:…`. */
   hashValue(value: string): string
   messageKeyDeriver(name: string, revision: number): (contactKey: string) => string
+  /**
+   * The digest a hashed suppression list holds (keys/suppression.ts): base64url of the first 16 bytes of
+   * SHA-256("suppress\n" + input), or of HMAC-SHA-256 under the key. Fixed, unlike the state's own hashes, so a
+   * committed list keeps matching whatever the state format does.
+   */
+  suppressionDigest(input: string): string
 }
 
 const VALUE_HASH_BYTES = 16
+const SUPPRESSION_DIGEST_BYTES = 16
 const DIGEST_LENGTH = 43
 
 export const UNKEYED: StateHasher = {
@@ -40,6 +47,7 @@ export const UNKEYED: StateHasher = {
   hashAttributes,
   hashValue: (value) => `hash:${sha256Base64url(`value\n${value}`, VALUE_HASH_BYTES)}`,
   messageKeyDeriver,
+  suppressionDigest: (input) => sha256Base64url(`suppress\n${input}`, SUPPRESSION_DIGEST_BYTES),
 }
 
 /** Why a state key cannot be used, or undefined. */
@@ -85,6 +93,7 @@ export function makeStateHasher(key: string | undefined): StateHasher {
       return cached
     },
     hashValue: (value) => `hash:${hmac(`value\n${value}`, VALUE_HASH_BYTES)}`,
+    suppressionDigest: (input) => hmac(`suppress\n${input}`, SUPPRESSION_DIGEST_BYTES),
     // The same layout as the unkeyed key (see message-key.ts), with HMAC-SHA-256 under the key as the digest.
     messageKeyDeriver: (name, revision) => {
       const hashed = `${name}\n${revision}\n`

@@ -13,18 +13,16 @@ export function normaliseSuppressed(match: SuppressMatch, value: string): string
 }
 
 /**
- * The hash a hashed suppression list holds for a value: the state's own digest of the normalised value (see
- * keys/hash.ts and keys/keyed.ts), so a list can be committed without the addresses in it:
+ * The hash a hashed suppression list holds for a value, so a list can be committed without the addresses in it:
  *
- *   to:         base64url(first 16 bytes of SHA-256("to\n" + lowercase(trim(address))))
- *   contactKey: base64url(first 16 bytes of SHA-256("contact\n" + contactKey))
+ *   base64url(first 16 bytes of SHA-256("suppress\n" + match + "\n" + normalised value))
  *
- * With MCSEND_STATE_KEY set, HMAC-SHA-256 under that key replaces SHA-256 (a list must be hashed with the key
- * the plan runs with). `mcsend suppress hash` computes them.
+ * where match is `to` or `contactKey` and the value is normalised as above. With MCSEND_STATE_KEY set, HMAC-SHA-256
+ * under that key replaces SHA-256 (a list must be hashed with the key the plan runs with). `mcsend suppress hash`
+ * computes them.
  */
 export function suppressionHash(hasher: StateHasher, match: SuppressMatch, value: string): string {
-  const normal = normaliseSuppressed(match, value)
-  return match === 'to' ? hasher.hashTo(normal) : hasher.hashContactKey(normal)
+  return hasher.suppressionDigest(`${match}\n${normaliseSuppressed(match, value)}`)
 }
 
 /** A hash as suppressionHash writes it: 22 base64url characters (16 bytes). */
