@@ -2,6 +2,7 @@ import type {Attributes, Recipient, Send, SuppressionList} from '../manifest/typ
 import {normaliseSuppressed, suppressionHash} from '../keys/suppression.js'
 import type {MessageRecord, SendSnapshot, StateData} from '../state/types.js'
 import {chooseBatchSize, chunk} from './batch.js'
+import {InvalidInputError} from '../errors.js'
 import {sameHash} from '../keys/hash.js'
 import {UNKEYED, type StateHasher} from '../keys/keyed.js'
 import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedBatch, type PlannedMessage, type PlannedSend, type PlanSummary, type RenamedSendWarning, type SourceCount, type SuppressionCount} from './types.js'
@@ -94,9 +95,13 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
   const suppressedBy = lists.length > 0 ? suppressionMatcher(lists, hasher) : undefined
   const suppression: SuppressionCount[] = lists.map((l) => ({file: l.file, match: l.match, hashed: l.hashed, scope: l.scope, suppressed: 0, alreadySent: 0}))
   let suppressed = 0
-  // The canary is the first recipients of the send (seeds come first); `first: N` of a smaller audience is all of it.
-  const canarySize = Math.min(send.canary?.size ?? 0, send.recipients.length)
+  // The canary is the first recipients of the send that are not suppressed: the seeds (merged first) left after
+  // suppression, or the first N of the audience left after it (`first: N` of a smaller audience is all of it). A
+  // suppressed recipient never counts: it is never sent, so it cannot be awaited either.
+  const canaryLimit = send.canary?.size ?? 0
+  let canarySize = 0
   let canaryToSend = 0
+  let kept = 0
   for (const [i, r] of send.recipients.entries()) {
     const messageKey = r.messageKey ?? derive(r.contactKey)
     const record = checkRecords ? records.get(messageKey) : undefined
@@ -111,6 +116,9 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
         continue
       }
     }
+    const inCanary = send.canary?.from === 'seeds' ? i < canaryLimit : kept < canaryLimit
+    kept++
+    if (inCanary) canarySize++
     if (!anyAttributes && r.attributes !== undefined && hasKeys(r.attributes)) anyAttributes = true
     let action: Action = 'create'
     let reason: string | undefined
@@ -137,8 +145,17 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
     const message: PlannedMessage = new RecipientMessage(r, messageKey, action, reason)
     if (action === 'create' || action === 'retry') {
       toSend.push(message)
-      if (i < canarySize) canaryToSend++
+      if (inCanary) canaryToSend++
     } else unchanged.push(message)
+  }
+  if (send.canary !== undefined && canarySize === 0 && toSend.length > 0) {
+    // Every seed is suppressed: going on would send to everyone with nothing awaited, as if the canary had passed.
+    const message = 'every canary recipient is suppressed, so there is nothing to send first and wait for'
+    throw new InvalidInputError(
+      `send ${send.name}: ${message}`,
+      [{file: send.file, line: send.canary.line, column: send.canary.column, path: 'canary', message}],
+      'name canary recipients that are not on a suppression list, or remove `canary:` to send without one',
+    )
   }
   const batchSize = chooseBatchSize(send.batchSize, anyAttributes)
   // A canary step only when something follows it: its requests first, then the rest cut as usual.

@@ -139,6 +139,32 @@ describe('apply with a canary (credentials mode)', () => {
     for (const raw of ['\u001b', '\u0007']) expect(`${result.stdout}${result.stderr}`).not.toContain(raw)
   })
 
+  it('a canary whose every seed is suppressed is refused (exit 3), never passed with nothing awaited; nothing is sent', async () => {
+    project = await makeCanaryProject()
+    await writeFile(path.join(project.dir, 'optout.ndjson'), SEEDS.map((s) => JSON.stringify(s)).join('\n') + '\n')
+    await writeFile(path.join(project.dir, 'send.yaml'), `${await readFile(path.join(project.dir, 'send.yaml'), 'utf8')}suppress:\n  - ndjson: ./optout.ndjson\n    match: contactKey\n`)
+    const result = await apply()
+    expect(result.code, result.stderr).toBe(3)
+    expect(result.stderr).toContain('canary')
+    expect(result.stderr).toContain('suppressed')
+    expect(result.stderr).not.toContain('Canary passed')
+    expect(await sentKeys()).toEqual([])
+  })
+
+  it('first: N with a suppressed recipient among the first N: the canary is the first N recipients that are sent to', async () => {
+    project = await makeCanaryProject()
+    const manifest = (await readFile(path.join(project.dir, 'send.yaml'), 'utf8')).replace(/canary:\n {2}recipients:\n {4}- inline:\n(?: {8}- .*\n)+/, 'canary:\n  first: 2\n')
+    await writeFile(path.join(project.dir, 'optout.ndjson'), '"c0"\n')
+    await writeFile(path.join(project.dir, 'send.yaml'), `${manifest}suppress:\n  - ndjson: ./optout.ndjson\n    match: contactKey\n`)
+    const plan = await runCli(['plan', 'send.yaml', '--json'], {cwd: project.dir, env: sandbox.env})
+    expect(plan.code, plan.stderr).toBe(0)
+    expect((JSON.parse(plan.stdout) as {sends: {canary: unknown}[]}).sends[0]!.canary).toMatchObject({size: 2, toSend: 2})
+    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('c2'))}`, {event: 'notSent', statusCode: 24, statusMessage: 'ListDetectiveExclusion'})
+    const result = await apply()
+    expect(result.code, result.stderr).toBe(4)
+    expect(await sentKeys()).toEqual([key('c1'), key('c2')])
+  })
+
   it('timeout: a canary message that stays queued stops apply with exit 4 once the time limit passed', async () => {
     project = await makeCanaryProject({timeout: '1s'})
     await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-1'))}`, {event: 'queued'})
