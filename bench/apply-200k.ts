@@ -13,12 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 
 import {startSandbox} from '../src/sandbox/server.js'
-import {fmt, measureNode, ROOT} from './lib.js'
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name)
-  return i > 0 ? process.argv[i + 1] : undefined
-}
+import {arg, dropWorkspace, fmt, measureNode, pgProblem, ROOT} from './lib.js'
 
 export interface ApplyBenchResult {
   rows: number
@@ -80,33 +75,6 @@ export function printApplyBench(label: string, r: ApplyBenchResult): void {
   )
 }
 
-async function postgresReachable(url: string): Promise<string | undefined> {
-  const {default: pg} = await import('pg')
-  const client = new pg.Client({connectionString: url, connectionTimeoutMillis: 3000})
-  client.on('error', () => undefined)
-  try {
-    await client.connect()
-    return undefined
-  } catch (error) {
-    return (error as Error).message
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
-
-async function dropBenchWorkspace(url: string, workspace: string): Promise<void> {
-  const {default: pg} = await import('pg')
-  const client = new pg.Client({connectionString: url})
-  await client.connect()
-  try {
-    for (const table of ['mcsend_messages', 'mcsend_sends', 'mcsend_lock_holders', 'mcsend_workspaces']) {
-      await client.query(`DELETE FROM ${table} WHERE workspace = $1`, [workspace])
-    }
-  } finally {
-    await client.end()
-  }
-}
-
 if (import.meta.url === `file://${process.argv[1]}`) {
   const rows = Number(arg('--rows') ?? 200_000)
   const spec = arg('--state')
@@ -116,7 +84,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     // Both backends, one after the other: the default file store, then PostgreSQL when one is reachable.
     printApplyBench('file state', await benchApply(rows, undefined))
     const url = process.env.MCSEND_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test'
-    const unreachable = await postgresReachable(url)
+    const unreachable = await pgProblem(url)
     if (unreachable) {
       console.log(`bench/apply-200k (PostgreSQL state): skipped: no PostgreSQL (${unreachable})`)
     } else {
@@ -124,7 +92,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       try {
         printApplyBench('PostgreSQL state', await benchApply(rows, () => url, workspace))
       } finally {
-        await dropBenchWorkspace(url, workspace)
+        await dropWorkspace(url, workspace)
       }
     }
   }

@@ -19,12 +19,7 @@ import {mkdtemp, rm, stat, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
-import {fmt, measureNode, ROOT, type Measured} from './lib.js'
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name)
-  return i > 0 ? process.argv[i + 1] : undefined
-}
+import {arg, customerRow, dropWorkspace, fmt, measureNode, median, pgProblem, ROOT, type Measured} from './lib.js'
 
 const ROWS = Number(arg('--rows') ?? process.env.MCSEND_BENCH_ROWS ?? 200_000)
 const RUNS = Number(arg('--runs') ?? 3)
@@ -35,7 +30,6 @@ const BASELINE_BIN = BASELINE === undefined ? undefined : path.resolve(BASELINE,
 const BARE = path.join(ROOT, 'bench', 'bare-sender.mjs')
 const DEFINITION = 'bench'
 const NAME = 'bench-apply'
-const PLANS = ['free', 'pro', 'team', 'enterprise']
 
 interface Sandbox {
   env: {MCSEND_AUTH_URL: string; MCSEND_CLIENT_ID: string; MCSEND_CLIENT_SECRET: string}
@@ -89,7 +83,7 @@ async function writeInputs(dir: string): Promise<{withAttributes: string; plain:
   const rowsWith: string[] = ['id,email,FirstName,Plan']
   const rowsPlain: string[] = ['id,email']
   for (let i = 0; i < ROWS; i++) {
-    rowsWith.push(`cust-${i},user${i}@example.com,Name${i % 997},${PLANS[i % 4]}`)
+    rowsWith.push(customerRow(i).slice(0, -1))
     rowsPlain.push(`cust-${i},user${i}@example.com`)
   }
   await writeFile(path.join(dir, 'with.csv'), `${rowsWith.join('\n')}\n`)
@@ -99,33 +93,6 @@ async function writeInputs(dir: string): Promise<{withAttributes: string; plain:
   await writeFile(path.join(dir, 'with.yaml'), manifest('with.csv'))
   await writeFile(path.join(dir, 'plain.yaml'), manifest('plain.csv'))
   return {withAttributes: 'with', plain: 'plain'}
-}
-
-async function dropWorkspace(workspace: string): Promise<void> {
-  const {default: pg} = await import('pg')
-  const client = new pg.Client({connectionString: PG_URL})
-  await client.connect()
-  try {
-    for (const table of ['mcsend_messages', 'mcsend_sends', 'mcsend_lock_holders', 'mcsend_workspaces']) {
-      await client.query(`DELETE FROM ${table} WHERE workspace = $1`, [workspace]).catch(() => undefined)
-    }
-  } finally {
-    await client.end()
-  }
-}
-
-async function pgProblem(): Promise<string | undefined> {
-  const {default: pg} = await import('pg')
-  const client = new pg.Client({connectionString: PG_URL, connectionTimeoutMillis: 3000})
-  client.on('error', () => undefined)
-  try {
-    await client.connect()
-    return undefined
-  } catch (error) {
-    return (error as Error).message
-  } finally {
-    await client.end().catch(() => undefined)
-  }
 }
 
 async function runBare(dir: string, c: Case, run: number): Promise<Measured> {
@@ -162,14 +129,8 @@ async function runMcsend(dir: string, c: Case, run: number, bin = BIN): Promise<
     return m
   } finally {
     await sandbox.stop()
-    if (c.state === 'pg') await dropWorkspace(workspace)
+    if (c.state === 'pg') await dropWorkspace(PG_URL, workspace)
   }
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
 }
 
 const only = arg('--only')
@@ -187,7 +148,7 @@ for (const attributes of [true, false]) {
 const dir = await mkdtemp(path.join(os.tmpdir(), 'mcsend-bench-bare-'))
 try {
   await writeInputs(dir)
-  const unreachable = cases.some((c) => c.state === 'pg') ? await pgProblem() : undefined
+  const unreachable = cases.some((c) => c.state === 'pg') ? await pgProblem(PG_URL) : undefined
   const [load1] = os.loadavg()
   console.log(`bench/apply-vs-bare: ${fmt(ROWS)} recipients, medians of ${RUNS} alternating runs, concurrency 4, ${os.cpus().length} cores, load ${fmt(load1 ?? 0, 2)} at start`)
   const rows: string[][] = []

@@ -65,3 +65,60 @@ export async function writeRowsOnce(file: string, rows: number, line: (i: number
   out.write(chunk + tail)
   await new Promise<void>((r) => out.end(() => r()))
 }
+
+/** The value after `name` on the command line (`--rows 1000` gives '1000'), or undefined when the flag is absent. */
+export function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name)
+  return i > 0 ? process.argv[i + 1] : undefined
+}
+
+/** The median of the samples (the mean of the two middle ones for an even count). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
+}
+
+const PLANS = ['free', 'pro', 'team', 'enterprise']
+
+/** The header of the customer CSV the benchmarks generate: a key, an address and two attribute columns. */
+export const CUSTOMER_HEAD = 'id,email,FirstName,Plan\n'
+
+/** Row i of that CSV (with its newline). */
+export function customerRow(i: number): string {
+  return `cust-${i},user${i}@example.com,Name${i % 997},${PLANS[i % 4]}\n`
+}
+
+/** Writes the customer CSV with `rows` rows once (kept in bench/.data between runs, see writeRowsOnce). */
+export function writeCustomersOnce(file: string, rows: number): Promise<void> {
+  return writeRowsOnce(file, rows, customerRow, CUSTOMER_HEAD)
+}
+
+/** Why PostgreSQL at `url` cannot be reached, or undefined when it can. */
+export async function pgProblem(url: string): Promise<string | undefined> {
+  const {default: pg} = await import('pg')
+  const client = new pg.Client({connectionString: url, connectionTimeoutMillis: 3000})
+  client.on('error', () => undefined)
+  try {
+    await client.connect()
+    return undefined
+  } catch (error) {
+    return (error as Error).message
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+/** Deletes what a benchmark run left of `workspace` in the PostgreSQL state (a table not yet created is skipped). */
+export async function dropWorkspace(url: string, workspace: string): Promise<void> {
+  const {default: pg} = await import('pg')
+  const client = new pg.Client({connectionString: url})
+  await client.connect()
+  try {
+    for (const table of ['mcsend_messages', 'mcsend_sends', 'mcsend_lock_holders', 'mcsend_workspaces']) {
+      await client.query(`DELETE FROM ${table} WHERE workspace = $1`, [workspace]).catch(() => undefined)
+    }
+  } finally {
+    await client.end()
+  }
+}

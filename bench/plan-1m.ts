@@ -8,16 +8,15 @@
 import {stat, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
-import {dataDir, fmt, measureNode, ROOT, writeRowsOnce} from './lib.js'
+import {dataDir, fmt, measureNode, ROOT, writeCustomersOnce} from './lib.js'
 
 const rowsArg = process.argv.indexOf('--rows')
 const ROWS = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 1_000_000
-const PLANS = ['free', 'pro', 'team', 'enterprise']
 
 async function generate(dir: string): Promise<{csv: string; manifest: string}> {
   const csv = path.join(dir, `plan-${ROWS}.csv`)
   const manifest = path.join(dir, `plan-${ROWS}.yaml`)
-  await writeRowsOnce(csv, ROWS, (i) => `cust-${i},user${i}@example.com,Name${i % 997},${PLANS[i % 4]}\n`, 'id,email,FirstName,Plan\n')
+  await writeCustomersOnce(csv, ROWS)
   await writeFile(
     manifest,
     [

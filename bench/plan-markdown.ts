@@ -6,17 +6,11 @@
  *   git worktree add /tmp/mcsend-base <commit> && (cd /tmp/mcsend-base && npm ci && npm run build)
  *   npx tsx bench/plan-markdown.ts --baseline /tmp/mcsend-base [--rows 1000000] [--runs 5]
  */
-import {createWriteStream} from 'node:fs'
-import {stat, writeFile} from 'node:fs/promises'
+import {writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
-import {dataDir, fmt, measureNode, ROOT, type Measured} from './lib.js'
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name)
-  return i > 0 ? process.argv[i + 1] : undefined
-}
+import {arg, dataDir, fmt, measureNode, median, ROOT, writeCustomersOnce, type Measured} from './lib.js'
 
 const baseline = arg('--baseline')
 if (baseline === undefined) {
@@ -25,26 +19,11 @@ if (baseline === undefined) {
 }
 const ROWS = Number(arg('--rows') ?? 1_000_000)
 const RUNS = Number(arg('--runs') ?? 5)
-const PLANS = ['free', 'pro', 'team', 'enterprise']
 
 async function generate(dir: string): Promise<string> {
   const csv = path.join(dir, `review-${ROWS}.csv`)
   const manifest = path.join(dir, `review-${ROWS}.yaml`)
-  const exists = await stat(csv).then((s) => s.size > 0).catch(() => false)
-  if (!exists) {
-    const out = createWriteStream(csv)
-    out.write('id,email,FirstName,Plan\n')
-    let chunk = ''
-    for (let i = 0; i < ROWS; i++) {
-      chunk += `cust-${i},user${i}@example.com,Name${i % 997},${PLANS[i % 4]}\n`
-      if (chunk.length > 1 << 20) {
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()))
-        chunk = ''
-      }
-    }
-    out.write(chunk)
-    await new Promise<void>((r) => out.end(() => r()))
-  }
+  await writeCustomersOnce(csv, ROWS)
   const lines = [
     'apiVersion: mcsend/v1',
     'kind: Send',
@@ -84,11 +63,6 @@ for (let i = 0; i < RUNS; i++) {
   samples.push(pair)
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((x, y) => x - y)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
-}
 const [load1] = os.loadavg()
 console.log(`bench/plan-markdown: ${fmt(ROWS)} recipients + 1 inline, medians of ${RUNS} alternating runs, ${os.cpus().length} cores, load ${fmt(load1 ?? 0, 2)}`)
 console.log('| build | wall (median) | peak RSS (median) | Markdown characters |')

@@ -5,35 +5,19 @@
  *
  *   npx tsx bench/plan-out.ts [--rows N]
  */
-import {createWriteStream} from 'node:fs'
 import {rm, stat, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
-import {dataDir, fmt, measureNode, ROOT} from './lib.js'
+import {dataDir, fmt, measureNode, ROOT, writeCustomersOnce} from './lib.js'
 
 const rowsArg = process.argv.indexOf('--rows')
 const ROWS = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 2_000_000
-const PLANS = ['free', 'pro', 'team', 'enterprise']
 
 async function generate(dir: string): Promise<string> {
   const csv = path.join(dir, `plan-out-${ROWS}.csv`)
   const manifest = path.join(dir, `plan-out-${ROWS}.yaml`)
-  const exists = await stat(csv).then((s) => s.size > 0).catch(() => false)
-  if (!exists) {
-    const out = createWriteStream(csv)
-    out.write('id,email,FirstName,Plan\n')
-    let chunk = ''
-    for (let i = 0; i < ROWS; i++) {
-      chunk += `cust-${i},user${i}@example.com,Name${i % 997},${PLANS[i % 4]}\n`
-      if (chunk.length > 1 << 20) {
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()))
-        chunk = ''
-      }
-    }
-    out.write(chunk)
-    await new Promise<void>((r) => out.end(() => r()))
-  }
+  await writeCustomersOnce(csv, ROWS)
   await writeFile(
     manifest,
     ['apiVersion: mcsend/v1', 'kind: Send', 'name: bench-plan-out', 'definitionKey: bench', 'recipients:', `  - csv: ./${path.basename(csv)}`, '    columns: {contactKey: id, to: email}', ''].join('\n'),
