@@ -8,6 +8,7 @@ import type {Plan, PlannedBatch, PlannedMessage, PlannedSend} from '../plan/type
 import {CONCURRENCY_BLOCKED, DUPLICATE_MESSAGE_KEY} from '../sfmc/codes.js'
 import type {RecipientOutcome, SendBatchResult, SfmcClient} from '../sfmc/types.js'
 import type {MessageRecord, MessageStatus, StateStore} from '../state/types.js'
+import {abortableSleep} from '../text/duration.js'
 
 /** What a 109110 means for a key mcsend never saw accepted: Marketing Cloud had it already, so it was not delivered again. */
 export const ALREADY_HAD_KEY_MESSAGE = 'Marketing Cloud already had this key (109110): not re-delivered; bump revision to send again'
@@ -150,7 +151,7 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
           // Too many concurrent requests (not a rate): fewer requests in flight, then this batch again. Its keys stay
           // pending meanwhile; the refused request was not processed.
           limit.concurrency = Math.max(1, Math.floor(limit.concurrency / 2))
-          await sleep(Math.min(blockedBackoffMs * 2 ** (blockedStreak - 1), 60_000), options.signal)
+          await abortableSleep(Math.min(blockedBackoffMs * 2 ** (blockedStreak - 1), 60_000), options.signal)
           await deps.store.checkLock()
           continue
         }
@@ -276,19 +277,6 @@ type Outcome109110 = RecipientOutcome & {blocked?: boolean}
 
 function isConcurrencyBlocked(error: unknown): boolean {
   return error instanceof ApiError && error.status === 429 && error.apiErrorCode === CONCURRENCY_BLOCKED
-}
-
-/** Waits, or stops waiting when the run is interrupted. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, {once: true})
-  })
 }
 
 /** One state record: the batch's hashes, a status and time, and the fields of the answer that are set. */

@@ -20,6 +20,7 @@ import type {Plan} from '../plan/types.js'
 import {subscriberStatusName} from '../sfmc/codes.js'
 import {deliveryFromStatus} from '../status/delivery.js'
 import {DEFAULT_STATUS_RATE, Pacer} from '../status/pacer.js'
+import {abortableSleep} from '../text/duration.js'
 
 /**
  * apply's canary step (manifest `canary:`): the canary requests go first, through the same write-ahead executor
@@ -178,17 +179,4 @@ function formatWait(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`
   if (ms % 60_000 === 0) return `${ms / 60_000}m`
   return `${Math.round(ms / 100) / 10}s`
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, {once: true})
-  })
 }

@@ -20,3 +20,20 @@ export function parseDuration(text: string): number | undefined {
   for (const [, amount, unit] of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(amount) * UNIT_MS[unit!]!
   return Math.round(total)
 }
+
+/**
+ * Waits `ms` milliseconds, or less when `signal` aborts (Ctrl-C): it resolves either way, never rejects, and
+ * resolves at once when the signal has already aborted. The caller looks at the signal afterwards.
+ */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, {once: true})
+  })
+}
