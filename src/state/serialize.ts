@@ -292,15 +292,7 @@ export function keyPrefix(send: string, revision: number): string {
 }
 
 /** What a batch's records share: one group of a format 2 snapshot. */
-interface GroupHead {
-  send: string
-  revision: number
-  status: MessageStatus
-  at: string
-  requestId?: string
-  errorCode?: number
-  errorMessage?: string
-}
+type GroupHead = Pick<MessageRecord, 'send' | 'revision' | 'status' | 'at' | 'requestId' | 'errorCode' | 'errorMessage'>
 
 function groupKey(r: MessageRecord): string {
   const parts = [r.send, String(r.revision), r.at, r.status, r.requestId ?? '\u0001', r.errorCode === undefined ? '\u0001' : String(r.errorCode), r.errorMessage ?? '\u0001']
@@ -569,14 +561,19 @@ function keyEndOf(buffer: Buffer, from: number, end: number): {at: number; escap
 /** Thrown inside the line reader when the text is valid-looking but not in the canonical layout. */
 class NotCanonical extends Error {}
 
-const MESSAGES_OPEN = '  "messages": {'
-const MESSAGES_CLOSE = '  }'
-/** Format 2: the list of groups, a group's opening line (its head, then its records), its closing line. */
-const BATCHES_OPEN = '  "batches": ['
-const BATCHES_CLOSE = '  ]'
-const GROUP_START = '    {'
-const GROUP_OPEN_END = '"keys":['
-const ENTRY_INDENT = '      '
+/**
+ * The lines of the canonical layout the reader recognises. Format 1: the messages object's opening and closing
+ * lines. Format 2: the list of groups, a group's opening line (its head, then its records), a record line's indent.
+ */
+const LAYOUT = {
+  messagesOpen: '  "messages": {',
+  messagesClose: '  }',
+  batchesOpen: '  "batches": [',
+  batchesClose: '  ]',
+  groupStart: '    {',
+  groupOpenEnd: '"keys":[',
+  entryIndent: '      ',
+} as const
 /** `    "`: four spaces and the quote opening a message key. */
 const ENTRY_PREFIX = Buffer.from('    "')
 /** `": {` between a key and its record. */
@@ -611,12 +608,12 @@ export class SnapshotLineReader {
     if (this.mode === 'group' || this.mode === 'batches') {
       this.batchLine(text, lineNo)
     } else if (this.mode === 'messages') {
-      if (text !== MESSAGES_CLOSE) throw new NotCanonical()
+      if (text !== LAYOUT.messagesClose) throw new NotCanonical()
       this.mode = 'end'
     } else if (this.mode === 'end') {
       if (text !== '}' && text.trim() !== '') throw new NotCanonical()
-    } else if (text === MESSAGES_OPEN || text === BATCHES_OPEN) {
-      const v2 = text === BATCHES_OPEN
+    } else if (text === LAYOUT.messagesOpen || text === LAYOUT.batchesOpen) {
+      const v2 = text === LAYOUT.batchesOpen
       let doc: unknown
       try {
         doc = JSON.parse(`${this.head.join('\n')}\n${v2 ? '"batches": []' : '"messages": {}'}}`)
@@ -661,8 +658,8 @@ export class SnapshotLineReader {
   private batchLine(text: string, lineNo: number): void {
     if (this.mode === 'group') {
       const group = this.group as {head: GroupHead; prefix: string}
-      if (text.startsWith(ENTRY_INDENT)) {
-        const body = text.endsWith(',') ? text.slice(ENTRY_INDENT.length, -1) : text.slice(ENTRY_INDENT.length)
+      if (text.startsWith(LAYOUT.entryIndent)) {
+        const body = text.endsWith(',') ? text.slice(LAYOUT.entryIndent.length, -1) : text.slice(LAYOUT.entryIndent.length)
         let entry: unknown
         if (body.length > 1 && body.startsWith('"') && body.endsWith('"') && !body.includes('\\')) {
           entry = body.slice(1, -1)
@@ -683,9 +680,9 @@ export class SnapshotLineReader {
       }
       return
     }
-    if (text === BATCHES_CLOSE) {
+    if (text === LAYOUT.batchesClose) {
       this.mode = 'end'
-    } else if (text.startsWith(GROUP_START) && text.endsWith(GROUP_OPEN_END)) {
+    } else if (text.startsWith(LAYOUT.groupStart) && text.endsWith(LAYOUT.groupOpenEnd)) {
       let value: unknown
       try {
         value = JSON.parse(`${text}]}`)
