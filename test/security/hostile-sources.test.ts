@@ -32,20 +32,24 @@ function expectNothingLeaked(text: string): void {
   expect(text).not.toMatch(RAW_CONTROL)
 }
 
+/** `mcsend ARGS` in `dir` must refuse the input (exit 3) and print nothing of a secret, on stdout or stderr. */
+async function refusesWithoutLeak(args: string[], dir: string, env?: NodeJS.ProcessEnv): Promise<RunResult> {
+  const run = await runCli(args, {cwd: dir, env})
+  expect(run.code, run.stderr).toBe(3)
+  expectNothingLeaked(run.stdout + run.stderr)
+  return run
+}
+
 const keyColumns = 'columns: {contactKey: "-----BEGIN OPENSSH PRIVATE KEY-----", to: "-----BEGIN OPENSSH PRIVATE KEY-----"}'
 
 describe('sources stay inside the project', () => {
   it('/proc/self/environ is refused before it is opened, at the manifest line; --json carries nothing of it either', async () => {
     const {dir} = await setup({'send.yaml': manifest({recipients: ['- csv: /proc/self/environ']})})
     const message = 'csv source "/proc/self/environ" refused: an absolute path outside the source roots'
-    const text = await runCli(['plan', 'send.yaml'], {cwd: dir, env: SECRET_ENV})
-    expect(text.code).toBe(3)
-    expectNothingLeaked(text.stdout + text.stderr)
+    const text = await refusesWithoutLeak(['plan', 'send.yaml'], dir, SECRET_ENV)
     expect(text.stderr).toContain(`send.yaml:6:10  recipients[0].csv  ${message}`)
     for (const args of [['plan', 'send.yaml', '--json'], ['validate', 'send.yaml', '--json']]) {
-      const run = await runCli(args, {cwd: dir, env: SECRET_ENV})
-      expect(run.code).toBe(3)
-      expectNothingLeaked(run.stdout + run.stderr)
+      const run = await refusesWithoutLeak(args, dir, SECRET_ENV)
       const doc = JSON.parse(run.stdout) as {errors: {file: string; line: number; column: number; message: string}[]}
       expect(doc.errors).toEqual([expect.objectContaining({file: 'send.yaml', line: 6, column: 10, message})])
     }
@@ -53,9 +57,7 @@ describe('sources stay inside the project', () => {
 
   it('a `..` escape to a private key is refused, and no line of the key is printed', async () => {
     const {dir} = await setup({'send.yaml': manifest({recipients: ['- csv: ../home/ci/.ssh/id_ed25519', `  ${keyColumns}`]})})
-    const run = await runCli(['plan', 'send.yaml'], {cwd: dir})
-    expect(run.code).toBe(3)
-    expectNothingLeaked(run.stderr)
+    const run = await refusesWithoutLeak(['plan', 'send.yaml'], dir)
     expect(run.stderr).toContain('send.yaml:6:10  recipients[0].csv  csv source "../home/ci/.ssh/id_ed25519" refused: a path that leads outside the source roots')
     expect(run.stderr).toContain('(recipient files must be inside the project (the working directory); name other directories with --source-root DIR')
   })
@@ -64,9 +66,7 @@ describe('sources stay inside the project', () => {
     const {root, dir} = await setup({'send.yaml': manifest({recipients: ['- csv: ./data.csv', `  ${keyColumns}`]})})
     await symlink(path.join(root, 'home/ci/.ssh/id_ed25519'), path.join(dir, 'data.csv'))
     await symlink(path.join(root, 'home'), path.join(dir, 'linked-home'))
-    const run = await runCli(['plan', '.'], {cwd: dir})
-    expect(run.code).toBe(3)
-    expectNothingLeaked(run.stderr)
+    const run = await refusesWithoutLeak(['plan', '.'], dir)
     expect(run.stderr).toContain('csv source "./data.csv" refused: a symlink that resolves outside the source roots')
     expect(run.stderr).toContain('linked-home  refused: a symlink that resolves outside the source roots (not read)')
   })
