@@ -1,6 +1,6 @@
 import type {Attributes, Recipient, Send} from '../../src/manifest/types.js'
 import {emptyState} from '../../src/state/serialize.js'
-import type {MessageRecord, StateData} from '../../src/state/types.js'
+import type {MessageRecord, SendSnapshot, StateData} from '../../src/state/types.js'
 
 export function recipient(contactKey: string, to = `${contactKey}@example.com`, attributes?: Attributes, line = 1): Recipient {
   const r: Recipient = {contactKey, to, file: 'sends/test.yaml', line}
@@ -37,4 +37,10 @@ export function stateWith(records: MessageRecord[]): StateData {
   s.serial = 3
   for (const r of records) s.messages.set(r.messageKey, r)
   return s
+}
+
+/** The snapshot an apply of `send` would have stored (batch size 500 unless the send sets one), with `overrides`. */
+export function snapshotOf(send: Send, overrides: Partial<SendSnapshot> = {}): SendSnapshot {
+  const {name, definitionKey, revision, attributes, sources} = send
+  return {name, definitionKey, revision, attributes, batchSize: send.batchSize ?? 500, sources, appliedAt: '2025-06-01T10:00:00.000Z', ...overrides}
 }

@@ -6,7 +6,7 @@ import {UsageError} from '../../src/errors.js'
 import {resolveFormat} from '../../src/render/output-format.js'
 import {MARKDOWN_BUDGET, MARKDOWN_MARKER, renderPlanMarkdown} from '../../src/render/plan-markdown.js'
 import type {SendSnapshot} from '../../src/state/types.js'
-import {emptyState, makeSend, manyRecipients, recipient} from '../helpers/sends.js'
+import {emptyState, makeSend, manyRecipients, recipient, snapshotOf} from '../helpers/sends.js'
 import {ciContextFromEnv} from '../../src/core/ci-context.js'
 import {planFromSaved, toSavedPlan} from '../../src/core/saved-plan.js'
 import type {Plan, PlanEnvironment} from '../../src/plan/types.js'
@@ -24,15 +24,8 @@ const send = makeSend({
   recipients: [recipient('ann@example.com', 'ann@example.com', {FirstName: 'Ann'}), ...manyRecipients(1199)],
 })
 
-const snapshot: SendSnapshot = {
-  name: 'release-4-2-notes',
-  definitionKey: 'release-notes',
-  revision: 1,
-  attributes: {ReleaseVersion: '4.1.0', Owner: 'owner@example.com'},
-  batchSize: 500,
-  sources: [{file: 'sends/customers.csv', sha256: sha('a')}],
-  appliedAt: '2025-06-01T10:00:00.000Z',
-}
+/** The last apply: revision 1, an older release version and another source digest. */
+const snapshot = snapshotOf(send, {revision: 1, attributes: {ReleaseVersion: '4.1.0', Owner: 'owner@example.com'}, sources: [{file: 'sends/customers.csv', sha256: sha('a')}]})
 
 /** The body of every ```diff fence. */
 function diffBlocks(md: string): string[] {
