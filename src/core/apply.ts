@@ -1,3 +1,4 @@
+import {onlineRun, type ManifestRunOptions} from './run-options.js'
 import type {CanaryOutcome, CanaryReport} from '../apply/canary.js'
 import type {ApplyResult, ExecuteEvent, Progress} from '../apply/execute.js'
 import {canaryExitCode, canaryPacer, executeWithCanary} from './canary.js'
@@ -11,31 +12,23 @@ import type {SfmcClient} from '../sfmc/types.js'
 import {makeLockOwner} from '../state/lock.js'
 import type {MessageStatus, StateData, StateTarget} from '../state/types.js'
 import type {Send} from '../manifest/types.js'
-import {requireConnection} from './connection.js'
 import {refuseKnownKeys} from './known-keys.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
-import {bindStateKey, checkStateKey, stateHasherFromEnv, storableSnapshot, storableValue} from './state-key.js'
+import {appliedSnapshot, bindStateKey, checkStateKey, stateHasherFromEnv, storableValue} from './state-key.js'
 import type {StateHasher} from '../keys/keyed.js'
 import {withConnection, withLockedStore} from './resources.js'
 import {assertTarget, offlineTarget} from './target.js'
-import {applyEnvironment, environmentOfPlan, type EnvironmentInfo} from './environment.js'
-import {prepareVariables, type PreparedVariables, type VariableOptions} from './variables.js'
+import {environmentOfPlan, type EnvironmentInfo} from './environment.js'
+import {prepareVariables, type PreparedVariables} from './variables.js'
 
 // Marketing Cloud's messageKey reuse window is documented as 72 h in places and "2 days" in others
 // (docs/marketing-cloud-api.md); a pending key older than the shorter one can no longer be re-sent safely.
 export const SAFE_RESEND_WINDOW_MS = 48 * 3600 * 1000
 
-export interface ApplyOptions {
-  paths: string[]
-  state?: string
-  workspace?: string
+export interface ApplyOptions extends ManifestRunOptions {
   targets?: string[]
-  /** --sandbox; unset means Marketing Cloud (credentials from the environment). */
-  sandbox?: boolean
   parallelism: number
   allowInactive: boolean
-  cwd: string
-  env: NodeJS.ProcessEnv
   signal?: AbortSignal
   clock?: () => Date
   /**
@@ -45,16 +38,8 @@ export interface ApplyOptions {
   planFile?: string
   /** Client tuning (tests shorten retry delays). */
   clientOptions?: ClientOptions
-  /** --source-root: where recipient files may be read (default: the working directory). */
-  sourceRoots?: string[]
-  /** --lock-timeout: how long to wait for a state another run holds (ms; default 0: refuse at once). */
-  lockTimeoutMs?: number
   /** --refresh: settle pending keys through the status endpoint before planning (src/core/refresh.ts). */
   refresh?: boolean
-  /** --var, --var-file (and the environment's values): see core/variables.ts. */
-  variables?: VariableOptions
-  /** --env NAME: an environment of the project file (core/environment.ts). */
-  envName?: string
   /** --skip-canary: send the canary requests with all the others, without waiting (core/canary.ts). */
   skipCanary?: boolean
 }
@@ -93,10 +78,8 @@ export interface ApplyOutcome {
  */
 export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyOutcome> {
   const clock = given.clock ?? (() => new Date())
-  const chosen = await applyEnvironment({envName: given.envName, state: given.state, workspace: given.workspace, cwd: given.cwd, env: given.env, sandbox: given.sandbox, needsCredentials: !given.sandbox})
-  const options: ApplyOptions = {...given, env: chosen.env, state: chosen.state, workspace: chosen.workspace, variables: {...given.variables, projectLayer: chosen.projectLayer}}
+  const {options, chosen} = await onlineRun(given)
   const environment = chosen.environment === undefined ? {} : {environment: environmentOfPlan(chosen.environment), project: chosen.environment.project}
-  requireConnection(options)
   const hasher = stateHasherFromEnv(options.env)
   let saved: SavedPlan | undefined
   let sends: Send[] = []
@@ -182,23 +165,7 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
     if (result.accepted + result.alreadyAccepted > 0) {
       for (const send of plan.sends) {
         if (send.batches.length === 0) continue
-        await store.putSend(
-          storableSnapshot(
-            {
-              name: send.name,
-              definitionKey: send.definitionKey,
-              revision: send.revision,
-              attributes: send.attributes,
-              batchSize: send.batchSize,
-              sources: send.sources,
-              appliedAt: clock().toISOString(),
-              ...(send.nameTemplate === undefined ? {} : {nameTemplate: send.nameTemplate}),
-              // Non-personal like the shared attributes; a value holding an address is stored as a hash all the same.
-              ...(send.variables === undefined ? {} : {variables: send.variables}),
-            },
-            hasher,
-          ),
-        )
+        await store.putSend(appliedSnapshot(send, clock(), hasher))
       }
     }
     await store.commit()

@@ -1,3 +1,4 @@
+import type {ManifestRunOptions} from './run-options.js'
 import type {Problem} from '../errors.js'
 import type {Send, SourceDigest} from '../manifest/types.js'
 import {buildPlan} from '../plan/build.js'
@@ -8,23 +9,11 @@ import {assertTarget, offlineTarget} from './target.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
 import {withStore} from './resources.js'
 import {checkStateKey, stateHasherFromEnv, storableValue} from './state-key.js'
-import {prepareVariables, type VariableOptions} from './variables.js'
+import {prepareVariables} from './variables.js'
 
-export interface PreparePlanOptions {
-  paths: string[]
-  state?: string
-  workspace?: string
+/** With --sandbox, plans against the sandbox's own state (.mcsend/sandbox/state.json) unless `state` is given. */
+export interface PreparePlanOptions extends ManifestRunOptions {
   targets?: string[]
-  /** Plan against the sandbox's own state (.mcsend/sandbox/state.json) unless `state` is given. */
-  sandbox?: boolean
-  cwd: string
-  env: NodeJS.ProcessEnv
-  /** --source-root: where recipient files may be read (default: the working directory). */
-  sourceRoots?: string[]
-  /** --var, --var-file (and the environment's values): see core/variables.ts. */
-  variables?: VariableOptions
-  /** --env NAME: an environment of the project file (core/environment.ts). */
-  envName?: string
 }
 
 export interface PreparedPlan {

@@ -1,20 +1,18 @@
+import {onlineRun, type ManifestRunOptions, type ProgressUi} from './run-options.js'
 import type {ClientOptions} from '../sfmc/client.js'
 import {makeLockOwner} from '../state/lock.js'
-import type {MessageRecord, SendSnapshot} from '../state/types.js'
+import type {MessageRecord} from '../state/types.js'
 import type {CliError} from '../errors.js'
 import {buildPlan} from '../plan/build.js'
-import type {PlannedSend} from '../plan/types.js'
 import {deliveryFromStatus, STATUS_REACH_MS} from '../status/delivery.js'
 import {DEFAULT_STATUS_RATE, Pacer} from '../status/pacer.js'
 import {pollStatuses} from '../status/poll.js'
-import {requireConnection} from './connection.js'
-import {applyEnvironment} from './environment.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
 import {withConnection, withLockedStore} from './resources.js'
 import type {RecoverReport, RecoverSendCounts} from '../status/recover-report.js'
-import {bindStateKey, checkStateKey, stateHasherFromEnv, storableSnapshot} from './state-key.js'
+import {appliedSnapshot, bindStateKey, checkStateKey, stateHasherFromEnv} from './state-key.js'
 import {assertTarget, offlineTarget} from './target.js'
-import {prepareVariables, type VariableOptions} from './variables.js'
+import {prepareVariables} from './variables.js'
 
 /**
  * `mcsend state recover MANIFESTS`: the state was lost (or is new), Marketing Cloud still knows. For every planned key
@@ -23,19 +21,9 @@ import {prepareVariables, type VariableOptions} from './variables.js'
  * endpoint answers for about 3 days only (docs/marketing-cloud-api.md): an older message is "unknown", like one never
  * sent, and the next apply would send it again.
  */
-export interface RecoverOptions {
-  paths: string[]
+export interface RecoverOptions extends ManifestRunOptions {
   /** --send: only these sends. */
   sends?: string[]
-  state?: string
-  workspace?: string
-  sandbox?: boolean
-  cwd: string
-  env: NodeJS.ProcessEnv
-  sourceRoots?: string[]
-  variables?: VariableOptions
-  envName?: string
-  lockTimeoutMs?: number
   /** Status requests per second (default 5). */
   rate?: number
   signal?: AbortSignal
@@ -45,16 +33,11 @@ export interface RecoverOptions {
   flushEvery?: number
 }
 
-export interface RecoverUi {
-  note(message: string): void
-  onProgress?(done: number, total: number): void
-}
+export type RecoverUi = ProgressUi
 
 export async function runRecover(given: RecoverOptions, ui: RecoverUi): Promise<RecoverReport> {
   const clock = given.clock ?? (() => new Date())
-  const chosen = await applyEnvironment({envName: given.envName, state: given.state, workspace: given.workspace, cwd: given.cwd, env: given.env, sandbox: given.sandbox, needsCredentials: !given.sandbox})
-  const options: RecoverOptions = {...given, env: chosen.env, state: chosen.state, workspace: chosen.workspace, variables: {...given.variables, projectLayer: chosen.projectLayer}}
-  requireConnection(options)
+  const {options} = await onlineRun(given)
   const hasher = stateHasherFromEnv(options.env)
   const variables = await prepareVariables(options.variables ?? {}, options.env, options.cwd)
   const {sends} = await loadOrFail(options.paths, {cwd: options.cwd, sourceRoots: options.sourceRoots, env: options.env, variables})
@@ -136,7 +119,7 @@ export async function runRecover(given: RecoverOptions, ui: RecoverUi): Promise<
       interrupted = poll.interrupted
       error = poll.error
       await flush()
-      for (const send of plan.sends) if (found.has(send.name) && state.sends[send.name] === undefined) await store.putSend(snapshotOf(send, clock(), hasher))
+      for (const send of plan.sends) if (found.has(send.name) && state.sends[send.name] === undefined) await store.putSend(appliedSnapshot(send, clock(), hasher))
       await store.commit()
     }
     const list = [...counts.values()]
@@ -144,22 +127,5 @@ export async function runRecover(given: RecoverOptions, ui: RecoverUi): Promise<
     for (const c of list) for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += c[k]
     return {state: store.location, sends: list, totals, interrupted, ...(error === undefined ? {} : {error}), backoffs: pacer.backoffs, reachDays: STATUS_REACH_MS / (24 * 3600 * 1000)}
   })
-}
-
-function snapshotOf(send: PlannedSend, now: Date, hasher: Parameters<typeof storableSnapshot>[1]): SendSnapshot {
-  return storableSnapshot(
-    {
-      name: send.name,
-      definitionKey: send.definitionKey,
-      revision: send.revision,
-      attributes: send.attributes,
-      batchSize: send.batchSize,
-      sources: send.sources,
-      appliedAt: now.toISOString(),
-      ...(send.nameTemplate === undefined ? {} : {nameTemplate: send.nameTemplate}),
-      ...(send.variables === undefined ? {} : {variables: send.variables}),
-    },
-    hasher,
-  )
 }
 

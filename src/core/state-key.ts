@@ -1,6 +1,7 @@
 import {CliError, ExitCode, InvalidInputError} from '../errors.js'
 import {makeStateHasher, STATE_KEY_VARIABLE, stateKeyProblem, type StateHasher} from '../keys/keyed.js'
 import {mayStoreInClear} from '../privacy/index.js'
+import type {PlannedSend} from '../plan/types.js'
 import type {SendSnapshot, StateData, StateStore} from '../state/types.js'
 import {mapSnapshotText} from '../state/guard.js'
 
@@ -64,4 +65,23 @@ export function storableValue(hasher: StateHasher): (value: string) => string {
  */
 export function storableSnapshot(snapshot: SendSnapshot, hasher: StateHasher): SendSnapshot {
   return mapSnapshotText(snapshot, storableValue(hasher))
+}
+
+/** The snapshot apply records for a planned send it sent (state recover records the same), as the state may hold it. */
+export function appliedSnapshot(send: PlannedSend, appliedAt: Date, hasher: StateHasher): SendSnapshot {
+  return storableSnapshot(
+    {
+      name: send.name,
+      definitionKey: send.definitionKey,
+      revision: send.revision,
+      attributes: send.attributes,
+      batchSize: send.batchSize,
+      sources: send.sources,
+      appliedAt: appliedAt.toISOString(),
+      ...(send.nameTemplate === undefined ? {} : {nameTemplate: send.nameTemplate}),
+      // Non-personal like the shared attributes; a value holding an address is stored as a hash all the same.
+      ...(send.variables === undefined ? {} : {variables: send.variables}),
+    },
+    hasher,
+  )
 }

@@ -1,11 +1,10 @@
+import {onlineRun, type ManifestRunOptions, type ProgressUi} from './run-options.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
-import {applyEnvironment} from './environment.js'
-import {prepareVariables, type VariableOptions} from './variables.js'
+import {prepareVariables} from './variables.js'
 import {StateLockedError, type CliError} from '../errors.js'
 import type {ClientOptions} from '../sfmc/client.js'
 import {makeLockOwner} from '../state/lock.js'
 import type {MessageRecord, StateStore} from '../state/types.js'
-import {requireConnection} from './connection.js'
 import type {LockWaitOptions} from './lock-wait.js'
 import {lockWait, withConnection, withLock, withStore} from './resources.js'
 import {assertTarget, offlineTarget} from './target.js'
@@ -13,37 +12,23 @@ import {deliveryFromStatus, selectForStatus, summariseStatus, type StatusReport}
 import {DEFAULT_STATUS_RATE, Pacer} from '../status/pacer.js'
 import {pollStatuses, type PollResult, type StatusAnswer} from '../status/poll.js'
 
-export interface StatusOptions {
+/** The variables are for manifests whose send names use them; --lock-timeout is how long the writes wait for the lock. */
+export interface StatusOptions extends ManifestRunOptions {
   /** Manifests: only their sends. Empty: every send in the state. */
   paths: string[]
   /** --send: only these sends. */
   sends?: string[]
-  state?: string
-  workspace?: string
   sandbox: boolean
   /** Status requests per second (default 5). */
   rate?: number
-  cwd: string
-  env: NodeJS.ProcessEnv
-  /** --source-root: where recipient files may be read (default: the working directory). */
-  sourceRoots?: string[]
   signal?: AbortSignal
   clock?: () => Date
   clientOptions?: ClientOptions
-  /** --var, --var-file (and the environment's values), for manifests whose send names use variables. */
-  variables?: VariableOptions
-  /** --env NAME: an environment of the project file (core/environment.ts). */
-  envName?: string
-  /** --lock-timeout (ms): how long the final write waits for a state another run holds. */
-  lockTimeoutMs?: number
   /** Write the answers gathered so far to the state after this many (default 1000), so a long run loses little. */
   flushEvery?: number
 }
 
-export interface StatusUi {
-  note(message: string): void
-  onProgress?(done: number, total: number): void
-}
+export type StatusUi = ProgressUi
 
 /**
  * `mcsend status`: asks the status endpoint about accepted messages without a final delivery event, paced, and
@@ -53,9 +38,7 @@ export interface StatusUi {
  */
 export async function runStatus(given: StatusOptions, ui: StatusUi): Promise<StatusReport> {
   const clock = given.clock ?? (() => new Date())
-  const target = await applyEnvironment({envName: given.envName, state: given.state, workspace: given.workspace, cwd: given.cwd, env: given.env, sandbox: given.sandbox, needsCredentials: !given.sandbox})
-  const options: StatusOptions = {...given, env: target.env, state: target.state, workspace: target.workspace, variables: {...given.variables, projectLayer: target.projectLayer}}
-  requireConnection(options)
+  const {options} = await onlineRun(given)
   let only: Set<string> | undefined
   if (options.paths.length > 0) {
     const variables = await prepareVariables(options.variables ?? {}, options.env, options.cwd)
