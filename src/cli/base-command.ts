@@ -77,6 +77,51 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   /**
+   * Ctrl-C during a run that stops between requests: prints `message`, then aborts the signal. `release` stops
+   * listening (call it in a finally).
+   */
+  protected interruptible(message: string): {signal: AbortSignal; release(): void} {
+    const controller = new AbortController()
+    const onSigint = () => {
+      this.note(message)
+      controller.abort()
+    }
+    process.on('SIGINT', onSigint)
+    return {signal: controller.signal, release: () => process.off('SIGINT', onSigint)}
+  }
+
+  /**
+   * `\rVERB done/total` on a terminal's stderr (never with --json), at most once a second and always at the end,
+   * for a run of status requests.
+   */
+  protected progressLine(verb: string): (done: number, total: number) => void {
+    const shown = process.stderr.isTTY === true && !this.jsonEnabled()
+    let last = 0
+    return (done, total) => {
+      const now = Date.now()
+      if (!shown || (now - last < 1000 && done < total)) return
+      last = now
+      process.stderr.write(`\r${verb} ${done}/${total}${done === total ? '\n' : ''}`)
+    }
+  }
+
+  /**
+   * The end of a run whose report is a document: an error is thrown as any other in text mode; with --json the
+   * document carries it (stdout holds only that one document), and the exit code is the error's, else 130 when
+   * interrupted. Returns the document otherwise, for oclif to print with --json.
+   */
+  protected finishWithDocument<D extends object>(doc: D, error: CliError | undefined, interrupted: boolean): D {
+    const json = this.jsonEnabled()
+    if (error && !json) throw error
+    if (error) {
+      this.note(`error: ${error.message}${error.hint ? `\nhint: ${error.hint}` : ''}`)
+      this.exitWithDocument(error.exitCode, doc)
+    }
+    if (interrupted) this.exitWithDocument(ExitCode.interrupted, doc)
+    return doc
+  }
+
+  /**
    * Ends the run with a non-zero exit code after its document: in JSON mode the document is printed here, since
    * oclif prints what run() returns only when it returns.
    */

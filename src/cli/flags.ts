@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {DEFAULT_STATUS_RATE} from '../status/pacer.js'
 import {parseDuration} from '../text/duration.js'
 
 /**
@@ -92,4 +93,26 @@ export const removeRecordsFlags = {
   ...sandboxStateFlag,
   ...envFlag,
   ...lockTimeoutFlag,
+}
+
+/** What status and state recover share: the sandbox, the pace of the status requests, and what they read as plan does. */
+export const statusRequestFlags = {
+  sandbox: Flags.boolean({description: 'Ask the built-in fake Marketing Cloud (what apply --sandbox sent; its own state).'}),
+  rate: Flags.integer({description: 'Status requests per second at most.', default: DEFAULT_STATUS_RATE, min: 1, max: 50}),
+  ...sendFlag,
+  ...sourceRootFlag,
+  ...envFlag,
+  ...variableFlags,
+  ...stateFlags,
+  ...lockTimeoutFlag,
+}
+
+/** Where the manifests are read, from --source-root, --var, --var-file and --env: as core/'s run options name them. */
+export function manifestInputs(flags: {'source-root'?: string[]; var?: string[]; 'var-file'?: string[]; env?: string}) {
+  return {cwd: process.cwd(), env: process.env, sourceRoots: flags['source-root'], variables: {vars: flags.var, varFiles: flags['var-file']}, envName: flags.env}
+}
+
+/** Where the state is and how long to wait for its lock, from --state, --workspace and --lock-timeout. */
+export function stateInputs(flags: {state?: string; workspace?: string; 'lock-timeout'?: number}) {
+  return {state: flags.state, workspace: flags.workspace, lockTimeoutMs: flags['lock-timeout']}
 }

@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {confirmTyped, needsConfirmation} from '../cli/confirm.js'
 import {makeProgress} from '../cli/progress.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {planFlags} from '../cli/flags.js'
+import {manifestInputs, planFlags, stateInputs} from '../cli/flags.js'
 import {refuseNonInteractive, runApply} from '../core/apply.js'
 import {ciContextFromEnv} from '../core/ci-context.js'
 import {SANDBOX_STATE} from '../core/connection.js'
@@ -99,20 +99,14 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
         {
           paths,
           planFile,
-          state: flags.state,
-          workspace: flags.workspace,
-          lockTimeoutMs: flags['lock-timeout'],
+          ...manifestInputs(flags),
+          ...stateInputs(flags),
           targets: flags.send,
           sandbox: flags.sandbox,
           parallelism: flags.parallelism,
           allowInactive: flags['allow-inactive'],
           refresh: flags.refresh,
-          variables: {vars: flags.var, varFiles: flags['var-file']},
-          envName: flags.env,
           skipCanary: flags['skip-canary'],
-          cwd: process.cwd(),
-          env: process.env,
-          sourceRoots: flags['source-root'],
           signal: controller.signal,
         },
         {

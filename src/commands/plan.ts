@@ -6,7 +6,7 @@ import {Args, Flags} from '@oclif/core'
 import {refreshStatePending} from '../core/refresh.js'
 import {ciContextFromEnv} from '../core/ci-context.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {planFlags} from '../cli/flags.js'
+import {manifestInputs, planFlags} from '../cli/flags.js'
 import {SANDBOX_STATE} from '../core/connection.js'
 import {preparePlan} from '../core/plan.js'
 import {ExitCode, formatWarnings, type ExitCodes} from '../errors.js'
@@ -54,18 +54,7 @@ export default class Plan extends BaseCommand<typeof Plan> {
     if (flags.refresh) {
       await refreshStatePending({sandbox: flags.sandbox, state: flags.state, workspace: flags.workspace, envName: flags.env, lockTimeoutMs: flags['lock-timeout'], sends: flags.send, cwd: process.cwd(), env: process.env, note: (m) => this.note(m)})
     }
-    const prepared = await preparePlan({
-      paths: argv as string[],
-      state: flags.state,
-      workspace: flags.workspace,
-      targets: flags.send,
-      sandbox: flags.sandbox,
-      cwd: process.cwd(),
-      env: process.env,
-      sourceRoots: flags['source-root'],
-      variables: {vars: flags.var, varFiles: flags['var-file']},
-      envName: flags.env,
-    })
+    const prepared = await preparePlan({paths: argv as string[], targets: flags.send, sandbox: flags.sandbox, ...manifestInputs(flags), state: flags.state, workspace: flags.workspace})
     const {plan, state} = prepared
     const emptyNote = emptyStateNote({state: flags.state, sandbox: flags.sandbox, cwd: process.cwd(), env: process.env}, state)
     if (emptyNote !== undefined) this.note(emptyNote)

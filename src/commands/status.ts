@@ -1,11 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {envFlag, sendFlag, lockTimeoutFlag, sourceRootFlag, stateFlags, variableFlags} from '../cli/flags.js'
-import {ExitCode, type ExitCodes} from '../errors.js'
+import {manifestInputs, stateInputs, statusRequestFlags} from '../cli/flags.js'
+import type {ExitCodes} from '../errors.js'
 import {toStatusDocument, type StatusDocument} from '../render/status-json.js'
 import {renderStatusText} from '../render/status-text.js'
-import {DEFAULT_STATUS_RATE} from '../status/pacer.js'
 import {runStatus} from '../core/status.js'
 
 export default class Status extends BaseCommand<typeof Status> {
@@ -27,67 +26,21 @@ With manifest paths, only their sends are checked; without, every send in the st
   static args = {paths: Args.string({description: 'Manifest files or directories: only their sends. [default: every send in the state]'})}
   static flags = {
     json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print the result as one JSON document.'}),
-    sandbox: Flags.boolean({description: 'Ask the built-in fake Marketing Cloud (what apply --sandbox sent; its own state).'}),
-    rate: Flags.integer({description: `Status requests per second at most.`, default: DEFAULT_STATUS_RATE, min: 1, max: 50}),
-    ...sendFlag,
-    ...sourceRootFlag,
-    ...envFlag,
-    ...variableFlags,
-    ...stateFlags,
-    ...lockTimeoutFlag,
+    ...statusRequestFlags,
   }
 
   async run(): Promise<StatusDocument> {
     const {argv, flags} = await this.parse(Status)
-    const controller = new AbortController()
-    const onSigint = () => {
-      this.note('\nInterrupted: no new status request will start; saving the answers received so far.')
-      controller.abort()
-    }
-    process.on('SIGINT', onSigint)
-    const json = this.jsonEnabled()
-    const progress = process.stderr.isTTY === true && !json
-    let lastProgress = 0
+    const interrupt = this.interruptible('\nInterrupted: no new status request will start; saving the answers received so far.')
     try {
       const report = await runStatus(
-        {
-          paths: argv as string[],
-          sends: flags.send,
-          state: flags.state,
-          workspace: flags.workspace,
-          lockTimeoutMs: flags['lock-timeout'],
-          sandbox: flags.sandbox,
-          rate: flags.rate,
-          variables: {vars: flags.var, varFiles: flags['var-file']},
-          envName: flags.env,
-          cwd: process.cwd(),
-          env: process.env,
-          sourceRoots: flags['source-root'],
-          signal: controller.signal,
-        },
-        {
-          note: (m) => this.note(m),
-          onProgress: (done, total) => {
-            const now = Date.now()
-            if (!progress || (now - lastProgress < 1000 && done < total)) return
-            lastProgress = now
-            process.stderr.write(`\rChecked ${done}/${total}${done === total ? '\n' : ''}`)
-          },
-        },
+        {paths: argv as string[], sends: flags.send, sandbox: flags.sandbox, rate: flags.rate, ...manifestInputs(flags), ...stateInputs(flags), signal: interrupt.signal},
+        {note: (m) => this.note(m), onProgress: this.progressLine('Checked')},
       )
-      const doc = toStatusDocument(report)
-      if (!json) process.stdout.write(renderStatusText(report, {paint: this.paint(process.stdout)}))
-      const error = report.error ?? report.saveError
-      if (error && !json) throw error
-      if (error) {
-        // The document carries the error; stdout must hold only that one document.
-        this.note(`error: ${error.message}${error.hint ? `\nhint: ${error.hint}` : ''}`)
-        this.exitWithDocument(error.exitCode, doc)
-      }
-      if (report.interrupted) this.exitWithDocument(ExitCode.interrupted, doc)
-      return doc
+      if (!this.jsonEnabled()) process.stdout.write(renderStatusText(report, {paint: this.paint(process.stdout)}))
+      return this.finishWithDocument(toStatusDocument(report), report.error ?? report.saveError, report.interrupted)
     } finally {
-      process.off('SIGINT', onSigint)
+      interrupt.release()
     }
   }
 }

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {envFlag, sourceRootFlag, variableFlags} from '../cli/flags.js'
+import {envFlag, manifestInputs, sourceRootFlag, variableFlags} from '../cli/flags.js'
 import {ExitCode, formatWarnings, type ExitCodes, type Problem} from '../errors.js'
 import {plural} from '../text/format.js'
 import {throwIfProblems, validateManifests} from '../core/load.js'
@@ -43,13 +43,7 @@ export default class Validate extends BaseCommand<typeof Validate> {
   async run(): Promise<ValidateDocument> {
     const {argv, flags} = await this.parse(Validate)
     const paths = argv as string[]
-    const result = await validateManifests(paths, {
-      cwd: process.cwd(),
-      env: process.env,
-      variables: {vars: flags.var, varFiles: flags['var-file']},
-      envName: flags.env,
-      sourceRoots: flags['source-root'],
-    })
+    const result = await validateManifests(paths, manifestInputs(flags))
     const warnings = result.warnings ?? []
     // --strict: a warning is a problem like any other.
     if (flags.strict && warnings.length > 0) result.problems.push(...warnings)

@@ -1,11 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {envFlag, lockTimeoutFlag, sendFlag, sourceRootFlag, stateFlags, variableFlags} from '../../cli/flags.js'
+import {manifestInputs, stateInputs, statusRequestFlags} from '../../cli/flags.js'
 import {runRecover} from '../../core/recover.js'
-import {ExitCode, UsageError, type ExitCodes} from '../../errors.js'
+import {UsageError, type ExitCodes} from '../../errors.js'
 import {renderRecoverText, toRecoverDocument} from '../../render/recover-text.js'
-import {DEFAULT_STATUS_RATE} from '../../status/pacer.js'
 
 export default class StateRecover extends BaseCommand<typeof StateRecover> {
   static summary = 'Rebuild a lost state from what Marketing Cloud knows, without sending anything.'
@@ -24,68 +23,23 @@ Requests are paced (--rate, slowed down further on HTTP 429); the state lock is 
   static args = {paths: Args.string({description: 'Manifest files or directories, as given to apply.'})}
   static flags = {
     json: Flags.boolean({helpGroup: 'OUTPUT', description: 'Print the report as one JSON document.'}),
-    sandbox: Flags.boolean({description: 'Ask the built-in fake Marketing Cloud (what apply --sandbox sent; its own state).'}),
-    rate: Flags.integer({description: 'Status requests per second at most.', default: DEFAULT_STATUS_RATE, min: 1, max: 50}),
-    ...sendFlag,
-    ...sourceRootFlag,
-    ...envFlag,
-    ...variableFlags,
-    ...stateFlags,
-    ...lockTimeoutFlag,
+    ...statusRequestFlags,
   }
 
   async run(): Promise<Record<string, unknown>> {
     const {argv, flags} = await this.parse(StateRecover)
     const paths = argv as string[]
     if (paths.length === 0) throw new UsageError('name the manifests whose keys to recover', 'pass the same manifest files or directories as to apply, e.g. `mcsend state recover sends/`')
-    const controller = new AbortController()
-    const onSigint = () => {
-      this.note('\nInterrupted: no new status request will start; recording what was found so far.')
-      controller.abort()
-    }
-    process.on('SIGINT', onSigint)
-    const json = this.jsonEnabled()
-    const progress = process.stderr.isTTY === true && !json
-    let lastProgress = 0
+    const interrupt = this.interruptible('\nInterrupted: no new status request will start; recording what was found so far.')
     try {
       const report = await runRecover(
-        {
-          paths,
-          sends: flags.send,
-          state: flags.state,
-          workspace: flags.workspace,
-          sandbox: flags.sandbox,
-          cwd: process.cwd(),
-          env: process.env,
-          sourceRoots: flags['source-root'],
-          variables: {vars: flags.var, varFiles: flags['var-file']},
-          envName: flags.env,
-          lockTimeoutMs: flags['lock-timeout'],
-          rate: flags.rate,
-          signal: controller.signal,
-        },
-        {
-          note: (m) => this.note(m),
-          onProgress: (done, total) => {
-            const now = Date.now()
-            if (!progress || (now - lastProgress < 1000 && done < total)) return
-            lastProgress = now
-            process.stderr.write(`\rAsked ${done}/${total}${done === total ? '\n' : ''}`)
-          },
-        },
+        {paths, sends: flags.send, sandbox: flags.sandbox, rate: flags.rate, ...manifestInputs(flags), ...stateInputs(flags), signal: interrupt.signal},
+        {note: (m) => this.note(m), onProgress: this.progressLine('Asked')},
       )
-      const doc = toRecoverDocument(report)
-      if (!json) process.stdout.write(renderRecoverText(report, {paint: this.paint(process.stdout)}))
-      if (report.error && !json) throw report.error
-      if (report.error) {
-        // The document carries the error; stdout must hold only that one document.
-        this.note(`error: ${report.error.message}${report.error.hint ? `\nhint: ${report.error.hint}` : ''}`)
-        this.exitWithDocument(report.error.exitCode, doc)
-      }
-      if (report.interrupted) this.exitWithDocument(ExitCode.interrupted, doc)
-      return doc
+      if (!this.jsonEnabled()) process.stdout.write(renderRecoverText(report, {paint: this.paint(process.stdout)}))
+      return this.finishWithDocument(toRecoverDocument(report), report.error, report.interrupted)
     } finally {
-      process.off('SIGINT', onSigint)
+      interrupt.release()
     }
   }
 }
