@@ -143,7 +143,7 @@ export async function applyEnvironment(options: EnvironmentOptions): Promise<Tar
   const choice = chooseEnvironment(project, options.envName, options.env.MCSEND_ENV || undefined)
   if (choice.error !== undefined) throw new CliError(choice.error, {code: 'invalid_input', exitCode: ExitCode.invalidInput, hint: choice.hint})
   if (choice.name === undefined) {
-    if (options.optional || options.sandbox) return plain
+    if (options.optional || options.sandbox || Object.keys(project.environments).length === 0) return plain
     throw new CliError(`${project.file} declares environments but none is chosen`, {
       code: 'invalid_input',
       exitCode: ExitCode.invalidInput,

@@ -78,9 +78,11 @@ export function parseProject(text: string, file: string): {project?: Project; pr
     problems.sort((a, b) => a.line! - b.line! || a.column! - b.column!)
     return {problems}
   }
-  const raw = value as {defaultEnvironment?: string; environments: Record<string, EnvironmentSpec>; suppress?: SuppressSpec[]}
-  const names = Object.keys(raw.environments)
-  for (const [name, env] of Object.entries(raw.environments)) {
+  const raw = value as {defaultEnvironment?: string; environments?: Record<string, EnvironmentSpec>; suppress?: SuppressSpec[]}
+  // A project file may hold only suppression lists for every send: then it declares no environment.
+  const environments = raw.environments ?? {}
+  const names = Object.keys(environments)
+  for (const [name, env] of Object.entries(environments)) {
     if (env.subdomain !== undefined && env.authUrl !== undefined) {
       problems.push({...at(['environments', name, 'authUrl'], true), path: formatPath(['environments', name]), message: 'give either subdomain or authUrl, not both'})
     }
@@ -94,10 +96,10 @@ export function parseProject(text: string, file: string): {project?: Project; pr
   }
   if (raw.defaultEnvironment !== undefined && !names.includes(raw.defaultEnvironment)) {
     const guess = didYouMean(raw.defaultEnvironment, names)
-    problems.push({...at(['defaultEnvironment']), path: 'defaultEnvironment', message: `no environment named ${excerpt(String(raw.defaultEnvironment), 60)}${guess === undefined ? `; environments: ${names.join(', ')}` : ` (did you mean ${guess}?)`}`})
+    problems.push({...at(['defaultEnvironment']), path: 'defaultEnvironment', message: `no environment named ${excerpt(String(raw.defaultEnvironment), 60)}${guess !== undefined ? ` (did you mean ${guess}?)` : names.length === 0 ? '; the file declares no environments' : `; environments: ${names.join(', ')}`}`})
   }
   if (problems.length > 0) return {problems}
-  const project: Project = {file, defaultEnvironment: raw.defaultEnvironment, environments: raw.environments, doc, counter}
+  const project: Project = {file, defaultEnvironment: raw.defaultEnvironment, environments, doc, counter}
   if (raw.suppress !== undefined && raw.suppress.length > 0) project.suppress = raw.suppress
   return {project, problems}
 }
@@ -139,6 +141,7 @@ export function chooseEnvironment(project: Project, flag: string | undefined, en
   const [asked, from] = flag !== undefined ? [flag, '--env'] : envVar ? [envVar, 'MCSEND_ENV'] : [project.defaultEnvironment, 'defaultEnvironment']
   if (asked === undefined) return {}
   if (names.includes(asked)) return {name: asked}
+  if (names.length === 0) return {error: `${from} ${JSON.stringify(asked)}: ${project.file} declares no environments`, hint: `declare it under environments: in ${project.file} (see schemas/project.schema.json)`}
   const guess = didYouMean(asked, names)
   return {
     error: `${from} ${JSON.stringify(asked)}: ${project.file} has no such environment${guess === undefined ? '' : ` (did you mean ${guess}?)`}`,

@@ -75,6 +75,23 @@ describe('the project file', () => {
     expect(chooseEnvironment(project!, 'prd', undefined).error).toBe('--env "prd": mcsend.yaml has no such environment (did you mean prod?)')
     expect(chooseEnvironment(project!, undefined, 'qa').error).toBe('MCSEND_ENV "qa": mcsend.yaml has no such environment')
   })
+  it('may hold only suppression lists: no environment is then needed, and naming one says there are none', async () => {
+    const only = ['apiVersion: mcsend/v1', 'kind: Project', 'suppress:', '  - csv: data/do-not-email.csv', '    match: to', ''].join('\n')
+    const {project, problems} = parseProject(only, 'mcsend.yaml')
+    expect(problems).toEqual([])
+    expect(project!.suppress).toHaveLength(1)
+    expect(chooseEnvironment(project!, 'prod', undefined)).toMatchObject({error: '--env "prod": mcsend.yaml declares no environments'})
+    expect(located(parseProject(`${only}defaultEnvironment: prod\n`, 'mcsend.yaml').problems)).toEqual(['mcsend.yaml:6:21 no environment named "prod"; the file declares no environments'])
+    const root = await mkdtemp(path.join(os.tmpdir(), 'mcsend-project-'))
+    try {
+      await writeFile(path.join(root, 'mcsend.yaml'), only)
+      const env = {MCSEND_STATE: 'x.json'}
+      expect(await applyEnvironment({cwd: root, env, needsCredentials: true})).toEqual({env, state: undefined, workspace: undefined})
+      await expect(applyEnvironment({cwd: root, envName: 'prod', env})).rejects.toThrow('declares no environments')
+    } finally {
+      await rm(root, {recursive: true, force: true})
+    }
+  })
 })
 
 describe('applyEnvironment', () => {
