@@ -50,7 +50,7 @@ const UPSERT_SET = `send = EXCLUDED.send, revision = EXCLUDED.revision, status =
  * Upserts into workspace $1 the records given (a stored record strictly newer than the given one is kept, and an
  * accepted one is never set back to pending: a run that lost the lock may still record what it learned, and must
  * not overwrite what the new holder recorded since) as twelve array parameters from `$first` on (one per column, see
- * encodeChunks), in one statement. Keys must be unique within the arrays (one INSERT cannot update a row twice).
+ * encodeColumns), in one statement. Keys must be unique within the arrays (one INSERT cannot update a row twice).
  */
 function upsertRows(first: number): string {
   const p = (i: number, type: string) => `$${first + i}::${type}[]`
@@ -79,6 +79,28 @@ const APPEND = `
 
 /** Name of APPEND as a prepared statement: parsed and planned once per connection. */
 const APPEND_STATEMENT = 'mcsend_append'
+
+/**
+ * APPEND for records without a delivery status (all that apply writes), with what a batch's records share sent
+ * once: rows carry a group number, the key after its group's prefix and the three hashes ($3 to $7); groups carry
+ * the key prefix, send, revision, status, time, request id and error ($8 to $15), numbered from 1 in array order.
+ * A batch of 500 sends one group instead of 500 copies of eight columns: about half the bytes, and less for the
+ * server to parse. Same upsert rule as APPEND.
+ */
+const APPEND_GROUPED = `
+  WITH touched AS (
+    INSERT INTO mcsend_workspaces (workspace, lineage, serial, dirty) VALUES ($1, $2, 0, true)
+    ON CONFLICT (workspace) DO UPDATE SET dirty = true WHERE NOT mcsend_workspaces.dirty
+  )
+  INSERT INTO mcsend_messages AS m (workspace, ${MESSAGE_COLUMNS})
+  SELECT $1, g.prefix || r.k, g.send, g.revision, g.status, g.at, g.request_id, g.error_code, g.error_message, r.t, r.a, r.c, NULL::jsonb
+  FROM unnest($3::int4[], $4::text[], $5::text[], $6::text[], $7::text[]) AS r(g, k, t, a, c)
+  JOIN unnest($8::text[], $9::text[], $10::int4[], $11::text[], $12::timestamptz[], $13::text[], $14::int4[], $15::text[])
+       WITH ORDINALITY AS g(prefix, send, revision, status, at, request_id, error_code, error_message, n) ON g.n = r.g
+  ON CONFLICT (workspace, message_key) DO UPDATE SET ${UPSERT_SET}
+  WHERE m.at <= EXCLUDED.at AND NOT (m.status = 'accepted' AND EXCLUDED.status = 'pending')`
+
+const APPEND_GROUPED_STATEMENT = 'mcsend_append_grouped'
 
 const NEEDS_ESCAPE = /["\\]/
 const ESCAPED = /["\\]/g
@@ -121,30 +143,86 @@ function encodeColumns(records: readonly MessageRecord[]): string[] {
   ]
 }
 
-/** Encoded records (unique keys) of one statement at most. */
+/** Whether two records share what APPEND_GROUPED sends once per group (the key prefix aside). */
+function sameGroup(x: MessageRecord, y: MessageRecord): boolean {
+  return x.send === y.send && x.revision === y.revision && x.status === y.status && x.at === y.at && x.requestId === y.requestId && x.errorCode === y.errorCode && x.errorMessage === y.errorMessage
+}
+
+/**
+ * Records as the parameters of APPEND_GROUPED ($3 on), or undefined when one has a delivery status (then APPEND
+ * takes them). Records sharing send, revision, status, time, request id and error form one group; a key that
+ * starts with `SEND.rREVISION.` is sent without it.
+ */
+function encodeGrouped(records: readonly MessageRecord[]): string[] | undefined {
+  const groupOf = new Map<string, number>()
+  const groups: MessageRecord[] = []
+  const prefixes: string[] = []
+  let last: number | undefined
+  let g = '{'
+  let k = '{'
+  let t = '{'
+  let a = '{'
+  let c = '{'
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as MessageRecord
+    if (r.delivery !== undefined) return undefined
+    const prefix = `${r.send}.r${r.revision}.`
+    const own = r.messageKey.startsWith(prefix) ? prefix : ''
+    let n: number | undefined
+    if (last !== undefined && own === prefixes[last - 1] && sameGroup(r, groups[last - 1] as MessageRecord)) n = last
+    else {
+      // JSON.stringify keeps the fields apart whatever they hold.
+      const id = JSON.stringify([own, r.send, r.revision, r.status, r.at, r.requestId ?? null, r.errorCode ?? null, r.errorMessage ?? null])
+      n = groupOf.get(id)
+      if (n === undefined) {
+        groups.push(r)
+        prefixes.push(own)
+        n = groups.length
+        groupOf.set(id, n)
+      }
+      last = n
+    }
+    const sep = i > 0 ? ',' : ''
+    g += `${sep}${n}`
+    k += sep + arrayElement(own === '' ? r.messageKey : r.messageKey.slice(own.length))
+    t += sep + arrayElement(r.toHash)
+    a += sep + arrayElement(r.attributesHash)
+    c += sep + arrayElement(r.contactHash)
+  }
+  return [
+    `${g}}`,
+    `${k}}`,
+    `${t}}`,
+    `${a}}`,
+    `${c}}`,
+    arrayLiteral(prefixes, (p) => p),
+    arrayLiteral(groups, (r) => r.send),
+    arrayLiteral(groups, (r) => r.revision),
+    arrayLiteral(groups, (r) => r.status),
+    arrayLiteral(groups, (r) => r.at),
+    arrayLiteral(groups, (r) => r.requestId),
+    arrayLiteral(groups, (r) => r.errorCode),
+    arrayLiteral(groups, (r) => r.errorMessage),
+  ]
+}
+
+/** Records (unique keys) of one statement at most. */
 interface Chunk {
   keys: string[]
-  columns: string[]
+  records: MessageRecord[]
 }
 
 /** Records (unique keys) as chunks of at most WRITE_CHUNK rows each. */
-function encodeChunks(records: MessageRecord[]): Chunk[] {
+function toChunks(records: MessageRecord[]): Chunk[] {
   const chunks: Chunk[] = []
   for (let start = 0; start < records.length; start += WRITE_CHUNK) {
     const slice = records.slice(start, start + WRITE_CHUNK)
-    chunks.push({keys: slice.map((r) => r.messageKey), columns: encodeColumns(slice)})
+    chunks.push({keys: slice.map((r) => r.messageKey), records: slice})
   }
   return chunks
 }
 
-/** The columns of several chunks as one set of array literals (joined without parsing them again). */
-function joinColumns(chunks: Chunk[]): string[] {
-  const first = chunks[0] as Chunk
-  if (chunks.length === 1) return first.columns
-  return first.columns.map((_, c) => `{${chunks.map((chunk) => (chunk.columns[c] as string).slice(1, -1)).join(',')}}`)
-}
-
-/** One append() call waiting to be written: its records already encoded, and how to settle its promise. */
+/** One append() call waiting to be written: its records in chunks, and how to settle its promise. */
 interface PendingAppend {
   chunks: Chunk[]
   count: number
@@ -377,8 +455,7 @@ export class PgStateStore implements StateStore {
     // Last one wins within a call, as in a journal replay; one INSERT cannot update the same row twice.
     const unique = new Map<string, MessageRecord>()
     for (const record of records) unique.set(record.messageKey, record)
-    // Encoded now, while the connection may still be busy with earlier writes.
-    const chunks = encodeChunks([...unique.values()])
+    const chunks = toChunks([...unique.values()])
     return new Promise<void>((resolve, reject) => {
       const pending: PendingAppend = {chunks, count: unique.size, resolve, reject}
       if (this.appendGroup) {
@@ -449,8 +526,13 @@ export class PgStateStore implements StateStore {
       if (chunks.length > 1) for (const k of chunk.keys) keys.add(k)
     }
     if (current.length > 0) statements.push(current)
-    const run = (statement: Chunk[]) =>
-      this.client.query({name: APPEND_STATEMENT, text: APPEND, values: [this.workspace, randomUUID(), ...joinColumns(statement)]})
+    const run = (statement: Chunk[]) => {
+      const records = statement.length === 1 ? (statement[0] as Chunk).records : statement.flatMap((chunk) => chunk.records)
+      const grouped = encodeGrouped(records)
+      return grouped === undefined
+        ? this.client.query({name: APPEND_STATEMENT, text: APPEND, values: [this.workspace, randomUUID(), ...encodeColumns(records)]})
+        : this.client.query({name: APPEND_GROUPED_STATEMENT, text: APPEND_GROUPED, values: [this.workspace, randomUUID(), ...grouped]})
+    }
     if (statements.length === 1) {
       await run(statements[0] as Chunk[])
       return
@@ -546,8 +628,8 @@ export class PgStateStore implements StateStore {
              target = EXCLUDED.target, key_fingerprint = EXCLUDED.key_fingerprint`,
           [this.workspace, data.lineage || randomUUID(), Math.max(data.serial, 1), meta.target === undefined ? null : JSON.stringify(meta.target), meta.keyFingerprint ?? null],
         )
-        for (const chunk of encodeChunks([...data.messages.values()])) {
-          await this.client.query(IMPORT_ROWS, [this.workspace, ...chunk.columns])
+        for (const chunk of toChunks([...data.messages.values()])) {
+          await this.client.query(IMPORT_ROWS, [this.workspace, ...encodeColumns(chunk.records)])
         }
         const sends = Object.values(data.sends)
         if (sends.length > 0) {
@@ -641,12 +723,14 @@ export class PgStateStore implements StateStore {
     if (held.lost === undefined) {
       try {
         // On the lock's own connection: it answers only while the session (and so the advisory lock) is alive.
-        const result = await held.client.query<{token: string | null; held: boolean}>(
-          `SELECT (SELECT owner->>'token' FROM mcsend_lock_holders WHERE workspace = $1) AS token,
+        // A prepared statement: run before every batch, it is parsed and planned once per lock.
+        const result = await held.client.query<{token: string | null; held: boolean}>({
+          name: 'mcsend_check_lock',
+          text: `SELECT (SELECT owner->>'token' FROM mcsend_lock_holders WHERE workspace = $1) AS token,
                   EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND granted AND objsubid = 2
                           AND classid::bigint = $2 AND objid::bigint = $3) AS held`,
-          [this.workspace, PG_LOCK_NAMESPACE_WORKSPACE >>> 0, this.lockKey >>> 0],
-        )
+          values: [this.workspace, PG_LOCK_NAMESPACE_WORKSPACE >>> 0, this.lockKey >>> 0],
+        })
         const row = result.rows[0]
         if (!row?.held) held.lost = new Error('the advisory lock is no longer held by this session')
         else if (row.token !== held.token) held.lost = new Error('the holder row names another run')

@@ -64,6 +64,32 @@ describe.skipIf(!pgAvailable)('PostgreSQL state store writes', () => {
     for (const r of odd) expect(state.messages.get(r.messageKey)).toEqual(r)
   })
 
+  it('stores records written in groups (shared send, time, answer; keys after SEND.rREV.) as they were given', async () => {
+    const store = await open()
+    const at = '2026-01-01T00:00:05.000Z'
+    const batch = [
+      // The key prefix of their group, sent once: what follows it may be any text, even nothing.
+      record(1, {messageKey: 'release.r1.abc', at}),
+      record(2, {messageKey: 'release.r1.', at}),
+      record(3, {messageKey: 'release.r1.x, "y" {z} \\ NULL', at}),
+      // Starts like another revision's prefix, or not like any: kept whole.
+      record(4, {messageKey: 'release.r12.abc', at}),
+      record(5, {messageKey: 'chosen-key', at}),
+      // Other groups in the same call: another send, status, answer and error (each its own text).
+      record(6, {messageKey: 'other.r3.k', send: 'other', revision: 3, at}),
+      record(7, {messageKey: 'release.r1.k7', status: 'accepted', requestId: 'req "1"', at}),
+      record(8, {messageKey: 'release.r1.k8', status: 'failed', requestId: 'req "1"', errorCode: 30_005, errorMessage: 'bad, "quoted" {x}', at}),
+      record(9, {messageKey: 'release.r1.k9', status: 'failed', requestId: 'req "1"', errorCode: 30_005, errorMessage: '', at}),
+      record(10, {messageKey: 'release.r1.k10', status: 'failed', requestId: 'req "1"', errorCode: 30_005, errorMessage: 'NULL', at}),
+      record(11, {messageKey: 'release.r1.k11', at}),
+    ]
+    // Two calls in one tick: written together, in one statement.
+    await Promise.all([store.append(batch.slice(0, 6)), store.append(batch.slice(6))])
+    const state = await (await open(store.workspace)).load()
+    expect(state.messages.size).toBe(batch.length)
+    for (const r of batch) expect(state.messages.get(r.messageKey)).toEqual(r)
+  })
+
   it('fails only the call whose records the database refuses, and keeps the others of its group', async () => {
     const store = await open()
     await store.append([record(9)])
