@@ -1,5 +1,4 @@
-import {onlineRun, type ManifestRunOptions, type ProgressUi} from './run-options.js'
-import type {ClientOptions} from '../sfmc/client.js'
+import {onlineRun, type ProgressUi, type StatusRunOptions} from './run-options.js'
 import {makeLockOwner} from '../state/lock.js'
 import type {MessageRecord} from '../state/types.js'
 import type {CliError} from '../errors.js'
@@ -21,17 +20,8 @@ import {prepareVariables} from './variables.js'
  * endpoint answers for about 3 days only (docs/marketing-cloud-api.md): an older message is "unknown", like one never
  * sent, and the next apply would send it again.
  */
-export interface RecoverOptions extends ManifestRunOptions {
-  /** --send: only these sends. */
-  sends?: string[]
-  /** Status requests per second (default 5). */
-  rate?: number
-  signal?: AbortSignal
-  clock?: () => Date
-  clientOptions?: ClientOptions
-  /** Write what was found every this many keys (default 500), so an interrupted run keeps its answers. */
-  flushEvery?: number
-}
+/** flushEvery: what was found is written every this many keys (default 500). */
+export type RecoverOptions = StatusRunOptions
 
 export type RecoverUi = ProgressUi
 

@@ -1,3 +1,4 @@
+import type {ClientOptions} from '../sfmc/client.js'
 import {requireConnection} from './connection.js'
 import {applyEnvironment, type Targeted} from './environment.js'
 import type {VariableOptions} from './variables.js'
@@ -24,6 +25,19 @@ export interface ManifestRunOptions extends RunPlace {
   sourceRoots?: string[]
   /** --lock-timeout: how long to wait for a state another run holds (ms; default 0: refuse at once). */
   lockTimeoutMs?: number
+}
+
+/** What a run of status requests takes besides (status, state recover). */
+export interface StatusRunOptions extends ManifestRunOptions {
+  /** --send: only these sends. */
+  sends?: string[]
+  /** Status requests per second (default 5). */
+  rate?: number
+  signal?: AbortSignal
+  clock?: () => Date
+  clientOptions?: ClientOptions
+  /** Write the answers gathered so far to the state after this many keys, so an interrupted run keeps them. */
+  flushEvery?: number
 }
 
 /** How a long run of status requests reports: notes, and how many of how many keys were asked. */

@@ -1,8 +1,7 @@
-import {onlineRun, type ManifestRunOptions, type ProgressUi} from './run-options.js'
+import {onlineRun, type ProgressUi, type StatusRunOptions} from './run-options.js'
 import {assertTargetsExist, loadOrFail} from './load.js'
 import {prepareVariables} from './variables.js'
 import {StateLockedError, type CliError} from '../errors.js'
-import type {ClientOptions} from '../sfmc/client.js'
 import {makeLockOwner} from '../state/lock.js'
 import type {MessageRecord, StateStore} from '../state/types.js'
 import type {LockWaitOptions} from './lock-wait.js'
@@ -12,20 +11,14 @@ import {deliveryFromStatus, selectForStatus, summariseStatus, type StatusReport}
 import {DEFAULT_STATUS_RATE, Pacer} from '../status/pacer.js'
 import {pollStatuses, type PollResult, type StatusAnswer} from '../status/poll.js'
 
-/** The variables are for manifests whose send names use them; --lock-timeout is how long the writes wait for the lock. */
-export interface StatusOptions extends ManifestRunOptions {
+/**
+ * The variables are for manifests whose send names use them; --lock-timeout is how long the writes wait for the
+ * lock; flushEvery defaults to 1000 answers.
+ */
+export interface StatusOptions extends StatusRunOptions {
   /** Manifests: only their sends. Empty: every send in the state. */
   paths: string[]
-  /** --send: only these sends. */
-  sends?: string[]
   sandbox: boolean
-  /** Status requests per second (default 5). */
-  rate?: number
-  signal?: AbortSignal
-  clock?: () => Date
-  clientOptions?: ClientOptions
-  /** Write the answers gathered so far to the state after this many (default 1000), so a long run loses little. */
-  flushEvery?: number
 }
 
 export type StatusUi = ProgressUi
