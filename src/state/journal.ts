@@ -77,29 +77,28 @@ export class JournalFormatError extends Error {
   }
 }
 
-function parseHeader(text: string, lineNo: number): JournalHeader {
+/** A journal line as an object; `what` names the line in the error when it is not JSON or not an object. */
+function parseObject(text: string, lineNo: number, what: string, notObject: string): Record<string, unknown> {
   let doc: unknown
   try {
     doc = JSON.parse(text)
   } catch {
-    throw new JournalFormatError('the header line is not valid JSON', lineNo)
+    throw new JournalFormatError(`${what} is not valid JSON`, lineNo)
   }
-  const h = doc as Record<string, unknown>
-  if (typeof doc !== 'object' || doc === null || typeof h.journal !== 'number') throw new JournalFormatError('the first line is not a journal header', lineNo)
+  if (typeof doc !== 'object' || doc === null) throw new JournalFormatError(notObject, lineNo)
+  return doc as Record<string, unknown>
+}
+
+function parseHeader(text: string, lineNo: number): JournalHeader {
+  const h = parseObject(text, lineNo, 'the header line', 'the first line is not a journal header')
+  if (typeof h.journal !== 'number') throw new JournalFormatError('the first line is not a journal header', lineNo)
   if (h.journal > JOURNAL_FORMAT) throw new JournalFormatError(`the journal has format ${h.journal}, newer than this mcsend reads`, lineNo)
   if (typeof h.lineage !== 'string' || typeof h.serial !== 'number') throw new JournalFormatError('the header lacks lineage or serial', lineNo)
   return {lineage: h.lineage, serial: h.serial}
 }
 
 function parseEntry(text: string, lineNo: number): JournalEntry {
-  let doc: unknown
-  try {
-    doc = JSON.parse(text)
-  } catch {
-    throw new JournalFormatError('the line is not valid JSON', lineNo)
-  }
-  const e = doc as Record<string, unknown>
-  if (typeof doc !== 'object' || doc === null) throw new JournalFormatError('the line is not a JSON object', lineNo)
+  const e = parseObject(text, lineNo, 'the line', 'the line is not a JSON object')
   switch (e.op) {
     case 'put': {
       if (!Array.isArray(e.records)) throw new JournalFormatError('`records` must be a list', lineNo)
