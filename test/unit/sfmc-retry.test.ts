@@ -45,24 +45,20 @@ describe('retryAfterMs', () => {
 describe('classifyConnectionError', () => {
   const fetchFailed = (cause: unknown) => Object.assign(new TypeError('fetch failed'), {cause})
 
-  it('treats resets and closed sockets as retriable with an unknown outcome', () => {
-    expect(classifyConnectionError(fetchFailed(Object.assign(new Error('read ECONNRESET'), {code: 'ECONNRESET'})))).toEqual({
-      reason: 'ECONNRESET',
-      retriable: true,
-      outcomeUnknown: true,
-    })
-    expect(classifyConnectionError(fetchFailed(Object.assign(new Error('other side closed'), {code: 'UND_ERR_SOCKET'})))?.outcomeUnknown).toBe(true)
-    expect(classifyConnectionError(fetchFailed(new Error('other side closed')))?.retriable).toBe(true)
-    expect(classifyConnectionError(new TypeError('fetch failed'))?.retriable).toBe(true)
-  })
+  const coded = (message: string, code: string) => Object.assign(new Error(message), {code})
+  const unknownOutcome = (reason: string) => ({reason, retriable: true, outcomeUnknown: true})
 
-  it('knows that a refused connection sent nothing, and does not retry an unknown host', () => {
-    expect(classifyConnectionError(fetchFailed(Object.assign(new Error('connect ECONNREFUSED'), {code: 'ECONNREFUSED'})))).toEqual({
-      reason: 'ECONNREFUSED',
-      retriable: true,
-      outcomeUnknown: false,
-    })
-    expect(classifyConnectionError(fetchFailed(Object.assign(new Error('getaddrinfo ENOTFOUND x'), {code: 'ENOTFOUND'})))?.retriable).toBe(false)
+  // Resets and closed sockets: retriable, and the request may have been processed. A refused connection sent
+  // nothing; an unknown host is not retried.
+  it.each([
+    ['a reset', fetchFailed(coded('read ECONNRESET', 'ECONNRESET')), unknownOutcome('ECONNRESET')],
+    ['a socket closed by the server (undici code)', fetchFailed(coded('other side closed', 'UND_ERR_SOCKET')), unknownOutcome('UND_ERR_SOCKET')],
+    ['a socket closed by the server (message only)', fetchFailed(new Error('other side closed')), unknownOutcome('connection closed by the server')],
+    ['fetch failed without a cause', new TypeError('fetch failed'), unknownOutcome('fetch failed')],
+    ['a refused connection', fetchFailed(coded('connect ECONNREFUSED', 'ECONNREFUSED')), {reason: 'ECONNREFUSED', retriable: true, outcomeUnknown: false}],
+    ['an unknown host', fetchFailed(coded('getaddrinfo ENOTFOUND x', 'ENOTFOUND')), {reason: 'ENOTFOUND', retriable: false, outcomeUnknown: false}],
+  ])('%s', (_name, error, expected) => {
+    expect(classifyConnectionError(error)).toEqual(expected)
   })
 
   it('leaves other errors alone', () => {
