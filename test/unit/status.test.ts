@@ -21,6 +21,11 @@ function record(key: string, overrides: Partial<MessageRecord> = {}): MessageRec
   return testRecord(0, {messageKey: key, send: 'news', at: hoursAgo(1), ...overrides})
 }
 
+/** An accepted record whose delivery event is known (not sent: with its subscriber status code), checked at `checkedAt`. */
+function delivered(key: string, event: 'queued' | 'sent' | 'notSent', checkedAt = 'x', statusCode?: number): MessageRecord {
+  return record(key, {delivery: {event, ...(statusCode === undefined ? {} : {statusCode}), checkedAt}})
+}
+
 describe('deliveryFromStatus', () => {
   it('maps each event category and keeps the code only for notSent', () => {
     expect(deliveryFromStatus({eventCategoryType: 'TransactionalSendEvents.EmailQueued', timestamp: '2026-03-10T10:00:00.000Z'}, 'x')).toEqual({
@@ -44,9 +49,9 @@ describe('selectForStatus', () => {
   it('asks only accepted, non-final, young records of the chosen sends', () => {
     const records = [
       record('ask-1'),
-      record('ask-queued', {delivery: {event: 'queued', checkedAt: hoursAgo(1)}}),
-      record('final-sent', {delivery: {event: 'sent', checkedAt: hoursAgo(1)}}),
-      record('final-not', {delivery: {event: 'notSent', statusCode: 24, checkedAt: hoursAgo(1)}}),
+      delivered('ask-queued', 'queued', hoursAgo(1)),
+      delivered('final-sent', 'sent', hoursAgo(1)),
+      delivered('final-not', 'notSent', hoursAgo(1), 24),
       record('old', {at: new Date(NOW.getTime() - STATUS_REACH_MS - 60_000).toISOString()}),
       record('pending', {status: 'pending'}),
       record('other-send', {send: 'other'}),
@@ -85,11 +90,11 @@ describe('settlePending', () => {
 describe('summariseStatus', () => {
   it('counts per send and groups not-sent reasons by code name', () => {
     const records = [
-      record('s1', {delivery: {event: 'sent', checkedAt: 'x'}}),
-      record('n1', {delivery: {event: 'notSent', statusCode: 24, checkedAt: 'x'}}),
-      record('n2', {delivery: {event: 'notSent', statusCode: 24, checkedAt: 'x'}}),
-      record('n3', {delivery: {event: 'notSent', statusCode: 16, checkedAt: 'x'}}),
-      record('q1', {delivery: {event: 'queued', checkedAt: 'x'}}),
+      delivered('s1', 'sent'),
+      delivered('n1', 'notSent', 'x', 24),
+      delivered('n2', 'notSent', 'x', 24),
+      delivered('n3', 'notSent', 'x', 16),
+      delivered('q1', 'queued'),
       record('old'),
       record('gone'),
       record('unasked'),
@@ -110,9 +115,9 @@ describe('summariseStatus', () => {
 describe('renderStatusText', () => {
   it('prints counts per send, unknown (too old to query), and the not-sent reasons by code name', () => {
     const records = [
-      record('s1', {delivery: {event: 'sent', checkedAt: 'x'}}),
-      record('n1', {delivery: {event: 'notSent', statusCode: 24, checkedAt: 'x'}}),
-      record('n2', {delivery: {event: 'notSent', statusCode: 24, checkedAt: 'x'}}),
+      delivered('s1', 'sent'),
+      delivered('n1', 'notSent', 'x', 24),
+      delivered('n2', 'notSent', 'x', 24),
       record('old'),
     ]
     const summary = summariseStatus(records, {tooOld: new Set(['old']), notFound: new Set()})
