@@ -66,6 +66,13 @@ const credentialsMode: Mode = {
 
 const modes: Mode[] = [sandboxMode, credentialsMode]
 
+/** `mcsend ARGS` in this mode, which must succeed (exit 0; its stderr says why not). */
+async function succeeds(mode: Mode, p: Project, args: string[], env?: NodeJS.ProcessEnv): Promise<RunResult> {
+  const run = await mode.run(p, args, env)
+  expect(run.code, run.stderr).toBe(0)
+  return run
+}
+
 async function project(t: TestContext, recipients: number, batchSize = 500): Promise<{p: Project; send: string}> {
   const send = `case-${randomUUID().slice(0, 8)}`
   const p = await makeProject({recipients, batchSize, name: send})
@@ -87,8 +94,7 @@ describe.concurrent.each(modes)('$name mode', (mode) => {
     const keys = await savedKeys(p, 'plan.json')
     expect(keys).toHaveLength(600)
 
-    const apply = await mode.run(p, ['apply', 'plan.json'])
-    expect(apply.code, apply.stderr).toBe(0)
+    const apply = await succeeds(mode, p, ['apply', 'plan.json'])
     expect(apply.stdout).toContain('600 accepted')
     expect((await mode.delivered(p, send)).sort()).toEqual([...keys].sort())
     expect(JSON.parse(await readFile(path.join(p.dir, mode.stateFile), 'utf8'))).toMatchObject({serial: 1})
@@ -98,8 +104,7 @@ describe.concurrent.each(modes)('$name mode', (mode) => {
     expect(again.stderr).toMatch(/state: \S+state\.json changed since the plan \(serial 0 → 1\)/)
     expect(await mode.delivered(p, send)).toHaveLength(600)
 
-    const after = await mode.run(p, ['plan', 'send.yaml', '--detailed-exitcode', '--no-step-summary'])
-    expect(after.code, after.stderr).toBe(0)
+    const after = await succeeds(mode, p, ['plan', 'send.yaml', '--detailed-exitcode', '--no-step-summary'])
     expect(after.stdout).toContain('Plan: nothing to send across 1 send (600 already sent).')
   })
 
@@ -116,8 +121,7 @@ describe.concurrent.each(modes)('$name mode', (mode) => {
 
 /** The messageKeys of the plan, by contactKey (`plan --json`). */
 async function plannedKeys(mode: Mode, p: Project): Promise<Map<string, string>> {
-  const plan = await mode.run(p, ['plan', 'send.yaml', '--json'])
-  expect(plan.code, plan.stderr).toBe(0)
+  const plan = await succeeds(mode, p, ['plan', 'send.yaml', '--json'])
   const doc = JSON.parse(plan.stdout) as {sends: {batches: {messages: {messageKey: string; contactKey: string}[]}[]}[]}
   return new Map(doc.sends.flatMap((s) => s.batches.flatMap((b) => b.messages.map((m) => [m.contactKey, m.messageKey] as const))))
 }
@@ -128,26 +132,22 @@ const FULL_ADDRESS = /\bc\d+@example\.com/
 describe.concurrent.each(modes)('$name mode: the state commands', (mode) => {
   it('state rm KEY --yes, then a re-apply: Marketing Cloud answers 109110, the key is not delivered again', async (t) => {
     const {p, send} = await project(t, 2)
-    const first = await mode.run(p, ['apply', 'send.yaml', '--auto-approve'])
-    expect(first.code, first.stderr).toBe(0)
+    await succeeds(mode, p, ['apply', 'send.yaml', '--auto-approve'])
     const keys = (await mode.delivered(p, send)).sort()
     expect(keys).toHaveLength(2)
     const key = keys[0]!
 
-    const rm = await mode.run(p, ['state', 'rm', key, '--yes'])
-    expect(rm.code, rm.stderr).toBe(0)
+    const rm = await succeeds(mode, p, ['state', 'rm', key, '--yes'])
     expect(rm.stdout).toContain('Removed 1 record from ')
     expect(rm.stdout).toContain(key)
     const plan = await mode.run(p, ['plan', 'send.yaml', '--detailed-exitcode', '--no-step-summary'])
     expect(plan.code, plan.stderr).toBe(2)
     expect(plan.stdout).toContain('Plan: 1 message to send in 1 request across 1 send (1 already sent).')
 
-    const again = await mode.run(p, ['apply', 'send.yaml', '--auto-approve'])
-    expect(again.code, again.stderr).toBe(0)
+    const again = await succeeds(mode, p, ['apply', 'send.yaml', '--auto-approve'])
     expect(again.stdout).toContain('Apply complete: 1 accepted, 1 of them Marketing Cloud already had (109110): not re-delivered')
     expect((await mode.delivered(p, send)).sort()).toEqual(keys)
-    const show = await mode.run(p, ['state', 'show', key, '--json'])
-    expect(show.code, show.stderr).toBe(0)
+    const show = await succeeds(mode, p, ['state', 'show', key, '--json'])
     expect(JSON.parse(show.stdout)).toMatchObject({messageKey: key, status: 'accepted', errorCode: 109110, errorMessage: expect.stringContaining('already had this key')})
   })
 
@@ -155,13 +155,11 @@ describe.concurrent.each(modes)('$name mode: the state commands', (mode) => {
     const {p, send} = await project(t, 3)
     const keys = await plannedKeys(mode, p)
     expect((await mode.run(p, ['apply', 'send.yaml', '--auto-approve'])).code).toBe(0)
-    const forget = await mode.run(p, ['state', 'forget', '--contact-key', 'c1', '--yes'])
-    expect(forget.code, forget.stderr).toBe(0)
+    const forget = await succeeds(mode, p, ['state', 'forget', '--contact-key', 'c1', '--yes'])
     expect(forget.stdout).toContain('Removed 1 record of contact c1 from ')
     expect(forget.stdout).toContain(keys.get('c1'))
     expect(forget.stdout + forget.stderr).not.toMatch(/@/)
-    const list = await mode.run(p, ['state', 'list', '--json'])
-    expect(list.code, list.stderr).toBe(0)
+    const list = await succeeds(mode, p, ['state', 'list', '--json'])
     const records = (JSON.parse(list.stdout) as {records: {messageKey: string}[]}).records.map((r) => r.messageKey).sort()
     expect(records).toEqual([keys.get('c0'), keys.get('c2')].sort())
     expect(list.stdout).not.toMatch(FULL_ADDRESS)
@@ -171,21 +169,18 @@ describe.concurrent.each(modes)('$name mode: the state commands', (mode) => {
 
   it('state show KEY --json and state list --status accepted --json after an apply', async (t) => {
     const {p, send} = await project(t, 3)
-    const apply = await mode.run(p, ['apply', 'send.yaml', '--auto-approve'])
-    expect(apply.code, apply.stderr).toBe(0)
+    await succeeds(mode, p, ['apply', 'send.yaml', '--auto-approve'])
     const keys = (await mode.delivered(p, send)).sort()
     expect(keys).toHaveLength(3)
 
-    const show = await mode.run(p, ['state', 'show', keys[1]!, '--json'])
-    expect(show.code, show.stderr).toBe(0)
+    const show = await succeeds(mode, p, ['state', 'show', keys[1]!, '--json'])
     const record = JSON.parse(show.stdout) as unknown
     const validRecord = compileSchema('state-record')
     expect(validRecord(record), JSON.stringify(validRecord.errors)).toBe(true)
     expect(record).toMatchObject({messageKey: keys[1], send, revision: 1, status: 'accepted'})
     expect(show.stdout).not.toMatch(FULL_ADDRESS)
 
-    const list = await mode.run(p, ['state', 'list', '--status', 'accepted', '--json'])
-    expect(list.code, list.stderr).toBe(0)
+    const list = await succeeds(mode, p, ['state', 'list', '--status', 'accepted', '--json'])
     const doc = JSON.parse(list.stdout) as {total: number; records: {messageKey: string; status: string}[]}
     const validList = compileSchema('state-list')
     expect(validList(doc), JSON.stringify(validList.errors)).toBe(true)
@@ -211,8 +206,7 @@ describe.concurrent.each(modes)('$name mode: the review output', (mode) => {
     const send = `case-${randomUUID().slice(0, 8)}`
     const p = await makeProject({recipients: 3, batchSize: 500, name: send, withAttributes: true, inline: ['{contactKey: partner-ops, to: partner-ops@example.org, attributes: {FirstName: Partners}}']})
     t.onTestFinished(() => p.cleanup())
-    const plan = await mode.run(p, ['plan', 'send.yaml', '--out', 'plan.json', '--format', 'markdown', '--no-step-summary'], ACTIONS_ENV)
-    expect(plan.code, plan.stderr).toBe(0)
+    const plan = await succeeds(mode, p, ['plan', 'send.yaml', '--out', 'plan.json', '--format', 'markdown', '--no-step-summary'], ACTIONS_ENV)
     // show reads only the file (no state, no connection, no --sandbox): the same command in both modes.
     const show = await runCli(['show', 'plan.json', '--format', 'markdown'], {cwd: p.dir, env: ACTIONS_ENV})
     expect(show.code, show.stderr).toBe(0)
@@ -238,8 +232,7 @@ describe.concurrent.each(modes)('$name mode: the review output', (mode) => {
 
   it('apply --format markdown: the result for a comment on the merge, the plan on stderr', async (t) => {
     const {p, send} = await project(t, 5, 2)
-    const apply = await mode.run(p, ['apply', 'send.yaml', '--auto-approve', '--format', 'markdown'], ACTIONS_ENV)
-    expect(apply.code, apply.stderr).toBe(0)
+    const apply = await succeeds(mode, p, ['apply', 'send.yaml', '--auto-approve', '--format', 'markdown'], ACTIONS_ENV)
     // The target the connection reached: credentials mode learns the business unit from the token.
     const where = mode.name === 'sandbox' ? 'the built-in sandbox &#40;nothing reaches a real inbox&#41;' : 'Marketing Cloud tenant 127.0.0.1, business unit 100000001'
     expect(apply.stdout.split('\n').slice(0, 4)).toEqual(['<!-- mcsend-apply -->', `### mcsend apply complete: 5 messages accepted by ${where}`, '', PROVENANCE])
@@ -249,8 +242,7 @@ describe.concurrent.each(modes)('$name mode: the review output', (mode) => {
     expect(apply.stdout + apply.stderr).not.toMatch(FULL_ADDRESS)
     expect(apply.stdout + apply.stderr).not.toContain('ghs_')
     expect(await mode.delivered(p, send)).toHaveLength(5)
-    const again = await mode.run(p, ['apply', 'send.yaml', '--auto-approve', '--format', 'markdown'])
-    expect(again.code, again.stderr).toBe(0)
+    const again = await succeeds(mode, p, ['apply', 'send.yaml', '--auto-approve', '--format', 'markdown'])
     expect(again.stdout).toBe('<!-- mcsend-apply -->\n### mcsend apply: nothing to send\n')
   })
 })
@@ -286,13 +278,11 @@ describe('credentials mode only: apply --format markdown with rejected and pendi
 describe.concurrent.each(modes)('$name mode: the state knows its target', (mode) => {
   it('records the target on the first apply; status and the state commands then read it', async (t) => {
     const {p} = await project(t, 3)
-    const apply = await mode.run(p, ['apply', 'send.yaml', '--auto-approve'])
-    expect(apply.code, apply.stderr).toBe(0)
+    await succeeds(mode, p, ['apply', 'send.yaml', '--auto-approve'])
     const state = JSON.parse(await readFile(path.join(p.dir, mode.stateFile), 'utf8')) as {target: unknown}
     // Credentials mode learns the business unit from the token (GET /v2/userinfo): MCSEND_ACCOUNT_ID is not set.
     expect(state.target).toEqual(mode.name === 'sandbox' ? {kind: 'sandbox'} : {kind: 'marketing-cloud', authHost: '127.0.0.1', accountId: '100000001'})
-    const status = await mode.run(p, ['status', '--json'])
-    expect(status.code, status.stderr).toBe(0)
+    const status = await succeeds(mode, p, ['status', '--json'])
     expect(JSON.parse(status.stdout)).toMatchObject({totals: {accepted: 3}})
     // state commands take --sandbox for the sandbox's state (credentials mode uses the default state).
     const list = await runCli(['state', 'list', '--json', ...(mode.name === 'sandbox' ? ['--sandbox'] : [])], {cwd: p.dir})
@@ -314,11 +304,9 @@ describe('credentials mode only: another business unit', () => {
       expect(r.stderr).toContain('mcsend state retarget')
     }
     expect((await server.outbox()).filter((e) => e.messageKey.startsWith(`${send}.`)).map((e) => e.mid)).toEqual(['100000001', '100000001'])
-    const moved = await credentialsMode.run(p, ['state', 'retarget'], other)
-    expect(moved.code, moved.stderr).toBe(0)
+    const moved = await succeeds(credentialsMode, p, ['state', 'retarget'], other)
     expect(moved.stdout).toContain('moved from the sandbox at 127.0.0.1, business unit 100000001 to the sandbox at 127.0.0.1, business unit 200000002')
-    const plan = await credentialsMode.run(p, ['plan', 'send.yaml', '--detailed-exitcode'], other)
-    expect(plan.code, plan.stderr).toBe(0)
+    await succeeds(credentialsMode, p, ['plan', 'send.yaml', '--detailed-exitcode'], other)
     const again = await credentialsMode.run(p, ['state', 'retarget', '--json'], other)
     const doc = JSON.parse(again.stdout) as unknown
     const validate = compileSchema('state-retarget')
@@ -350,13 +338,11 @@ describe('credentials mode only: an answer that settles nothing, then --refresh'
     const apply = await credentialsMode.run(p, ['apply', 'send.yaml', '--auto-approve'])
     expect(apply.code, apply.stderr).toBe(4)
     expect(apply.stdout).toContain('1 unanswered (kept pending)')
-    const refresh = await credentialsMode.run(p, ['plan', 'send.yaml', '--refresh'])
-    expect(refresh.code, refresh.stderr).toBe(0)
+    const refresh = await succeeds(credentialsMode, p, ['plan', 'send.yaml', '--refresh'])
     // The answer was scripted: nothing reached the outbox, so the status endpoint does not know the key.
     expect(refresh.stdout).toMatch(/1 message to send/)
     expect(await credentialsMode.delivered(p, send)).toEqual([])
-    const again = await credentialsMode.run(p, ['apply', 'send.yaml', '--auto-approve'])
-    expect(again.code, again.stderr).toBe(0)
+    await succeeds(credentialsMode, p, ['apply', 'send.yaml', '--auto-approve'])
     expect(await credentialsMode.delivered(p, send)).toEqual([key])
   })
 })
@@ -380,16 +366,13 @@ describe('credentials mode only: a killed apply leaves a stale lock; state unloc
     expect(killed.signal).toBe('SIGKILL')
     expect(await credentialsMode.delivered(p, send)).toHaveLength(2)
 
-    const unlock = await credentialsMode.run(p, ['state', 'unlock'])
-    expect(unlock.code, unlock.stderr).toBe(0)
+    const unlock = await succeeds(credentialsMode, p, ['state', 'unlock'])
     expect(unlock.stdout).toContain(`held by apply (pid ${run.child.pid} on host`)
     expect(unlock.stdout).toContain('(stale)')
-    const free = await credentialsMode.run(p, ['state', 'unlock'])
-    expect(free.code, free.stderr).toBe(0)
+    const free = await succeeds(credentialsMode, p, ['state', 'unlock'])
     expect(free.stdout).toContain('is not locked')
 
-    const again = await credentialsMode.run(p, ['apply', 'send.yaml', '--auto-approve'])
-    expect(again.code, again.stderr).toBe(0)
+    await succeeds(credentialsMode, p, ['apply', 'send.yaml', '--auto-approve'])
     const delivered = await credentialsMode.delivered(p, send)
     expect(delivered.sort()).toEqual(keys)
     expect(new Set(delivered).size).toBe(delivered.length)
