@@ -57,6 +57,9 @@ describe('apply with a canary (credentials mode)', () => {
 
   const apply = (args: string[] = []) => runCli(['apply', 'send.yaml', '--auto-approve', ...args], {cwd: project.dir, env: sandbox.env})
   const sentKeys = async () => (await sandbox.outbox()).map((e) => e.messageKey)
+  /** What the fake's status endpoint will say about this contact's message. */
+  const outcome = (contactKey: string, event: Record<string, unknown>) => sandbox.control('PUT', `outcomes/${encodeURIComponent(key(contactKey))}`, event)
+  const LIST_DETECTIVE = {event: 'notSent', statusCode: 24, statusMessage: 'ListDetectiveExclusion'}
 
   it('all canary messages sent: the rest follows, canary first; the outcome per recipient is masked', async () => {
     project = await makeCanaryProject()
@@ -85,7 +88,7 @@ describe('apply with a canary (credentials mode)', () => {
 
   it('one canary message not sent: stops with exit 4 naming the reason code, nothing more sent (text and JSON)', async () => {
     project = await makeCanaryProject()
-    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-2'))}`, {event: 'notSent', statusCode: 24, statusMessage: 'ListDetectiveExclusion'})
+    await outcome('qa-2', LIST_DETECTIVE)
     const result = await apply()
     expect(result.code, result.stderr).toBe(4)
     expect(result.stderr).toContain('Canary failed: 1 of 2 not sent (24 ListDetectiveExclusion).')
@@ -159,7 +162,7 @@ describe('apply with a canary (credentials mode)', () => {
     const plan = await runCli(['plan', 'send.yaml', '--json'], {cwd: project.dir, env: sandbox.env})
     expect(plan.code, plan.stderr).toBe(0)
     expect((JSON.parse(plan.stdout) as {sends: {canary: unknown}[]}).sends[0]!.canary).toMatchObject({size: 2, toSend: 2})
-    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('c2'))}`, {event: 'notSent', statusCode: 24, statusMessage: 'ListDetectiveExclusion'})
+    await outcome('c2', LIST_DETECTIVE)
     const result = await apply()
     expect(result.code, result.stderr).toBe(4)
     expect(await sentKeys()).toEqual([key('c1'), key('c2')])
@@ -167,7 +170,7 @@ describe('apply with a canary (credentials mode)', () => {
 
   it('timeout: a canary message that stays queued stops apply with exit 4 once the time limit passed', async () => {
     project = await makeCanaryProject({timeout: '1s'})
-    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-1'))}`, {event: 'queued'})
+    await outcome('qa-1', {event: 'queued'})
     const result = await apply()
     expect(result.code, result.stderr).toBe(4)
     expect(result.stderr).toMatch(/Canary timed out after \d+s: 1 of 2 not there yet\./)
@@ -177,7 +180,7 @@ describe('apply with a canary (credentials mode)', () => {
 
   it('await: accepted lets a queued canary through (applied from a saved plan)', async () => {
     project = await makeCanaryProject({await: 'accepted', timeout: '1m'})
-    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-1'))}`, {event: 'queued'})
+    await outcome('qa-1', {event: 'queued'})
     // Through a saved plan this time: it carries the canary step, and applying it (no prompt) runs the canary first.
     const saved = await runCli(['plan', 'send.yaml', '--out', 'saved.json'], {cwd: project.dir, env: sandbox.env})
     expect(saved.code, saved.stderr).toBe(0)
@@ -194,7 +197,7 @@ describe('apply with a canary (credentials mode)', () => {
 
   it('--skip-canary sends everything at once and says so loudly (stderr, JSON)', async () => {
     project = await makeCanaryProject()
-    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-2'))}`, {event: 'notSent', statusCode: 24, statusMessage: 'ListDetectiveExclusion'})
+    await outcome('qa-2', LIST_DETECTIVE)
     const result = await apply(['--skip-canary', '--json'])
     expect(result.code, result.stderr).toBe(0)
     expect(result.stderr).toContain('WARNING: --skip-canary: the canary (2 messages) is not awaited; every request is sent at once.')
@@ -252,7 +255,7 @@ describe('apply with a canary (credentials mode)', () => {
 
   it('Ctrl-C while waiting for the canary: exit 130, nothing more sent', async () => {
     project = await makeCanaryProject({timeout: '5m'})
-    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-2'))}`, {event: 'queued'})
+    await outcome('qa-2', {event: 'queued'})
     const first = startCli(['apply', 'send.yaml', '--auto-approve'], {cwd: project.dir, env: sandbox.env})
     await waitFor(() => first.stderrSoFar().includes('waiting up to 5m'), 20_000)
     first.child.kill('SIGINT')
@@ -265,7 +268,7 @@ describe('apply with a canary (credentials mode)', () => {
   it('re-run after a crash mid-canary (SIGKILL while waiting): no canary message twice, the audience once', async () => {
     project = await makeCanaryProject({timeout: '5m'})
     // qa-1 stays queued, so the first run is still waiting when it is killed.
-    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-1'))}`, {event: 'queued'})
+    await outcome('qa-1', {event: 'queued'})
     const first = startCli(['apply', 'send.yaml', '--auto-approve'], {cwd: project.dir, env: sandbox.env})
     await waitFor(() => first.stderrSoFar().includes('waiting up to 5m'), 20_000)
     first.child.kill('SIGKILL')
@@ -274,7 +277,7 @@ describe('apply with a canary (credentials mode)', () => {
     expect(await sentKeys()).toEqual(SEEDS.map(key))
 
     // Marketing Cloud sends it after all; the re-run takes over the dead run's lock and state, and resumes the wait.
-    await sandbox.control('PUT', `outcomes/${encodeURIComponent(key('qa-1'))}`, {event: 'sent'})
+    await outcome('qa-1', {event: 'sent'})
     const plan = await runCli(['plan', 'send.yaml', '--json'], {cwd: project.dir, env: sandbox.env})
     expect(compileSchema('plan')(JSON.parse(plan.stdout))).toBe(true)
     const planned = JSON.parse(plan.stdout) as {sends: {canary: {toSend: number; size: number}; counts: {noop: number; create: number}}[]}

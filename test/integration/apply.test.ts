@@ -214,12 +214,21 @@ for (const backend of stateBackends) {
       expect([...state.messages.values()].filter((r) => r.status !== 'pending')).toHaveLength(0)
     })
 
-    it('survives SIGKILL mid-run: the re-run delivers each key exactly once and the state is complete', async () => {
+    /**
+     * 4,000 recipients applied by a CLI process, two requests at a time, each answer delayed: resolves once the fake
+     * holds at least `delivered` messages, with the process still sending (to be killed or interrupted).
+     */
+    async function slowApplyUnderway(delivered: number) {
       await setup(4000, {batchSize: 200})
       sandbox.inject({kind: 'delay', route: 'send', ms: 150, times: 1000})
       const args = ['apply', project.manifest, '--auto-approve', '--state', stateSpec, '--parallelism', '2', ...(workspace ? ['--workspace', workspace] : [])]
       const first = startCli(args, {cwd: project.dir, env: sandboxEnv(sandbox)})
-      await waitFor(() => sandbox.outbox().length >= 600, 20_000)
+      await waitFor(() => sandbox.outbox().length >= delivered, 20_000)
+      return {args, first}
+    }
+
+    it('survives SIGKILL mid-run: the re-run delivers each key exactly once and the state is complete', async () => {
+      const {args, first} = await slowApplyUnderway(600)
       first.child.kill('SIGKILL')
       const killed = await first.done
       expect(killed.signal).toBe('SIGKILL')
@@ -292,11 +301,7 @@ for (const backend of stateBackends) {
     })
 
     it('SIGINT: exits 130 with the state saved, and a re-run completes the rest', async () => {
-      await setup(4000, {batchSize: 200})
-      sandbox.inject({kind: 'delay', route: 'send', ms: 150, times: 1000})
-      const args = ['apply', project.manifest, '--auto-approve', '--state', stateSpec, '--parallelism', '2', ...(workspace ? ['--workspace', workspace] : [])]
-      const first = startCli(args, {cwd: project.dir, env: sandboxEnv(sandbox)})
-      await waitFor(() => sandbox.outbox().length >= 400, 20_000)
+      const {args, first} = await slowApplyUnderway(400)
       first.child.kill('SIGINT')
       const interrupted = await first.done
       expect(interrupted.code, interrupted.stderr).toBe(ExitCode.interrupted)

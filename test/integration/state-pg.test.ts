@@ -1,4 +1,5 @@
 import {describe, expect, it} from 'vitest'
+import type pg from 'pg'
 
 import {CliError, StateError, StateLockedError} from '../../src/errors.js'
 import {PG_LOCK_NAMESPACE_WORKSPACE, PG_MIGRATIONS, migratePgSchema} from '../../src/state/pg-migrations.js'
@@ -31,16 +32,35 @@ describe.skipIf(!pgAvailable)('PostgreSQL state store', () => {
   const stores = pgStores()
   const open = stores.open
 
+  /** `body` against a schema of its own; then every store is closed and the schema dropped. */
+  async function inIsolatedSchema(body: (schema: {url: string; schema: string}) => Promise<void>): Promise<void> {
+    const schema = await isolatedSchemaUrl()
+    try {
+      await body(schema)
+    } finally {
+      await stores.closeAll()
+      await schema.drop()
+    }
+  }
+
+  /** `body` with an administrator's connection to `url`, ended afterwards. */
+  async function asAdmin(url: string, body: (admin: pg.Client) => Promise<void>): Promise<void> {
+    const admin = await adminClient(url)
+    try {
+      await body(admin)
+    } finally {
+      await admin.end()
+    }
+  }
+
 
   describe('migrations', () => {
     it('creates the schema once when several stores connect at the same time, and is idempotent', async () => {
-      const schema = await isolatedSchemaUrl()
-      try {
+      await inIsolatedSchema(async (schema) => {
         const ws = uniqueName('ws')
         const concurrent = await Promise.all([open(ws, schema.url), open(ws, schema.url), open(ws, schema.url)])
         expect(concurrent).toHaveLength(3)
-        const admin = await adminClient(schema.url)
-        try {
+        await asAdmin(schema.url, async (admin) => {
           const applied = await admin.query<{version: number}>('SELECT version FROM mcsend_schema_migrations ORDER BY version')
           expect(applied.rows.map((r) => r.version)).toEqual(PG_MIGRATIONS.map((m) => m.version))
           const tables = await admin.query<{name: string}>(
@@ -52,16 +72,11 @@ describe.skipIf(!pgAvailable)('PostgreSQL state store', () => {
           expect(await migratePgSchema(admin, 'test')).toEqual([])
           // A schema from a newer mcsend is refused rather than used.
           await admin.query(`INSERT INTO mcsend_schema_migrations (version, name) VALUES (999, 'from the future')`)
-        } finally {
-          await admin.end()
-        }
+        })
         const error = await open(ws, schema.url).catch((e: unknown) => e)
         expect(error).toBeInstanceOf(StateError)
         expect((error as StateError).message).toMatch(/schema version 999, newer than this mcsend knows/)
-      } finally {
-        await stores.closeAll()
-        await schema.drop()
-      }
+      })
     })
   })
 
@@ -216,25 +231,18 @@ describe.skipIf(!pgAvailable)('PostgreSQL state store', () => {
     })
 
     it('adds its columns in migration 3 to a schema at version 2 and keeps existing workspaces (unknown metadata)', async () => {
-      const schema = await isolatedSchemaUrl()
-      try {
-        const admin = await adminClient(schema.url)
-        try {
+      await inIsolatedSchema(async (schema) => {
+        await asAdmin(schema.url, async (admin) => {
           await migratePgSchema(admin, 'test', PG_MIGRATIONS.filter((m) => m.version <= 2))
           await admin.query(`INSERT INTO mcsend_workspaces (workspace, lineage, serial) VALUES ('old', 'lin-old', 5)`)
-        } finally {
-          await admin.end()
-        }
+        })
         const store = await open('old', schema.url)
         expect(await store.load()).toMatchObject({lineage: 'lin-old', serial: 5})
         expect((await store.load()).target).toBeUndefined()
         await store.setMeta({target})
         await store.commit()
         expect(await store.load()).toMatchObject({serial: 6, target})
-      } finally {
-        await stores.closeAll()
-        await schema.drop()
-      }
+      })
     })
   })
 
