@@ -6,6 +6,7 @@ import type {StateFileHandle, StateFs} from '../../src/state/file-io.js'
 import {FileStateStore} from '../../src/state/file-store.js'
 import {guardStore} from '../../src/state/guard.js'
 import {encodePut} from '../../src/state/journal.js'
+import type {MessageRecord} from '../../src/state/types.js'
 import {compileSchema} from '../helpers/schemas.js'
 import {fixedClock, memVolume, record, records, sendSnapshot} from '../helpers/state-file.js'
 
@@ -14,6 +15,16 @@ const JOURNAL = `${STATE}.journal`
 
 function storeOn(fs: StateFs) {
   return new FileStateStore({path: STATE, displayPath: '.mcsend/state.json', fs, clock: fixedClock, toolVersion: '0.1.0'})
+}
+
+/** A store on a fresh in-memory volume holding `committed` in the state file and `journaled` in the journal after it. */
+async function storeWith(committed: MessageRecord[], journaled: MessageRecord[] = []) {
+  const {volume, fs} = memVolume()
+  const store = storeOn(fs)
+  await store.append(committed)
+  await store.commit()
+  if (journaled.length > 0) await store.append(journaled)
+  return {volume, fs, store}
 }
 
 /** Wraps a file system to count the calls that make data durable or replace the snapshot. */
@@ -193,11 +204,7 @@ describe('FileStateStore over memfs', () => {
   })
 
   it('fails clearly on a corrupt line that is not the last, and leaves the files alone', async () => {
-    const {volume, fs} = memVolume()
-    const store = storeOn(fs)
-    await store.append([record('amy')])
-    await store.commit()
-    await store.append([record('bob')])
+    const {volume, fs} = await storeWith([record('amy')], [record('bob')])
     const lines = String(volume.readFileSync(JOURNAL, 'utf8')).split('\n')
     const corrupt = [lines[0], '{"op":"put","records":[{"messa', ...lines.slice(1)].join('\n')
     volume.writeFileSync(JOURNAL, corrupt)
@@ -233,10 +240,7 @@ describe('FileStateStore over memfs', () => {
   })
 
   it('reads a hand-formatted snapshot (pretty-printed by an editor)', async () => {
-    const {volume, fs} = memVolume()
-    const store = storeOn(fs)
-    await store.append(records(4, 'accepted'))
-    await store.commit()
+    const {volume, fs} = await storeWith(records(4, 'accepted'))
     volume.writeFileSync(STATE, JSON.stringify(JSON.parse(String(volume.readFileSync(STATE, 'utf8'))), null, 4))
     const data = await storeOn(fs).load()
     expect(data.messages.size).toBe(4)
@@ -260,11 +264,7 @@ describe('FileStateStore over memfs', () => {
   })
 
   it('loses and double-counts nothing after a crash between the snapshot rename and the journal removal', async () => {
-    const {volume, fs} = memVolume()
-    const store = storeOn(fs)
-    await store.append(records(3, 'accepted'))
-    await store.commit()
-    await store.append([record('amy', 'accepted')])
+    const {volume, fs, store} = await storeWith(records(3, 'accepted'), [record('amy', 'accepted')])
     await store.remove([record('c0').messageKey])
     const journal = String(volume.readFileSync(JOURNAL, 'utf8'))
     await store.commit()
@@ -286,10 +286,7 @@ describe('FileStateStore over memfs', () => {
   })
 
   it('folds a journal whatever its header says, keeping the newer of two records (header of another lineage/serial)', async () => {
-    const {volume, fs} = memVolume()
-    const store = storeOn(fs)
-    await store.append([record('amy', 'accepted', {at: '2026-11-26T10:00:00.000Z'}), record('bob', 'accepted', {at: '2026-11-26T12:00:00.000Z'})])
-    await store.commit()
+    const {volume, fs, store} = await storeWith([record('amy', 'accepted', {at: '2026-11-26T10:00:00.000Z'}), record('bob', 'accepted', {at: '2026-11-26T12:00:00.000Z'})])
     const lineage = (await store.load()).lineage
     // A journal of a first apply on an empty state (header lineage "", serial 0), e.g. killed before its first commit.
     const lines = [
@@ -325,11 +322,7 @@ describe('FileStateStore over memfs', () => {
   })
 
   it('imports a whole state as-is, lineage and serial included, replacing what was there', async () => {
-    const {volume, fs} = memVolume()
-    const store = storeOn(fs)
-    await store.append([record('old')])
-    await store.commit()
-    await store.append([record('pending-in-journal')])
+    const {volume, fs, store} = await storeWith([record('old')], [record('pending-in-journal')])
     const incoming = [record('amy', 'accepted'), record('bob', 'failed', {errorCode: 30005})]
     await store.importState({formatVersion: 1, lineage: 'lineage-from-pg', serial: 42, sends: {notes: sendSnapshot()}, messages: new Map(incoming.map((r) => [r.messageKey, r]))})
     expect(volume.existsSync(JOURNAL)).toBe(false)
