@@ -4,7 +4,7 @@ import {parse as parseCsv} from 'csv-parse/sync'
 
 import type {Problem} from '../errors.js'
 import {sha256Hex} from '../keys/hash.js'
-import {normaliseSuppressed, SUPPRESSION_HASH_PATTERN, type SuppressMatch} from '../keys/suppression.js'
+import {describeSuppressionHashMode, normaliseSuppressed, SUPPRESSION_HASH_PATTERN, suppressionHashModeOf, UNPREFIXED_SUPPRESSION_HASH_PATTERN, type SuppressMatch} from '../keys/suppression.js'
 import {excerpt, excerptList, isWholeAddress} from '../privacy/index.js'
 import {contactKeyProblem, isEmailAddress, notAnEmailMessage} from './schema.js'
 import {openConfinedSource, type RootsFs, type SourceRoots} from './source-roots.js'
@@ -66,15 +66,35 @@ export async function readSuppression(spec: SuppressSpec, namingFileAbs: string,
   let text = bytes.toString('utf8')
   if (text.startsWith('\uFEFF')) text = text.slice(1)
   const values = new Set<string>()
-  const accept = (value: string, line: number) => {
+  let hashMode: {mode: string; line: number} | undefined
+  const accept = (value: string, line: number): void => {
     const why = valueProblem(spec, value)
-    if (why !== undefined) problem({file, line, message: why.message, hint: why.hint})
-    else values.add(spec.hashed === true ? value : normaliseSuppressed(spec.match, value))
+    if (why !== undefined) {
+      problem({file, line, message: why.message, hint: why.hint})
+      return
+    }
+    if (spec.hashed !== true) {
+      values.add(normaliseSuppressed(spec.match, value))
+      return
+    }
+    // Every hash of one list is made the same way; the plan checks that way against its own (plan/build.ts).
+    const mode = suppressionHashModeOf(value)
+    if (hashMode === undefined) hashMode = {mode, line}
+    else if (mode !== hashMode.mode) {
+      problem({
+        file,
+        line,
+        message: `this hash was made ${describeSuppressionHashMode(mode)}, the one on line ${hashMode.line} ${describeSuppressionHashMode(hashMode.mode)}`,
+        hint: 're-hash the whole list with `mcsend suppress hash` under the MCSEND_STATE_KEY the plan runs with',
+      })
+      return
+    }
+    values.add(value)
   }
   if (kind === 'csv') readCsv(text, file, suppressionColumn(spec), accept, problem)
   else readNdjson(text, file, suppressionColumn(spec), accept, problem)
   if (problems > 0) return undefined
-  return {file, sha256: sha256Hex(bytes), match: spec.match, hashed: spec.hashed === true, scope, values}
+  return {file, sha256: sha256Hex(bytes), match: spec.match, hashed: spec.hashed === true, scope, values, ...(hashMode === undefined ? {} : {hashMode})}
 }
 
 function valueProblem(spec: SuppressSpec, value: string): {message: string; hint?: string} | undefined {
@@ -82,7 +102,10 @@ function valueProblem(spec: SuppressSpec, value: string): {message: string; hint
     if (SUPPRESSION_HASH_PATTERN.test(value)) return undefined
     // A list of addresses marked hashed by mistake: say so without replaying the address.
     if (isWholeAddress(value.trim())) return {message: 'an email address in a list marked hashed: true', hint: 'hash the list with `mcsend suppress hash --match to`, or set hashed: false'}
-    return {message: `${excerpt(value, 40)} is not a hash made by \`mcsend suppress hash\` (22 characters: A-Z, a-z, 0-9, - and _)`}
+    if (UNPREFIXED_SUPPRESSION_HASH_PATTERN.test(value)) {
+      return {message: 'a hash without the prefix that says how it was made (sha256: or hmac-…:)', hint: 're-hash the list with `mcsend suppress hash`, under the MCSEND_STATE_KEY the plan runs with'}
+    }
+    return {message: `${excerpt(value, 40)} is not a hash made by \`mcsend suppress hash\` (sha256: or hmac- and a key fingerprint, a colon, then 22 characters: A-Z, a-z, 0-9, - and _)`}
   }
   if (spec.match === 'to') return isEmailAddress(value.trim()) ? undefined : {message: notAnEmailMessage(value)}
   const why = contactKeyProblem(value)

@@ -58,6 +58,8 @@ export interface SuppressionList {
   scope: 'project' | 'send'
   /** Normalised values (normaliseSuppressed), or hashes when `hashed`. Never printed. */
   values: ReadonlySet<string>
+  /** A hashed list's hash mode (keys/suppression.ts suppressionHashMode) and the line of its first hash; absent when empty. */
+  hashMode?: {mode: string; line: number}
 }
 
 export interface Send {

@@ -1,8 +1,8 @@
 import type {Attributes, Recipient, Send, SuppressionList} from '../manifest/types.js'
-import {normaliseSuppressed, suppressionHash} from '../keys/suppression.js'
+import {describeSuppressionHashMode, normaliseSuppressed, suppressionHash, suppressionHashMode, suppressionHashModeOf} from '../keys/suppression.js'
 import type {MessageRecord, SendSnapshot, StateData} from '../state/types.js'
 import {chooseBatchSize, chunk} from './batch.js'
-import {InvalidInputError} from '../errors.js'
+import {InvalidInputError, type Problem} from '../errors.js'
 import {sameHash} from '../keys/hash.js'
 import {UNKEYED, type StateHasher} from '../keys/keyed.js'
 import {PLAN_FORMAT_VERSION, type Action, type Plan, type PlannedBatch, type PlannedMessage, type PlannedSend, type PlanSummary, type RenamedSendWarning, type SourceCount, type SuppressionCount} from './types.js'
@@ -22,6 +22,7 @@ export interface BuildPlanOptions {
  */
 export function buildPlan(sends: readonly Send[], state: StateData, options: BuildPlanOptions): Plan {
   const selected = options.targets && options.targets.length > 0 ? sends.filter((s) => options.targets!.includes(s.name)) : sends
+  checkSuppressionHashes(selected, options.hasher ?? UNKEYED)
   const planned = selected.map((send) => planSend(send, state.messages, options.hasher ?? UNKEYED))
   const plan: Plan = {
     formatVersion: PLAN_FORMAT_VERSION,
@@ -187,6 +188,36 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
       : {}),
     ...(lists.length === 0 ? {} : {suppression}),
   }
+}
+
+/**
+ * A hashed list made another way than this plan hashes (without MCSEND_STATE_KEY, or under another key) would match
+ * nobody, and the people on it would get the email: refused at the list's first hash, before anything is planned.
+ */
+function checkSuppressionHashes(sends: readonly Send[], hasher: StateHasher): void {
+  const mode = suppressionHashMode(hasher)
+  const problems: Problem[] = []
+  const seen = new Set<string>()
+  for (const send of sends) {
+    for (const l of send.suppression ?? []) {
+      if (!l.hashed || seen.has(l.file)) continue
+      const first = l.values.values().next()
+      const made = l.hashMode ?? (first.done === true ? undefined : {mode: suppressionHashModeOf(first.value), line: undefined})
+      if (made === undefined || made.mode === mode) continue
+      seen.add(l.file)
+      problems.push({
+        file: l.file,
+        ...(made.line === undefined ? {} : {line: made.line}),
+        message: `this list was hashed ${describeSuppressionHashMode(made.mode)}, but the plan runs ${describeSuppressionHashMode(mode)}: it would suppress nobody`,
+      })
+    }
+  }
+  if (problems.length === 0) return
+  throw new InvalidInputError(
+    `${problems.length === 1 ? 'a hashed suppression list was' : `${problems.length} hashed suppression lists were`} hashed with another MCSEND_STATE_KEY (or without one) than the plan runs with`,
+    problems,
+    're-hash the list with `mcsend suppress hash` under the same MCSEND_STATE_KEY the plan runs with, or run the plan with the key the list was hashed with',
+  )
 }
 
 /**

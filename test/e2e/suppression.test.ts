@@ -4,7 +4,7 @@ import path from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
 
-import {makeProject, runCli, type Project} from '../helpers/project.js'
+import {makeProject, projectForTest, runCli, type Project} from '../helpers/project.js'
 import {startSandboxProcess, type SandboxProcess} from '../helpers/sandbox-process.js'
 import {compileSchema} from '../helpers/schemas.js'
 
@@ -39,7 +39,7 @@ describe('suppression (credentials mode)', () => {
     // The project's list for every send holds only a hash (made by `mcsend suppress hash`), never the address.
     const hashed = await cli(['suppress', 'hash', '--match', 'to'], 'c5@example.com\n')
     expect(hashed.code).toBe(0)
-    expect(hashed.stdout).toMatch(/^hash\n[A-Za-z0-9_-]{22}\n$/)
+    expect(hashed.stdout).toMatch(/^hash\nsha256:[A-Za-z0-9_-]{22}\n$/)
     expect(hashed.stdout).not.toContain('example.com')
     await writeFile(path.join(p.dir, 'optout-hashed.csv'), hashed.stdout)
     const asJson = await cli(['suppress', 'hash', '--match', 'to', '--json'], 'c5@example.com\n\n')
@@ -105,6 +105,38 @@ describe('suppression (credentials mode)', () => {
     expect(hashed.stderr).toContain('stdin:2')
     expect(hashed.stderr).not.toContain('nobody else')
     expect(hashed.stdout).toBe('')
+  })
+})
+
+describe('hashed lists and the state key (credentials mode)', () => {
+  it('refuses a list hashed without MCSEND_STATE_KEY when the plan runs with it, and sends nothing; hashed with the key, it suppresses', async () => {
+    const name = `supkey-${randomUUID().slice(0, 8)}`
+    const q = await projectForTest({recipients: 3, name})
+    const keyed = {...server.env, MCSEND_STATE_KEY: 'a-state-key-for-the-suppression-test'}
+    const run = (args: string[], env: NodeJS.ProcessEnv, input?: string) => runCli(args, {cwd: q.dir, env, input})
+    const unkeyedList = await run(['suppress', 'hash', '--match', 'to'], server.env, 'c1@example.com\n')
+    expect(unkeyedList.code, unkeyedList.stderr).toBe(0)
+    await writeFile(path.join(q.dir, 'optout.csv'), unkeyedList.stdout)
+    await writeFile(q.manifest, `${await readText(q.manifest)}suppress:\n  - csv: ./optout.csv\n    match: to\n    hashed: true\n`)
+
+    const plan = await run(['plan', q.manifest], keyed)
+    expect(plan.code).toBe(3)
+    expect(plan.stderr).toContain('optout.csv:2')
+    expect(plan.stderr).toContain('hashed without MCSEND_STATE_KEY')
+    expect(plan.stderr).toContain('same MCSEND_STATE_KEY')
+    const apply = await run(['apply', q.manifest, '--auto-approve'], keyed)
+    expect(apply.code).toBe(3)
+    expect(apply.stderr).toContain('optout.csv:2')
+    expect(`${apply.stdout}${apply.stderr}`).not.toContain('c1@example.com')
+    expect((await server.outbox()).filter((e) => e.messageKey.startsWith(`${name}.`))).toEqual([])
+
+    const keyedList = await run(['suppress', 'hash', '--match', 'to'], keyed, 'c1@example.com\n')
+    expect(keyedList.stdout).toMatch(/^hash\nhmac-[A-Za-z0-9_-]{10}:[A-Za-z0-9_-]{22}\n$/)
+    await writeFile(path.join(q.dir, 'optout.csv'), keyedList.stdout)
+    const applied = await run(['apply', q.manifest, '--auto-approve'], keyed)
+    expect(applied.code, applied.stderr).toBe(0)
+    const sent = (await server.outbox()).filter((e) => e.messageKey.startsWith(`${name}.`))
+    expect(sent.map((e) => e.contactKey).sort()).toEqual(['c0', 'c2'])
   })
 })
 

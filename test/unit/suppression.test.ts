@@ -5,8 +5,9 @@ import path from 'node:path'
 
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {makeStateHasher, UNKEYED} from '../../src/keys/keyed.js'
-import {normaliseSuppressed, suppressionHash} from '../../src/keys/suppression.js'
+import {InvalidInputError} from '../../src/errors.js'
+import {makeStateHasher, UNKEYED, type StateHasher} from '../../src/keys/keyed.js'
+import {normaliseSuppressed, suppressionHash, suppressionHashMode} from '../../src/keys/suppression.js'
 import {loadManifests} from '../../src/manifest/load.js'
 import type {SuppressionList} from '../../src/manifest/types.js'
 import {buildPlan} from '../../src/plan/build.js'
@@ -48,10 +49,44 @@ describe('suppression in the plan (pure)', () => {
       const plan = buildPlan([makeSend({recipients, suppression: [hashed, byKey]})], emptyState(), {...opts, hasher})
       expect(plan.sends[0]!.batches.flatMap((b) => b.messages.map((m) => m.contactKey))).toEqual(['ann', 'cid', 'dan'])
     }
-    // A list hashed without the key does not match under a key (documented: hash with the plan's key).
-    const unkeyed = list('to', [], {hashed: true, values: new Set([suppressionHash(UNKEYED, 'to', 'bob@example.com')])})
-    const plan = buildPlan([makeSend({recipients, suppression: [unkeyed]})], emptyState(), {...opts, hasher: makeStateHasher('a-state-key-of-sufficient-length')})
-    expect(plan.sends[0]!.suppression![0]!.suppressed).toBe(0)
+  })
+
+  it('says in every hash how it was made: sha256 unkeyed, hmac- and the key fingerprint keyed', () => {
+    const key = makeStateHasher('a-state-key-of-sufficient-length')
+    expect(suppressionHashMode(UNKEYED)).toBe('sha256')
+    expect(suppressionHash(UNKEYED, 'to', 'Ann@Example.com')).toBe('sha256:S6O8ez-O6d9qU4OqTZJKag')
+    expect(suppressionHashMode(key)).toBe(`hmac-${key.fingerprint!.slice('hmac-sha256:'.length, 'hmac-sha256:'.length + 10)}`)
+    expect(suppressionHash(key, 'to', 'ann@example.com').startsWith(`${suppressionHashMode(key)}:`)).toBe(true)
+    expect(suppressionHashMode(makeStateHasher('another-state-key-of-enough-length'))).not.toBe(suppressionHashMode(key))
+  })
+
+  it('refuses a hashed list made without the plan key, with another key, or with a key the plan lacks, at its first hash', () => {
+    const key = makeStateHasher('a-state-key-of-sufficient-length')
+    const other = makeStateHasher('another-state-key-of-enough-length')
+    const cases: [StateHasher, StateHasher, RegExp][] = [
+      [UNKEYED, key, /hashed without MCSEND_STATE_KEY, but the plan runs with the state key whose fingerprint starts hmac-sha256:/],
+      [key, UNKEYED, /hashed with the state key whose fingerprint starts hmac-sha256:.*, but the plan runs without MCSEND_STATE_KEY/],
+      [other, key, /hashed with the state key whose fingerprint starts hmac-sha256:.*, but the plan runs with the state key/],
+    ]
+    for (const [madeWith, planWith, message] of cases) {
+      const hashed = list('to', [], {hashed: true, values: new Set([suppressionHash(madeWith, 'to', 'bob@example.com')]), hashMode: {mode: suppressionHashMode(madeWith), line: 2}})
+      let thrown: unknown
+      try {
+        buildPlan([makeSend({recipients, suppression: [hashed]})], emptyState(), {...opts, hasher: planWith})
+      } catch (error) {
+        thrown = error
+      }
+      expect(thrown).toBeInstanceOf(InvalidInputError)
+      const error = thrown as InvalidInputError
+      expect(error.exitCode).toBe(3)
+      expect(error.problems).toHaveLength(1)
+      expect(error.problems[0]).toMatchObject({file: 'to.csv', line: 2})
+      expect(error.problems[0]!.message).toMatch(message)
+      expect(error.hint).toContain('same MCSEND_STATE_KEY')
+    }
+    // Matching modes are accepted (the list above under its own hasher suppresses bob).
+    const same = list('to', [], {hashed: true, values: new Set([suppressionHash(other, 'to', 'bob@example.com')]), hashMode: {mode: suppressionHashMode(other), line: 2}})
+    expect(buildPlan([makeSend({recipients, suppression: [same]})], emptyState(), {...opts, hasher: other}).sends[0]!.suppression![0]!.suppressed).toBe(1)
   })
 
   it('shows a suppressed recipient that was already sent as such, not as drift or noop', () => {
@@ -109,6 +144,21 @@ describe('suppression sources in manifests', () => {
       ['sends/lists/b.ndjson', 'contactKey', false, ['k1', 'k2']],
       ['sends/lists/h.csv', 'to', true, [hash]],
     ])
+    expect(lists[2]!.hashMode).toEqual({mode: 'sha256', line: 2})
+  })
+
+  it('refuses unprefixed hashes and a list mixing hash modes, at the line', async () => {
+    const keyed = suppressionHash(makeStateHasher('a-state-key-of-sufficient-length'), 'to', 'y@example.com')
+    const cwd = await project({
+      's.yaml': manifest(['  - csv: ./bare.csv', '    match: to', '    hashed: true', '  - ndjson: ./mixed.ndjson', '    match: to', '    hashed: true'].join('\n')),
+      'bare.csv': 'hash\nS6O8ez-O6d9qU4OqTZJKag\n',
+      'mixed.ndjson': `"${suppressionHash(UNKEYED, 'to', 'x@example.com')}"\n"${keyed}"\n`,
+    })
+    const result = await loadManifests(['s.yaml'], {fs, cwd})
+    expect(result.sends).toEqual([])
+    const shown = result.problems.map((p) => `${p.file}:${p.line ?? ''} ${p.message} (${p.hint ?? ''})`)
+    expect(shown).toContain('bare.csv:2 a hash without the prefix that says how it was made (sha256: or hmac-…:) (re-hash the list with `mcsend suppress hash`, under the MCSEND_STATE_KEY the plan runs with)')
+    expect(shown.some((s) => s.startsWith('mixed.ndjson:2 this hash was made with the state key whose fingerprint starts hmac-sha256:') && s.includes('the one on line 1 without MCSEND_STATE_KEY'))).toBe(true)
   })
 
   it('locates bad rows without replaying an address, and refuses paths outside the source roots', async () => {

@@ -10,7 +10,7 @@ export default class SuppressHash extends BaseCommand<typeof SuppressHash> {
   static summary = 'Hash a suppression list, so it can be committed without the addresses or contactKeys in it.'
   static description = `Reads one value per line on stdin (an email address with --match to, a contactKey with --match contactKey) and prints a CSV with a header \`hash\` and one hash per value. Name the file in a send's (or mcsend.yaml's) \`suppress:\` with \`hashed: true\` and the same \`match\`.
 
-The hash is base64url of the first 16 bytes of SHA-256("suppress\\n" + match + "\\n" + value), where match is to or contactKey and an address is trimmed and in lower case. With MCSEND_STATE_KEY set it is HMAC-SHA-256 under that key instead: hash the list with the key the plan runs with (keyed, nobody without the key can test an address against the list).`
+Each hash is a prefix naming how it was made, a colon, and base64url of the first 16 bytes of SHA-256("suppress\\n" + match + "\\n" + value), where match is to or contactKey and an address is trimmed and in lower case. Without MCSEND_STATE_KEY the prefix is sha256. With MCSEND_STATE_KEY set it is HMAC-SHA-256 under that key instead, and the prefix is hmac- and the first 10 characters of the key's fingerprint (as the state records it). Hash the list with the key the plan runs with: a plan refuses (exit 3) a list hashed another way, since it would suppress nobody (keyed, nobody without the key can test an address against the list).`
 
   static exitCodes: ExitCodes = [0, 3, 64]
 
