@@ -27,17 +27,17 @@ const displayName = fc.array(fc.constantFrom(...'ABCabc xyz'.split(''), 'É', '�
 const separator = fc.constantFrom(';', ',', ' ', ', ', '; ', '\t', '\n', ' ; ')
 
 describe('address detection', () => {
-  it('masks the shapes the hostile-data review found passing through', () => {
-    expect(maskAddresses('Ck Name <ck.angle@example.com>')).toBe('Ck Name <c***@example.com>')
-    expect(maskAddresses('ck.two@example.com;ck.three@example.com')).toBe('c***@example.com;c***@example.com')
-    expect(maskAddresses('ck.trailing@example.com ')).toBe('c***@example.com ')
-    expect(maskAddresses('"ck quoted"@example.com')).toBe('c***@example.com')
-    expect(maskAddresses(' mailto:ann@bücher.de, bob@пример.рф')).toBe(' mailto:a***@bücher.de, b***@пример.рф')
-  })
-
-  it('keeps whole code points when masking', () => {
-    expect(maskAddresses('😀ann@example.com')).toBe('😀***@example.com')
-    expect(maskAddresses('名前@例え.jp')).toBe('名***@例え.jp')
+  // The shapes the hostile-data review found passing through, and whole code points kept when masking.
+  it.each([
+    ['a display name with the address in angle brackets', 'Ck Name <ck.angle@example.com>', 'Ck Name <c***@example.com>'],
+    ['two addresses joined by a semicolon', 'ck.two@example.com;ck.three@example.com', 'c***@example.com;c***@example.com'],
+    ['an address with a trailing space', 'ck.trailing@example.com ', 'c***@example.com '],
+    ['a quoted local part', '"ck quoted"@example.com', 'c***@example.com'],
+    ['mailto: and international domains', ' mailto:ann@bücher.de, bob@пример.рф', ' mailto:a***@bücher.de, b***@пример.рф'],
+    ['an emoji before the address', '😀ann@example.com', '😀***@example.com'],
+    ['a local part in Japanese', '名前@例え.jp', '名***@例え.jp'],
+  ])('masks %s', (_what, text, masked) => {
+    expect(maskAddresses(text)).toBe(masked)
   })
 
   it('leaves text without an address alone', () => {
@@ -101,12 +101,14 @@ describe('address detection', () => {
 })
 
 describe('terminal escaping', () => {
-  it('shows control characters, DEL, C1 controls and bidi overrides escaped', () => {
-    expect(escapeTerminal('a\u001b[2Jb')).toBe('a\\x1b[2Jb')
-    expect(escapeTerminal('\u001b[1A\u001b[2K')).toBe('\\x1b[1A\\x1b[2K')
-    expect(escapeTerminal('x\ny\rz\tw\u0000')).toBe('x\\ny\\rz\\tw\\x00')
-    expect(escapeTerminal('\u007f\u009b\u202e\u2066')).toBe('\\x7f\\x9b\\u{202e}\\u{2066}')
-    expect(escapeTerminal('plain text, ünïcödé 😀')).toBe('plain text, ünïcödé 😀')
+  it.each([
+    ['a clear-screen sequence', 'a\u001b[2Jb', 'a\\x1b[2Jb'],
+    ['cursor movements', '\u001b[1A\u001b[2K', '\\x1b[1A\\x1b[2K'],
+    ['line breaks, tab and NUL', 'x\ny\rz\tw\u0000', 'x\\ny\\rz\\tw\\x00'],
+    ['DEL, a C1 control and bidi overrides', '\u007f\u009b\u202e\u2066', '\\x7f\\x9b\\u{202e}\\u{2066}'],
+    ['plain text (unchanged)', 'plain text, ünïcödé 😀', 'plain text, ünïcödé 😀'],
+  ])('shows %s escaped', (_what, text, escaped) => {
+    expect(escapeTerminal(text)).toBe(escaped)
   })
 
   it('never lets a control character through (property)', () => {

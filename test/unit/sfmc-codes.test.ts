@@ -41,20 +41,18 @@ describe('code names', () => {
 })
 
 describe('cstToUtcIso', () => {
-  it('reads an offset-less timestamp as UTC-6, whatever the number of fractional digits', () => {
-    expect(cstToUtcIso('2018-08-03T13:41:18.55')).toBe('2018-08-03T19:41:18.550Z')
-    expect(cstToUtcIso('2018-08-16T10:44:41.2196')).toBe('2018-08-16T16:44:41.219Z')
-    expect(cstToUtcIso('2018-12-17T13:05:40')).toBe('2018-12-17T19:05:40.000Z')
-    // No daylight saving: July is still UTC-6.
-    expect(cstToUtcIso('2024-07-01T00:00:00.0')).toBe('2024-07-01T06:00:00.000Z')
-    // Crosses midnight and the year.
-    expect(cstToUtcIso('2023-12-31T20:30:00')).toBe('2024-01-01T02:30:00.000Z')
-  })
-
-  it('takes a timestamp with Z or an explicit offset as it is', () => {
-    expect(cstToUtcIso('2018-08-03T13:41:18.55Z')).toBe('2018-08-03T13:41:18.550Z')
-    expect(cstToUtcIso('2018-08-03T13:41:18+02:00')).toBe('2018-08-03T11:41:18.000Z')
-    expect(cstToUtcIso('2018-08-03T13:41:18.5-0600')).toBe('2018-08-03T19:41:18.500Z')
+  // An offset-less timestamp is UTC-6 whatever the number of fractional digits; one with Z or an offset is taken as it is.
+  it.each([
+    ['two fractional digits, no offset', '2018-08-03T13:41:18.55', '2018-08-03T19:41:18.550Z'],
+    ['four fractional digits, no offset', '2018-08-16T10:44:41.2196', '2018-08-16T16:44:41.219Z'],
+    ['no fraction, no offset', '2018-12-17T13:05:40', '2018-12-17T19:05:40.000Z'],
+    ['July, no offset (no daylight saving: still UTC-6)', '2024-07-01T00:00:00.0', '2024-07-01T06:00:00.000Z'],
+    ['no offset, crossing midnight and the year', '2023-12-31T20:30:00', '2024-01-01T02:30:00.000Z'],
+    ['Z', '2018-08-03T13:41:18.55Z', '2018-08-03T13:41:18.550Z'],
+    ['+02:00', '2018-08-03T13:41:18+02:00', '2018-08-03T11:41:18.000Z'],
+    ['-0600', '2018-08-03T13:41:18.5-0600', '2018-08-03T19:41:18.500Z'],
+  ])('%s', (_what, text, iso) => {
+    expect(cstToUtcIso(text)).toBe(iso)
   })
 
   it('gives undefined for something that is not a timestamp', () => {
