@@ -87,12 +87,15 @@ describe('settlePending', () => {
   })
 })
 
+/** One message sent and two not sent for code 24 (ListDetectiveExclusion): the base of the summaries below. */
+function sentAndTwoListDetective(): MessageRecord[] {
+  return [delivered('s1', 'sent'), delivered('n1', 'notSent', 'x', 24), delivered('n2', 'notSent', 'x', 24)]
+}
+
 describe('summariseStatus', () => {
   it('counts per send and groups not-sent reasons by code name', () => {
     const records = [
-      delivered('s1', 'sent'),
-      delivered('n1', 'notSent', 'x', 24),
-      delivered('n2', 'notSent', 'x', 24),
+      ...sentAndTwoListDetective(),
       delivered('n3', 'notSent', 'x', 16),
       delivered('q1', 'queued'),
       record('old'),
@@ -114,12 +117,7 @@ describe('summariseStatus', () => {
 
 describe('renderStatusText', () => {
   it('prints counts per send, unknown (too old to query), and the not-sent reasons by code name', () => {
-    const records = [
-      delivered('s1', 'sent'),
-      delivered('n1', 'notSent', 'x', 24),
-      delivered('n2', 'notSent', 'x', 24),
-      record('old'),
-    ]
+    const records = [...sentAndTwoListDetective(), record('old')]
     const summary = summariseStatus(records, {tooOld: new Set(['old']), notFound: new Set()})
     const report = {...summary, state: '.mcsend/state.json', checkedAt: NOW.toISOString(), asked: 3, alreadyKnown: 0, interrupted: false, unsaved: 0, backoffs: 0}
     const lines = renderStatusText(report, {paint: makePaint(false)}).split('\n')
