@@ -15,10 +15,11 @@ async function setup(files: Record<string, string | Buffer>): Promise<{root: str
   return {root: p.dir, dir: path.join(p.dir, 'project')}
 }
 
-/** `mcsend validate TARGET` in `dir`, which must refuse it as invalid input (exit 3). */
-async function validateRefuses(dir: string, target: string): Promise<RunResult> {
+/** `mcsend validate TARGET` in `dir`, which must refuse it as invalid input (exit 3), saying each of `messages` on stderr. */
+async function validateRefuses(dir: string, target: string, messages: string[] = []): Promise<RunResult> {
   const run = await runCli(['validate', target], {cwd: dir})
   expect(run.code, run.stderr).toBe(3)
+  for (const message of messages) expect(run.stderr).toContain(message)
   return run
 }
 
@@ -75,9 +76,10 @@ describe('sources stay inside the project', () => {
     const {dir} = await setup({'send.yaml': manifest({recipients: ['- csv: ./pipe.csv', '- ndjson: ./dev-null']})})
     execFileSync('mkfifo', [path.join(dir, 'pipe.csv')])
     await symlink('/dev/null', path.join(dir, 'dev-null'))
-    const run = await validateRefuses(dir, 'send.yaml')
-    expect(run.stderr).toContain('csv source "./pipe.csv" refused: not a regular file (a directory, FIFO, socket or device)')
-    expect(run.stderr).toContain('ndjson source "./dev-null" refused: a symlink that resolves outside the source roots')
+    await validateRefuses(dir, 'send.yaml', [
+      'csv source "./pipe.csv" refused: not a regular file (a directory, FIFO, socket or device)',
+      'ndjson source "./dev-null" refused: a symlink that resolves outside the source roots',
+    ])
   })
 
   it('--source-root and MCSEND_SOURCE_ROOT name where data kept elsewhere may be read', async () => {
@@ -105,11 +107,12 @@ describe('strict input', () => {
       'more.json': Buffer.concat([Buffer.from('[\n  {"contactKey": "k'), Buffer.from([0xc3, 0x28]), Buffer.from('", "to": "a@example.com"}\n]\n')]),
       'other.yaml': Buffer.concat([Buffer.from('apiVersion: mcsend/v1\nkind: Send\nname: o\ndefinitionKey: d'), Buffer.from([0xe2, 0x82]), Buffer.from('\n')]),
     })
-    const run = await validateRefuses(dir, '.')
-    expect(run.stderr).toContain('people.csv:3:2  invalid UTF-8 (byte 0xff); save the file as UTF-8')
-    expect(run.stderr).toContain('error: 3 problems in 3 files')
-    expect(run.stderr).toContain('more.json:2:20  invalid UTF-8 (byte 0xc3)')
-    expect(run.stderr).toContain('other.yaml:4:17  invalid UTF-8 (byte 0xe2)')
+    await validateRefuses(dir, '.', [
+      'people.csv:3:2  invalid UTF-8 (byte 0xff); save the file as UTF-8',
+      'error: 3 problems in 3 files',
+      'more.json:2:20  invalid UTF-8 (byte 0xc3)',
+      'other.yaml:4:17  invalid UTF-8 (byte 0xe2)',
+    ])
   })
 
   it('integers beyond 2^53 and numbers too large are located, with "quote it"', async () => {
@@ -117,10 +120,11 @@ describe('strict input', () => {
       'send.yaml': manifest({attributes: ['OrderId: 1234567890123456789', 'Huge: 1e400'], recipients: ['- ndjson: ./r.ndjson']}),
       'r.ndjson': '{"contactKey": "a", "to": "a@example.com", "attributes": {"OrderId": 98765432109876543210}}\n',
     })
-    const run = await validateRefuses(dir, 'send.yaml')
-    expect(run.stderr).toContain(`send.yaml:6:12  the integer "1234567890123456789" is beyond JavaScript's safe range (it would be sent as 1234567890123456800) (quote it: "\\"1234567890123456789\\"")`)
-    expect(run.stderr).toContain('send.yaml:7:9  the number "1e400" is too large to represent (it would become Infinity)')
-    expect(run.stderr).toContain(`r.ndjson:1:70  the integer "98765432109876543210" is beyond JavaScript's safe range`)
+    await validateRefuses(dir, 'send.yaml', [
+      `send.yaml:6:12  the integer "1234567890123456789" is beyond JavaScript's safe range (it would be sent as 1234567890123456800) (quote it: "\\"1234567890123456789\\"")`,
+      'send.yaml:7:9  the number "1e400" is too large to represent (it would become Infinity)',
+      `r.ndjson:1:70  the integer "98765432109876543210" is beyond JavaScript's safe range`,
+    ])
   })
 
   it('YAML nested 20,000 levels is a located error, not a stack overflow', async () => {
@@ -147,12 +151,13 @@ describe('strict input', () => {
       }),
       'people.csv': `id,email\n"d ",d@example.com\n${'e'.repeat(300)},e@example.com\n`,
     })
-    const run = await validateRefuses(dir, 'send.yaml')
-    expect(run.stderr).toContain('send.yaml:7:22  recipients[0].inline[0].contactKey  must not start or end with whitespace')
-    expect(run.stderr).toContain('send.yaml:8:22  recipients[0].inline[1].contactKey  must not contain control characters (found \\x00 at character 2)')
-    expect(run.stderr).toContain("send.yaml:9:22  recipients[0].inline[2].contactKey  must be at most 254 characters, Marketing Cloud's limit (it has 5000)")
-    expect(run.stderr).toContain('people.csv:2  id  contactKey must not start or end with whitespace')
-    expect(run.stderr).toContain("people.csv:3  id  contactKey must be at most 254 characters, Marketing Cloud's limit (it has 300)")
+    await validateRefuses(dir, 'send.yaml', [
+      'send.yaml:7:22  recipients[0].inline[0].contactKey  must not start or end with whitespace',
+      'send.yaml:8:22  recipients[0].inline[1].contactKey  must not contain control characters (found \\x00 at character 2)',
+      "send.yaml:9:22  recipients[0].inline[2].contactKey  must be at most 254 characters, Marketing Cloud's limit (it has 5000)",
+      'people.csv:2  id  contactKey must not start or end with whitespace',
+      "people.csv:3  id  contactKey must be at most 254 characters, Marketing Cloud's limit (it has 300)",
+    ])
   })
 
   it('an empty manifest and a header-only CSV: a warning in plan, an error in validate --strict', async () => {
