@@ -128,6 +128,24 @@ export function judgeAnswer(
   return out
 }
 
+/** Why a canary message accepted by an earlier run cannot be judged any more (see judgeBeyondReach). */
+export const BEYOND_REACH_REASON = 'accepted more than 3 days ago, and Marketing Cloud no longer reports it: --skip-canary sends the rest without waiting'
+
+/**
+ * A canary message accepted by an earlier run longer ago than the status endpoint answers for (3 days, see
+ * docs/marketing-cloud-api.md): a 404 now never turns into an answer, so it is judged at once, never awaited. The
+ * delivery event `mcsend status` recorded decides when there is one that settles it; otherwise (none, or still
+ * queued while `sent` is awaited) the canary fails with BEYOND_REACH_REASON.
+ */
+export function judgeBeyondReach(
+  awaited: CanaryAwait,
+  recorded: {event: 'queued' | 'sent' | 'notSent' | 'other'; statusCode?: number; reason?: string} | undefined,
+): Pick<CanaryRecipient, 'state' | 'event' | 'reason' | 'statusCode'> {
+  const judged = recorded === undefined ? undefined : judgeAnswer(awaited, recorded)
+  if (judged !== undefined && judged.state !== 'waiting') return judged
+  return {state: 'failed', event: 'notFound', reason: BEYOND_REACH_REASON}
+}
+
 /** The verdict once the wait ended: any failure fails; otherwise anything still waiting is a timeout. */
 export function canaryVerdict(recipients: readonly CanaryRecipient[]): CanaryVerdict {
   if (recipients.some((r) => r.state === 'failed')) return 'failed'

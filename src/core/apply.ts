@@ -156,7 +156,7 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
           onProgress: ui.onProgress,
         },
         pacer,
-        {skip: options.skipCanary, decide: ui.afterCanary, note: (m) => ui.note(m)},
+        {skip: options.skipCanary, decide: ui.afterCanary, note: (m) => ui.note(m), recordOf: (key) => state.messages.get(key)},
       )
       canary = run.canary
       return run.result

@@ -6,6 +6,7 @@ import {
   countOf,
   hasCanary,
   judgeAnswer,
+  judgeBeyondReach,
   mergeResults,
   notSentAfterCanary,
   splitCanary,
@@ -18,7 +19,8 @@ import {executePlan, type ApplyResult, type ExecuteDeps, type ExecuteOptions} fr
 import {ApiError, CliError, ExitCode} from '../errors.js'
 import type {Plan} from '../plan/types.js'
 import {subscriberStatusName} from '../sfmc/codes.js'
-import {deliveryFromStatus} from '../status/delivery.js'
+import type {DeliveryRecord, MessageRecord} from '../state/types.js'
+import {beyondReach, deliveryFromStatus} from '../status/delivery.js'
 import {DEFAULT_STATUS_RATE, Pacer} from '../status/pacer.js'
 import {abortableSleep} from '../text/duration.js'
 
@@ -34,6 +36,11 @@ export interface CanaryOptions {
   skip?: boolean
   /** Shown the report; true sends the rest. Default: go on only when every canary message got there. */
   decide?: (report: CanaryReport) => Promise<boolean>
+  /**
+   * The state's record of a message before this run: a canary message accepted by an earlier run longer ago than
+   * the status endpoint answers for is judged from it at once (apply/canary.ts judgeBeyondReach), not awaited.
+   */
+  recordOf?: (messageKey: string) => MessageRecord | undefined
   /** Told once when the wait starts. */
   note?: (message: string) => void
   /** Time and sleeping (tests); default the monotonic clock and a timer that Ctrl-C cuts short. */
@@ -134,9 +141,16 @@ async function waitForCanary(
     const code = r.errorCode === undefined ? '' : ` (${r.errorCode})`
     return {...m, state: 'failed', event: 'rejected', reason: `rejected${code}: ${r.errorMessage ?? 'no reason given'}`, ...(r.errorCode === undefined ? {} : {statusCode: r.errorCode})}
   })
+  const checkedAt = deps.clock()
+  for (const r of recipients) {
+    if (!r.earlier || r.state !== 'waiting') continue
+    const record = options.recordOf?.(r.messageKey)
+    if (record === undefined || !beyondReach(record, checkedAt)) continue
+    Object.assign(r, judgeBeyondReach(r.await, recorded(record.delivery)))
+  }
   const deadline = messages.map((m) => start + m.timeoutMs)
   const longest = Math.max(...messages.map((m) => m.timeoutMs))
-  options.note?.(`Canary: waiting up to ${formatWait(longest)} for ${messages.length} message${messages.length === 1 ? '' : 's'}, asking Marketing Cloud's status endpoint …`)
+  if (recipients.some((r) => r.state === 'waiting')) options.note?.(`Canary: waiting up to ${formatWait(longest)} for ${messages.length} message${messages.length === 1 ? '' : 's'}, asking Marketing Cloud's status endpoint …`)
   let delay = FIRST_ROUND_DELAY_MS
   let interrupted = false
   let error: CliError | undefined
@@ -152,9 +166,7 @@ async function waitForCanary(
         const answer = await deps.client.getMessageStatus(r.messageKey)
         pacer.succeeded()
         const delivery = answer === undefined ? undefined : deliveryFromStatus(answer, new Date().toISOString())
-        const reason =
-          delivery === undefined ? undefined : delivery.statusCode !== undefined ? subscriberStatusName(delivery.statusCode) : delivery.event === 'other' ? delivery.statusMessage : undefined
-        Object.assign(r, judgeAnswer(r.await, delivery === undefined ? undefined : {event: delivery.event, statusCode: delivery.statusCode, reason}))
+        Object.assign(r, judgeAnswer(r.await, recorded(delivery)))
       } catch (caught) {
         error = caught instanceof CliError ? caught : new ApiError(`asking for the canary's status failed: ${caught instanceof Error ? caught.message : String(caught)}`, {cause: caught})
         break
@@ -173,6 +185,13 @@ async function waitForCanary(
   const count = (state: CanaryRecipient['state']) => recipients.filter((r) => r.state === state).length
   const report = {verdict: canaryVerdict(recipients), recipients, reached: count('reached'), failed: count('failed'), waiting: count('waiting'), waitedMs: Math.round(now() - start)}
   return error === undefined ? {report, interrupted} : {report, interrupted, error}
+}
+
+/** A delivery event (answered now, or recorded by `mcsend status`) as the canary judges it, with its reason. */
+function recorded(delivery: DeliveryRecord | undefined): {event: DeliveryRecord['event']; statusCode?: number; reason?: string} | undefined {
+  if (delivery === undefined) return undefined
+  const reason = delivery.statusCode !== undefined ? subscriberStatusName(delivery.statusCode) : delivery.event === 'other' ? delivery.statusMessage : undefined
+  return {event: delivery.event, statusCode: delivery.statusCode, reason}
 }
 
 function formatWait(ms: number): string {

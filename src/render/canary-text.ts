@@ -1,4 +1,4 @@
-import type {CanaryOutcome, CanaryRecipient, CanaryReport} from '../apply/canary.js'
+import {BEYOND_REACH_REASON, type CanaryOutcome, type CanaryRecipient, type CanaryReport} from '../apply/canary.js'
 import type {PlannedCanary} from '../plan/types.js'
 import {escapeTerminal, maskValue, type MaskOptions} from '../privacy/index.js'
 import {formatDuration} from '../text/duration.js'
@@ -38,6 +38,10 @@ export function canaryHeadline(report: CanaryReport): string {
   const total = report.recipients.length
   if (report.verdict === 'passed') return `Canary passed: ${total === 1 ? 'the message' : `all ${formatCount(total)} messages`} reached what ${total === 1 ? 'it awaits' : 'they await'}.`
   if (report.verdict === 'failed') {
+    const failed = report.recipients.filter((r) => r.state === 'failed')
+    if (failed.every((r) => r.reason === BEYOND_REACH_REASON)) {
+      return `Canary cannot be judged: ${formatCount(failed.length)} of ${formatCount(total)} accepted more than 3 days ago, and Marketing Cloud no longer reports ${failed.length === 1 ? 'it' : 'them'} (\`mcsend status\` records delivery while it does). --skip-canary sends the rest without waiting.`
+    }
     const reasons = [...new Set(report.recipients.filter((r) => r.state === 'failed').map((r) => r.reason ?? describeCanaryRecipient(r)))]
     return `Canary failed: ${formatCount(report.failed)} of ${formatCount(total)} not sent (${reasons.join('; ')}).`
   }

@@ -5,6 +5,8 @@ import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {deriveMessageKey} from '../../src/keys/message-key.js'
+import {FileStateStore} from '../../src/state/file-store.js'
+import type {MessageRecord} from '../../src/state/types.js'
 import {runCli, startCli, waitFor} from '../helpers/project.js'
 import {compileSchema} from '../helpers/schemas.js'
 import {runInPty} from '../helpers/pty.js'
@@ -121,6 +123,55 @@ describe('apply with a canary (credentials mode)', () => {
     expect(md.stdout).toContain('24 ListDetectiveExclusion')
     expect(md.stdout).not.toContain('qa-2')
     expect(await sentKeys()).toEqual(SEEDS.map(key))
+  })
+
+  it('canary messages of an earlier run older than the status reach: judged at once from the recorded delivery, else exit 4 naming --skip-canary', async () => {
+    project = await makeCanaryProject({timeout: '24h'})
+    await outcome('qa-2', LIST_DETECTIVE)
+    const first = await apply()
+    expect(first.code, first.stderr).toBe(4)
+    expect(await sentKeys()).toEqual(SEEDS.map(key))
+    // `mcsend status` records what Marketing Cloud said (qa-1 sent, qa-2 not sent) while it still answers.
+    const status = await runCli(['status', 'send.yaml'], {cwd: project.dir, env: sandbox.env})
+    expect(status.code, status.stderr).toBe(0)
+    // Four days pass: the records' times move back through the store API (the sandbox still answers, so any
+    // status request now would be seen in the verdict).
+    const fourDaysAgo = new Date(Date.now() - 4 * 24 * 3600 * 1000).toISOString()
+    const age = async (change: (r: MessageRecord) => MessageRecord) => {
+      const store = new FileStateStore({path: path.join(project.dir, '.mcsend', 'state.json')})
+      const lock = await store.lock({operation: 'test', who: 'test', pid: process.pid, host: 'test', since: new Date().toISOString()})
+      const state = await store.load()
+      await store.append(SEEDS.map((s) => change({...state.messages.get(key(s))!, at: fourDaysAgo})))
+      await store.commit()
+      await lock.release()
+      await store.close()
+    }
+    await age((r) => (r.delivery === undefined ? r : {...r, delivery: {...r.delivery, at: fourDaysAgo}}))
+    const recorded = await apply(['--json'])
+    expect(recorded.code, recorded.stderr).toBe(4)
+    const events = recorded.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    const canary = events.find((e) => e.type === 'canary') as {verdict: string; waitedMs: number; recipients: {contactKey: string; state: string; event: string; statusCode?: number}[]}
+    expect(canary.recipients.map((r) => [r.contactKey, r.state, r.event, r.statusCode])).toEqual([
+      ['qa-1', 'reached', 'sent', undefined],
+      ['qa-2', 'failed', 'notSent', 24],
+    ])
+    expect(await sentKeys()).toEqual(SEEDS.map(key))
+
+    // Without a recorded delivery, the sandbox would say qa-1 is sent: apply does not ask, it stops at once.
+    await age(({delivery: _d, ...r}) => r)
+    const gone = await apply()
+    expect(gone.code).toBe(4)
+    expect(gone.stderr).toContain('Canary cannot be judged: 2 of 2 accepted more than 3 days ago, and Marketing Cloud no longer reports them')
+    expect(gone.stderr).toContain('--skip-canary sends the rest without waiting')
+    expect(gone.stderr).not.toContain('Canary: waiting up to')
+    expect(await sentKeys()).toEqual(SEEDS.map(key))
+
+    // Recorded as sent (as `mcsend status` would have), the canary passes at once and the rest goes, once.
+    await age((r) => ({...r, delivery: {event: 'sent', at: fourDaysAgo, checkedAt: fourDaysAgo}}))
+    const passed = await apply()
+    expect(passed.code, passed.stderr).toBe(0)
+    expect(passed.stderr).toContain('Canary passed')
+    expect((await sentKeys()).sort()).toEqual([...SEEDS, ...Array.from({length: AUDIENCE}, (_, i) => `c${i}`)].map(key).sort())
   })
 
   it('a canary message rejected by the send request fails the canary at once, naming the code', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {canaryVerdict, judgeAnswer, splitCanary, type CanaryRecipient} from '../../src/apply/canary.js'
+import {BEYOND_REACH_REASON, canaryVerdict, judgeAnswer, judgeBeyondReach, splitCanary, type CanaryRecipient} from '../../src/apply/canary.js'
 import {loadManifests} from '../../src/manifest/load.js'
 import type {Canary} from '../../src/manifest/types.js'
 import {buildPlan} from '../../src/plan/build.js'
@@ -119,6 +119,20 @@ describe('judging the canary', () => {
     expect(judgeAnswer('accepted', {event: 'notSent', statusCode: 24, reason: '24 ListDetectiveExclusion'})).toEqual({state: 'failed', event: 'notSent', statusCode: 24, reason: '24 ListDetectiveExclusion'})
     expect(judgeAnswer('sent', {event: 'other', reason: 'TransactionalSendEvents.EmailBounced'})).toEqual({state: 'failed', event: 'other', reason: 'TransactionalSendEvents.EmailBounced'})
     expect(judgeAnswer('accepted', undefined)).toEqual({state: 'waiting', event: 'notFound'})
+  })
+
+  it('beyond the status reach: a recorded final event decides at once; none, or queued while sent is awaited, fails naming --skip-canary', () => {
+    expect(judgeBeyondReach('sent', {event: 'sent'})).toEqual({state: 'reached', event: 'sent'})
+    expect(judgeBeyondReach('accepted', {event: 'queued'})).toEqual({state: 'reached', event: 'queued'})
+    expect(judgeBeyondReach('sent', {event: 'notSent', statusCode: 24, reason: '24 ListDetectiveExclusion'})).toEqual({state: 'failed', event: 'notSent', statusCode: 24, reason: '24 ListDetectiveExclusion'})
+    const gone = {state: 'failed', event: 'notFound', reason: BEYOND_REACH_REASON}
+    expect(judgeBeyondReach('sent', undefined)).toEqual(gone)
+    expect(judgeBeyondReach('sent', {event: 'queued'})).toEqual(gone)
+    expect(BEYOND_REACH_REASON).toContain('--skip-canary')
+    const recipients = [r('reached'), r('failed', {event: 'notFound', reason: BEYOND_REACH_REASON, earlier: true})]
+    expect(canaryHeadline({verdict: 'failed', recipients, reached: 1, failed: 1, waiting: 0, waitedMs: 0, rest: {messages: 5, requests: 1}})).toBe(
+      'Canary cannot be judged: 1 of 2 accepted more than 3 days ago, and Marketing Cloud no longer reports it (`mcsend status` records delivery while it does). --skip-canary sends the rest without waiting.',
+    )
   })
 
   it('any failure fails, else anything waiting is a timeout, else it passed', () => {
