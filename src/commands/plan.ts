@@ -22,7 +22,7 @@ export default class Plan extends BaseCommand<typeof Plan> {
   static summary = 'Show which messages would be sent, in which requests, and what was already sent.'
   static description = `Reads the manifests and the state and shows, per send, each message's action: create (never sent), retry (rejected before, or left pending by an interrupted run), noop (already accepted) or drift (accepted, but its address or attributes changed since; not re-sent). Nothing is sent. Email addresses are masked unless --show-addresses.
 
---out FILE saves the plan (no email addresses; safe as a CI artifact) for \`mcsend apply FILE\`, which sends exactly it, or refuses with exit 5 if the state or any file it read changed since. --format markdown prints a pull-request comment; when GITHUB_STEP_SUMMARY is set, the Markdown is also appended to that file (unless --no-step-summary).`
+--out FILE saves the plan (no email addresses; safe as a CI artifact) for \`mcsend apply FILE\`, which sends exactly it, or refuses with exit 5 if the state or any file it read changed since. --format markdown prints a pull-request comment; when GITHUB_STEP_SUMMARY is set, the Markdown is also appended to that file, always with addresses masked (unless --no-step-summary).`
 
   static exitCodes: ExitCodes = [0, 1, 2, 3, 5, 64]
 
@@ -75,16 +75,24 @@ export default class Plan extends BaseCommand<typeof Plan> {
       })
       this.note(`Saved the plan to ${flags.out}; apply exactly it with \`${applyCommand(flags.out, flags.sandbox)}\`.`)
     }
-    let rendered: string | undefined
-    const markdown = () => (rendered ??= renderPlanMarkdown(plan, {...mask, previous, storable: prepared.storable, planFile: flags.out, sandbox: flags.sandbox, target: prepared.target, ci: ciContextFromEnv(process.env), toolVersion: this.config.version}))
+    const rendered = new Map<boolean, string>()
+    const markdown = (showAddresses: boolean): string => {
+      const done = rendered.get(showAddresses)
+      if (done !== undefined) return done
+      const text = renderPlanMarkdown(plan, {showAddresses, previous, storable: prepared.storable, planFile: flags.out, sandbox: flags.sandbox, target: prepared.target, ci: ciContextFromEnv(process.env), toolVersion: this.config.version})
+      rendered.set(showAddresses, text)
+      return text
+    }
     if (format === 'json') await writePlanJson(plan, streamWriter(process.stdout), mask)
-    else if (format === 'markdown') process.stdout.write(markdown())
+    else if (format === 'markdown') process.stdout.write(markdown(mask.showAddresses))
     else process.stdout.write(renderPlanText(plan, {...mask, paint: this.paint(process.stdout)}))
 
     const summaryFile = process.env.GITHUB_STEP_SUMMARY
     if (summaryFile && !flags['no-step-summary']) {
       try {
-        await appendFile(summaryFile, `${markdown()}\n`)
+        // The step summary outlives the log and is shown to everyone who can see the run: always masked, even
+        // with --show-addresses (which is for the person at the terminal).
+        await appendFile(summaryFile, `${markdown(false)}\n`)
       } catch (error) {
         this.note(`warning: could not append the plan to GITHUB_STEP_SUMMARY: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
       }

@@ -230,6 +230,19 @@ describe.concurrent.each(modes)('$name mode: the review output', (mode) => {
     expect(await mode.delivered(p, send)).toEqual([])
   })
 
+  it('plan --show-addresses --format markdown: addresses in clear on stdout only; $GITHUB_STEP_SUMMARY stays masked', async (t) => {
+    const {p, send} = await project(t, 3, 500)
+    const summary = path.join(p.dir, 'step-summary.md')
+    const plan = await succeeds(mode, p, ['plan', 'send.yaml', '--format', 'markdown', '--show-addresses'], {...ACTIONS_ENV, GITHUB_STEP_SUMMARY: summary})
+    expect(plan.stdout).toContain('c0@&#8203;example.com')
+    const stepSummary = await readFile(summary, 'utf8')
+    expect(stepSummary).toContain('### Merging sends 3 emails to')
+    expect(stepSummary).toContain('c***@&#8203;example.com')
+    expect(stepSummary).not.toMatch(FULL_ADDRESS)
+    expect(stepSummary).not.toContain('c0@&#8203;example.com')
+    expect(await mode.delivered(p, send)).toEqual([])
+  })
+
   it('apply --format markdown: the result for a comment on the merge, the plan on stderr', async (t) => {
     const {p, send} = await project(t, 5, 2)
     const apply = await succeeds(mode, p, ['apply', 'send.yaml', '--auto-approve', '--format', 'markdown'], ACTIONS_ENV)
