@@ -5,22 +5,6 @@ export function needsConfirmation(yes: boolean, streams: {stdin: {isTTY?: boolea
   return !yes && !(streams.stdin.isTTY === true && streams.stderr.isTTY === true)
 }
 
-/**
- * Asks the person to type `expected` (an environment's name) to go on: anything else, or end of input, is no.
- * On stderr, so stdout stays clean.
- */
-export async function typeToConfirm(message: string, expected: string, streams: {input: NodeJS.ReadableStream; output: NodeJS.WritableStream} = {input: process.stdin, output: process.stderr}): Promise<boolean> {
-  const {createInterface} = await import('node:readline/promises')
-  const rl = createInterface({input: streams.input, output: streams.output, terminal: (streams.input as {isTTY?: boolean}).isTTY === true})
-  try {
-    const closed = new Promise<string>((resolve) => rl.once('close', () => resolve('')))
-    const answer = await Promise.race([rl.question(`${message}\nType ${JSON.stringify(expected)} to continue: `), closed])
-    return answer.trim() === expected
-  } finally {
-    rl.close()
-  }
-}
-
 /** Asks on stderr; the answer defaults to no. */
 export async function confirm(message: string): Promise<boolean> {
   const {default: prompt} = await import('@inquirer/confirm')

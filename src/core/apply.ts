@@ -135,7 +135,7 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
       }
       if (state.target === undefined) await store.setMeta({target})
       await preflightDefinitions(plan, client, options.allowInactive)
-      await refuseKnownKeys(plan, state, client, {note: (m) => ui.note(m)})
+      await refuseKnownKeys(plan, state, client, {note: (m) => ui.note(m), pacer})
       targetText = describeTargetForApproval(target)
       if (needsApproval && !(await ui.approve(plan, targetText))) return undefined
       // Each key's status before this run, read now: the executor's pending records replace them as it goes.

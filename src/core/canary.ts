@@ -22,7 +22,7 @@ import {subscriberStatusName} from '../sfmc/codes.js'
 import type {DeliveryRecord, MessageRecord} from '../state/types.js'
 import {beyondReach, deliveryFromStatus} from '../status/delivery.js'
 import {DEFAULT_STATUS_RATE, Pacer} from '../status/pacer.js'
-import {abortableSleep} from '../text/duration.js'
+import {abortableSleep, formatTimeout} from '../text/duration.js'
 
 /**
  * apply's canary step (manifest `canary:`): the canary requests go first, through the same write-ahead executor
@@ -150,7 +150,7 @@ async function waitForCanary(
   }
   const deadline = messages.map((m) => start + m.timeoutMs)
   const longest = Math.max(...messages.map((m) => m.timeoutMs))
-  if (recipients.some((r) => r.state === 'waiting')) options.note?.(`Canary: waiting up to ${formatWait(longest)} for ${messages.length} message${messages.length === 1 ? '' : 's'}, asking Marketing Cloud's status endpoint …`)
+  if (recipients.some((r) => r.state === 'waiting')) options.note?.(`Canary: waiting up to ${formatTimeout(longest)} for ${messages.length} message${messages.length === 1 ? '' : 's'}, asking Marketing Cloud's status endpoint …`)
   let delay = FIRST_ROUND_DELAY_MS
   let interrupted = false
   let error: CliError | undefined
@@ -165,7 +165,7 @@ async function waitForCanary(
       try {
         const answer = await deps.client.getMessageStatus(r.messageKey)
         pacer.succeeded()
-        const delivery = answer === undefined ? undefined : deliveryFromStatus(answer, new Date().toISOString())
+        const delivery = answer === undefined ? undefined : deliveryFromStatus(answer, deps.clock().toISOString())
         Object.assign(r, judgeAnswer(r.await, recorded(delivery)))
       } catch (caught) {
         error = caught instanceof CliError ? caught : new ApiError(`asking for the canary's status failed: ${caught instanceof Error ? caught.message : String(caught)}`, {cause: caught})
@@ -194,8 +194,3 @@ function recorded(delivery: DeliveryRecord | undefined): {event: DeliveryRecord[
   return {event: delivery.event, statusCode: delivery.statusCode, reason}
 }
 
-function formatWait(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`
-  return `${Math.round(ms / 100) / 10}s`
-}

@@ -122,15 +122,22 @@ export async function runDoctor(given: DoctorOptions): Promise<DoctorReport> {
         ? {name: 'rest-host', ok: true, detail: `${restHost}${MC_HOST.test(restHost) ? ` (tenant ${tenantOf(restHost)})` : ''}`}
         : {name: 'rest-host', ok: false, detail: `${restHost} belongs to tenant ${tenantOf(restHost)}, the auth host to ${tenantOf(authHost)}`, hint: `check ${CREDENTIAL_VARIABLES.subdomain} / ${CREDENTIAL_VARIABLES.authUrl}: the token and the REST host must belong to the same tenant`},
     )
-    report.target.businessUnit = credentials.accountId
-    checks.push({
-      name: 'business-unit',
-      ok: true,
-      detail: options.sandbox ? 'the sandbox has one' : credentials.accountId === undefined ? `the API package's own business unit (${CREDENTIAL_VARIABLES.accountId} unset)` : `${credentials.accountId} (${CREDENTIAL_VARIABLES.accountId})`,
-    })
-
     const client = createSfmcClient(credentials, {...options.clientOptions, tokenProvider: tokens})
     try {
+      // Without MCSEND_ACCOUNT_ID, the business unit is the token's own, as apply learns it (GET /v2/userinfo).
+      const businessUnit = options.sandbox ? credentials.accountId : await client.accountId().catch(() => undefined)
+      report.target.businessUnit = businessUnit
+      checks.push({
+        name: 'business-unit',
+        ok: true,
+        detail: options.sandbox
+          ? 'the sandbox has one'
+          : credentials.accountId !== undefined
+            ? `${credentials.accountId} (${CREDENTIAL_VARIABLES.accountId})`
+            : businessUnit !== undefined
+              ? `${businessUnit} (the token's default business unit; ${CREDENTIAL_VARIABLES.accountId} unset)`
+              : `the API package's own business unit (${CREDENTIAL_VARIABLES.accountId} unset; Marketing Cloud did not name it)`,
+      })
       for (const key of [...new Set(sends.map((s) => s.definitionKey))].sort()) {
         const name = `definition:${key}`
         try {

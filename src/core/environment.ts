@@ -133,22 +133,14 @@ export async function applyEnvironment(options: EnvironmentOptions): Promise<Tar
   const loaded = await loadProject(options.cwd)
   if (loaded === undefined) {
     if (asked === undefined) return plain
-    throw new CliError(`${options.envName === undefined ? 'MCSEND_ENV' : '--env'} ${JSON.stringify(asked)}: there is no ${PROJECT_FILE} here or in a parent directory`, {
-      code: 'invalid_input',
-      exitCode: ExitCode.invalidInput,
-      hint: `environments are declared in ${PROJECT_FILE} at the repository root (kind: Project); see schemas/project.schema.json`,
-    })
+    throw new InvalidInputError(`${options.envName === undefined ? 'MCSEND_ENV' : '--env'} ${JSON.stringify(asked)}: there is no ${PROJECT_FILE} here or in a parent directory`, [], `environments are declared in ${PROJECT_FILE} at the repository root (kind: Project); see schemas/project.schema.json`)
   }
   const {project, sha256, abs} = loaded
   const choice = chooseEnvironment(project, options.envName, options.env.MCSEND_ENV || undefined)
-  if (choice.error !== undefined) throw new CliError(choice.error, {code: 'invalid_input', exitCode: ExitCode.invalidInput, hint: choice.hint})
+  if (choice.error !== undefined) throw new InvalidInputError(choice.error, [], choice.hint)
   if (choice.name === undefined) {
     if (options.optional || options.sandbox || Object.keys(project.environments).length === 0) return plain
-    throw new CliError(`${project.file} declares environments but none is chosen`, {
-      code: 'invalid_input',
-      exitCode: ExitCode.invalidInput,
-      hint: `pass --env NAME (or set MCSEND_ENV), or set defaultEnvironment in ${project.file}; environments: ${Object.keys(project.environments).join(', ')}`,
-    })
+    throw new InvalidInputError(`${project.file} declares environments but none is chosen`, [], `pass --env NAME (or set MCSEND_ENV), or set defaultEnvironment in ${project.file}; environments: ${Object.keys(project.environments).join(', ')}`)
   }
   const name = choice.name
   const spec = project.environments[name]!
@@ -174,11 +166,7 @@ export async function applyEnvironment(options: EnvironmentOptions): Promise<Tar
   if (spec.subdomain !== undefined && !options.env[CREDENTIAL_VARIABLES.authUrl]?.trim()) delete env[CREDENTIAL_VARIABLES.authUrl]
   if (spec.authUrl !== undefined && !options.env[CREDENTIAL_VARIABLES.subdomain]?.trim()) delete env[CREDENTIAL_VARIABLES.subdomain]
   if (conflicts.length > 0) {
-    throw new CliError(`environment ${name} sets the target, but ${conflicts.join(' and ')} in the shell name${conflicts.length === 1 ? 's' : ''} another`, {
-      code: 'invalid_input',
-      exitCode: ExitCode.invalidInput,
-      hint: `unset ${conflicts.join(' and ')}, or change environment ${name} in ${project.file}`,
-    })
+    throw new InvalidInputError(`environment ${name} sets the target, but ${conflicts.join(' and ')} in the shell name${conflicts.length === 1 ? 's' : ''} another`, [], `unset ${conflicts.join(' and ')}, or change environment ${name} in ${project.file}`)
   }
   const idName = spec.clientIdEnv ?? CREDENTIAL_VARIABLES.clientId
   const secretName = spec.clientSecretEnv ?? CREDENTIAL_VARIABLES.clientSecret
@@ -229,11 +217,7 @@ function refuseOtherEnvironmentsState(project: Project, name: string, mine: {sta
     const workspace = spec.workspace ?? (isPostgresSpec(state) ? other : undefined)
     if (stateIdentity(state, workspace, options.cwd) !== identity) continue
     const how = options.state !== undefined || options.workspace !== undefined ? 'with --state/--workspace' : `in ${project.file}`
-    throw new CliError(`environment ${name} would use the state of environment ${other} (${isPostgresSpec(state) ? `workspace ${workspace}` : state}), ${how}: refused`, {
-      code: 'invalid_input',
-      exitCode: ExitCode.invalidInput,
-      hint: `a state records what one business unit accepted; give ${name} its own state in ${project.file}${options.state !== undefined ? ', or drop --state' : ''}`,
-    })
+    throw new InvalidInputError(`environment ${name} would use the state of environment ${other} (${isPostgresSpec(state) ? `workspace ${workspace}` : state}), ${how}: refused`, [], `a state records what one business unit accepted; give ${name} its own state in ${project.file}${options.state !== undefined ? ', or drop --state' : ''}`)
   }
 }
 
@@ -246,10 +230,10 @@ function resolveStateSpec(spec: string, env: NodeJS.ProcessEnv, projectDir: stri
   const forbidden = new Set([...credentialNames, CREDENTIAL_VARIABLES.clientId, CREDENTIAL_VARIABLES.clientSecret])
   for (const ref of envReferences(spec)) {
     if (forbidden.has(ref)) {
-      throw new CliError(`environment ${name}: the state may not use \${env.${ref}}, a Marketing Cloud credential`, {code: 'invalid_input', exitCode: ExitCode.invalidInput, hint: `keep the database password in its own variable, in ${file}`})
+      throw new InvalidInputError(`environment ${name}: the state may not use \${env.${ref}}, a Marketing Cloud credential`, [], `keep the database password in its own variable, in ${file}`)
     }
     if (env[ref] === undefined || env[ref] === '') {
-      throw new CliError(`environment ${name}: its state uses \${env.${ref}}, which is not set`, {code: 'invalid_input', exitCode: ExitCode.invalidInput, hint: `set ${ref} (for example from a CI secret), or change the state of ${name} in ${file}`})
+      throw new InvalidInputError(`environment ${name}: its state uses \${env.${ref}}, which is not set`, [], `set ${ref} (for example from a CI secret), or change the state of ${name} in ${file}`)
     }
   }
   const filled = spec.replace(/\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, ref: string) => (isPostgresSpec(spec) ? encodeURIComponent(env[ref]!) : env[ref]!))

@@ -2,7 +2,7 @@ import {CliError, ExitCode} from '../errors.js'
 import type {Plan, PlannedSend} from '../plan/types.js'
 import type {SfmcClient} from '../sfmc/types.js'
 import type {StateData} from '../state/types.js'
-import {DEFAULT_STATUS_RATE, Pacer} from '../status/pacer.js'
+import type {Pacer} from '../status/pacer.js'
 import {plural} from '../text/format.js'
 
 /** Keys asked about per send the state has never seen: enough to notice a lost state, cheap on the status route. */
@@ -34,10 +34,11 @@ export function sampleKeys(send: PlannedSend, n: number): string[] {
  * after 2-3 days; docs/marketing-cloud-api.md). An unknown key (400 or 404) is the normal answer for a new send. A
  * status route that fails does not block the send: this check is a guard on top of the state, so it only warns.
  */
-export async function refuseKnownKeys(plan: Plan, state: Pick<StateData, 'sends'>, client: SfmcClient, options: {note: (message: string) => void; pacer?: Pacer}): Promise<void> {
+export async function refuseKnownKeys(plan: Plan, state: Pick<StateData, 'sends'>, client: SfmcClient, options: {note: (message: string) => void; pacer: Pacer}): Promise<void> {
   const sends = unseenSends(plan, state)
   if (sends.length === 0) return
-  const pacer = options.pacer ?? new Pacer(DEFAULT_STATUS_RATE)
+  // The connection's pacer: a 429 on the status route slows this check and the canary's wait alike.
+  const {pacer} = options
   let asked = 0
   for (const send of sends) {
     let known = 0
@@ -49,6 +50,7 @@ export async function refuseKnownKeys(plan: Plan, state: Pick<StateData, 'sends'
       sampled++
       try {
         if ((await client.getMessageStatus(key)) !== undefined) known++
+        pacer.succeeded()
       } catch (error) {
         options.note(`warning: could not ask Marketing Cloud whether send ${send.name} was sent before (${error instanceof Error ? error.message : String(error)}); going on`)
         return

@@ -1,7 +1,7 @@
 import {createHmac} from 'node:crypto'
 
 import {hashAttributes, hashContactKey, hashTo, sha256Base64url, stateHashOf} from './hash.js'
-import {MAX_MESSAGE_KEY_LENGTH, messageKeyDeriver} from './message-key.js'
+import {messageKeyDeriver, messageKeyPrefix} from './message-key.js'
 
 /** Attribute values as manifests carry them. */
 type Attributes = Readonly<Record<string, string | number | boolean>>
@@ -37,7 +37,6 @@ export interface StateHasher {
 
 const VALUE_HASH_BYTES = 16
 const SUPPRESSION_DIGEST_BYTES = 16
-const DIGEST_LENGTH = 43
 
 export const UNKEYED: StateHasher = {
   keyed: false,
@@ -97,7 +96,7 @@ export function makeStateHasher(key: string | undefined): StateHasher {
     // The same layout as the unkeyed key (see message-key.ts), with HMAC-SHA-256 under the key as the digest.
     messageKeyDeriver: (name, revision) => {
       const hashed = `${name}\n${revision}\n`
-      const prefix = `${name}.r${revision}.`.slice(0, MAX_MESSAGE_KEY_LENGTH - DIGEST_LENGTH)
+      const prefix = messageKeyPrefix(name, revision)
       return (contactKey) => [prefix, hmac(hashed + contactKey)].join('')
     },
   }

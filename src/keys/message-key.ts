@@ -22,11 +22,18 @@ export function deriveMessageKey(name: string, revision: number, contactKey: str
   return messageKeyDeriver(name, revision)(contactKey)
 }
 
+/**
+ * What every derived messageKey of a send and revision starts with (`NAME.rREV.`). Names are limited to 40
+ * characters by the schema, so the cut only guards against misuse. The state stores keys after this prefix.
+ */
+export function messageKeyPrefix(name: string, revision: number): string {
+  return `${name}.r${revision}.`.slice(0, MAX_MESSAGE_KEY_LENGTH - DIGEST_LENGTH)
+}
+
 /** The same derivation with the per-send parts computed once: the planner calls it once per recipient. */
 export function messageKeyDeriver(name: string, revision: number): (contactKey: string) => string {
   const hashed = `${name}${KEY_SEPARATOR}${revision}${KEY_SEPARATOR}`
-  // Names are limited to 40 characters by the schema, so this cut only guards against misuse of the function.
-  const prefix = `${name}.r${revision}.`.slice(0, MAX_MESSAGE_KEY_LENGTH - DIGEST_LENGTH)
+  const prefix = messageKeyPrefix(name, revision)
   // join() builds one flat string; `prefix + digest` would make a cons string that is flattened later, in the
   // old generation, the first time it is serialised (about 80 MB more for a million keys).
   return (contactKey) => [prefix, sha256Base64url(hashed + contactKey)].join('')

@@ -31,12 +31,6 @@ export function escapeTerminal(text: string): string {
   return UNSAFE.test(text) ? text.replace(UNSAFE, escapeChar) : text
 }
 
-/** Whether the text holds a character escapeTerminal would escape. */
-export function hasControlCharacters(text: string): boolean {
-  UNSAFE.lastIndex = 0
-  return UNSAFE.test(text)
-}
-
 /**
  * Text of several lines for a terminal (an error message with its details): each line escaped, the line breaks
  * between them kept.
@@ -97,11 +91,6 @@ export function escapeMarkdown(text: string): string {
   s = s.replace(/^(\d+)([.)])/, (_m, digits: string, c: string) => `${digits}&#${c.charCodeAt(0)};`)
   s = s.replace(/^ +/, (spaces) => '&#32;'.repeat(spaces.length))
   return s
-}
-
-/** Untrusted text as inline code in Markdown or HTML: `<code>` with the text escaped (a backtick span could be closed). */
-export function markdownCode(text: string): string {
-  return `<code>${escapeMarkdown(text)}</code>`
 }
 
 /**

@@ -4,6 +4,6 @@
  * so every layer (renderers, the state, the error paths) can use it.
  */
 export {containsAddress, findAddresses, isWholeAddress, type AddressSpan, type ScanCounter} from './address.js'
-export {escapeJsonText, escapeMarkdown, escapeMarkdownMasked, escapeTerminal, escapeTerminalLines, hasControlCharacters, jsonLine, markdownCode} from './escape.js'
+export {escapeJsonText, escapeMarkdown, escapeMarkdownMasked, escapeTerminal, escapeTerminalLines, jsonLine} from './escape.js'
 export {EXCERPT_LENGTH, excerpt, excerptList} from './excerpt.js'
-export {looksLikeEmail, maskAddresses, maskAttributes, maskEmail, maskValue, mayStoreInClear, redactAddresses, type MaskOptions} from './mask.js'
+export {maskAddresses, maskAttributes, maskValue, mayStoreInClear, redactAddresses, type MaskOptions} from './mask.js'

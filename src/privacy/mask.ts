@@ -1,4 +1,4 @@
-import {findAddresses, isWholeAddress, type AddressSpan} from './address.js'
+import {findAddresses, type AddressSpan} from './address.js'
 
 /** Attribute values as manifests hold them (a local copy of the type: this module imports nothing of ours). */
 type AttributeMap = Record<string, string | number | boolean>
@@ -41,16 +41,6 @@ function replaceAddresses(text: string, replacement: (span: AddressSpan) => stri
     from = span.end
   }
   return out + text.slice(from)
-}
-
-/** Whether the whole value (surrounding spaces aside) is one address. */
-export function looksLikeEmail(value: string): boolean {
-  return isWholeAddress(value)
-}
-
-/** `ann@example.com` -> `a***@example.com`; every address inside the value is masked. Kept for its callers. */
-export function maskEmail(value: string): string {
-  return maskAddresses(value)
 }
 
 export interface MaskOptions {

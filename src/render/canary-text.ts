@@ -1,18 +1,9 @@
 import {BEYOND_REACH_REASON, type CanaryOutcome, type CanaryRecipient, type CanaryReport} from '../apply/canary.js'
 import type {PlannedCanary} from '../plan/types.js'
 import {escapeTerminal, maskValue, type MaskOptions} from '../privacy/index.js'
-import {formatDuration} from '../text/duration.js'
+import {formatDuration, formatTimeout} from '../text/duration.js'
 import {formatCount, plural} from '../text/format.js'
 import type {Paint} from './paint.js'
-
-/** `10m`, `30s`, `1h 30m`: a canary's timeout as the plan shows it. */
-export function formatTimeout(ms: number): string {
-  if (ms < 1000) return `${ms}ms`
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`
-  if (ms < 60_000 && ms % 1000 === 0) return `${ms / 1000}s`
-  return formatDuration(ms / 1000)
-}
 
 /** One line describing a send's canary step in a plan: `canary: 2 seed recipients first, then wait up to 10m for "sent"`. */
 export function describeCanaryStep(canary: PlannedCanary): string {

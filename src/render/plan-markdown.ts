@@ -377,18 +377,17 @@ function renderDiff(send: PlannedSend, options: MarkdownOptions): string[] {
   if (before === undefined) return ['**Never applied:** this is the first apply of this send.']
   if (before.name !== send.name) {
     // A new release of a templated send: compared with the last one applied (plan/build.ts previousSnapshots).
-    const text = renderDiffBody(before, send, options)
+    const text = renderDiffBody(before, send, describeSendForDiff(before, options), describeSendForDiff(send, options))
     return [`**Never applied.** Changes since ${code(before.name, options)}, the last applied send named ${code(send.nameTemplate ?? '', options)} (${escapeMarkdown(before.appliedAt)}):`, '', ...text]
   }
   const oldText = describeSendForDiff(before, options)
   const newText = describeSendForDiff(send, options)
   if (oldText === newText) return [`**No change** since it was last applied (${escapeMarkdown(before.appliedAt)}).`]
-  return [`**Changes since last applied** (${escapeMarkdown(before.appliedAt)}):`, '', ...renderDiffBody(before, send, options)]
+  return [`**Changes since last applied** (${escapeMarkdown(before.appliedAt)}):`, '', ...renderDiffBody(before, send, oldText, newText)]
 }
 
-function renderDiffBody(before: SendSnapshot, send: PlannedSend, options: MarkdownOptions): string[] {
-  const oldText = describeSendForDiff(before, options)
-  const newText = describeSendForDiff(send, options)
+/** The unified diff of the two descriptions (describeSendForDiff), each built once by the caller. */
+function renderDiffBody(before: SendSnapshot, send: PlannedSend, oldText: string, newText: string): string[] {
   const patch = createTwoFilesPatch(`${escapeTerminal(before.name)} (applied ${escapeTerminal(before.appliedAt)})`, `${escapeTerminal(send.name)} (this plan)`, oldText, newText, undefined, undefined, {context: 50})
   // Drop the `====` separator line; keep the ---/+++ headers and hunks.
   const body = patch.split('\n').filter((l) => !/^=+$/.test(l)).join('\n').trimEnd()

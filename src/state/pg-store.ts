@@ -3,6 +3,7 @@ import {createHash, randomUUID} from 'node:crypto'
 import pg from 'pg'
 
 import {InvalidInputError, StateError, StateLockedError} from '../errors.js'
+import {messageKeyPrefix} from '../keys/message-key.js'
 import {plural} from '../text/format.js'
 import {describeOwner} from './lock.js'
 import {checkPgUrl, describePgTarget, isConnectionLoss, pgStateError, redactPgUrl} from './pg-errors.js'
@@ -166,7 +167,7 @@ function encodeGrouped(records: readonly MessageRecord[]): string[] | undefined 
   for (let i = 0; i < records.length; i++) {
     const r = records[i] as MessageRecord
     if (r.delivery !== undefined) return undefined
-    const prefix = `${r.send}.r${r.revision}.`
+    const prefix = messageKeyPrefix(r.send, r.revision)
     const own = r.messageKey.startsWith(prefix) ? prefix : ''
     let n: number | undefined
     if (last !== undefined && own === prefixes[last - 1] && sameGroup(r, groups[last - 1] as MessageRecord)) n = last

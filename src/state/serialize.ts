@@ -1,4 +1,5 @@
 import type {DeliveryRecord, MessageRecord, MessageStatus, SendSnapshot, StateData, StateMeta, StateTarget} from './types.js'
+import {messageKeyPrefix} from '../keys/message-key.js'
 
 /** The snapshot format this build writes (schemas/state.schema.json); it reads format 1 as well. */
 export const STATE_FORMAT_VERSION = 2
@@ -286,10 +287,6 @@ function compactHash(hash: string): string | undefined {
   return h.length === COMPACT_HASH_LENGTH && BASE64URL_CHAR.test(h) ? h : undefined
 }
 
-/** The part of a messageKey after the send's prefix (`name.rREVISION.`), as a derived key has it. */
-export function keyPrefix(send: string, revision: number): string {
-  return `${send}.r${revision}.`
-}
 
 /** What a batch's records share: one group of a format 2 snapshot. */
 type GroupHead = Pick<MessageRecord, 'send' | 'revision' | 'status' | 'at' | 'requestId' | 'errorCode' | 'errorMessage'>
@@ -387,7 +384,7 @@ export function* snapshotPieces(meta: SnapshotMeta, sends: Record<string, SendSn
   for (let g = 0; g < ordered.length; g++) {
     const records = (ordered[g] as MessageRecord[]).sort((a, b) => (a.messageKey < b.messageKey ? -1 : a.messageKey > b.messageKey ? 1 : 0))
     const head = records[0] as MessageRecord
-    const prefix = keyPrefix(head.send, head.revision)
+    const prefix = messageKeyPrefix(head.send, head.revision)
     out.push(`    ${headJson(head)},"keys":[\n`)
     const last = records.length - 1
     for (let i = 0; i <= last; i++) {
@@ -690,7 +687,7 @@ export class SnapshotLineReader {
         throw new NotCanonical()
       }
       const head = loadedHead(value, this.intern, lineNo)
-      this.group = {head, prefix: keyPrefix(head.send, head.revision)}
+      this.group = {head, prefix: messageKeyPrefix(head.send, head.revision)}
       this.mode = 'group'
     } else {
       throw new NotCanonical()
@@ -730,7 +727,7 @@ export function parseSnapshotText(text: string): StateData {
     if (!Array.isArray(groups)) throw new SnapshotFormatError('`batches` must be a list')
     for (const value of groups) {
       const head = loadedHead(value, intern)
-      const prefix = keyPrefix(head.send, head.revision)
+      const prefix = messageKeyPrefix(head.send, head.revision)
       for (const entry of (value as {keys: unknown[]}).keys) {
         const record = entryRecord(head, prefix, entry, intern)
         messages.set(record.messageKey, record)

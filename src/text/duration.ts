@@ -6,6 +6,15 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
 }
 
+/** `10m`, `30s`, `1h 30m`: a time limit as written in a manifest (a canary's timeout in the plan and while waiting). */
+export function formatTimeout(ms: number): string {
+  if (ms < 1000) return `${ms}ms`
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`
+  if (ms < 60_000 && ms % 1000 === 0) return `${ms / 1000}s`
+  return formatDuration(ms / 1000)
+}
+
 const UNIT_MS: Record<string, number> = {ms: 1, s: 1000, m: 60_000, h: 3_600_000}
 
 /**
