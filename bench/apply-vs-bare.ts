@@ -63,6 +63,10 @@ async function startSandbox(dataDir: string): Promise<Sandbox> {
   }
 }
 
+/** Both senders post with the same concurrency and the same batch sizes (500 with attributes, 2,000 without). */
+const PARALLELISM = 4
+const batchSizeOf = (attributes: boolean): number => (attributes ? 500 : 2000)
+
 /** The size of the last file state each build wrote, by `build case`. */
 const stateBytes = new Map<string, number>()
 
@@ -88,10 +92,11 @@ async function writeInputs(dir: string): Promise<{withAttributes: string; plain:
   }
   await writeFile(path.join(dir, 'with.csv'), `${rowsWith.join('\n')}\n`)
   await writeFile(path.join(dir, 'plain.csv'), `${rowsPlain.join('\n')}\n`)
-  const manifest = (csv: string) =>
-    ['apiVersion: mcsend/v1', 'kind: Send', `name: ${NAME}`, `definitionKey: ${DEFINITION}`, 'recipients:', `  - csv: ./${csv}`, '    columns: {contactKey: id, to: email}', ''].join('\n')
-  await writeFile(path.join(dir, 'with.yaml'), manifest('with.csv'))
-  await writeFile(path.join(dir, 'plain.yaml'), manifest('plain.csv'))
+  // The batch size is written out (the bare sender is given the same), not left to mcsend's default.
+  const manifest = (csv: string, batchSize: number) =>
+    ['apiVersion: mcsend/v1', 'kind: Send', `name: ${NAME}`, `definitionKey: ${DEFINITION}`, `batchSize: ${batchSize}`, 'recipients:', `  - csv: ./${csv}`, '    columns: {contactKey: id, to: email}', ''].join('\n')
+  await writeFile(path.join(dir, 'with.yaml'), manifest('with.csv', batchSizeOf(true)))
+  await writeFile(path.join(dir, 'plain.yaml'), manifest('plain.csv', batchSizeOf(false)))
   return {withAttributes: 'with', plain: 'plain'}
 }
 
@@ -99,7 +104,7 @@ async function runBare(dir: string, c: Case, run: number): Promise<Measured> {
   const sandbox = await startSandbox(path.join(dir, `fake-bare-${c.label}-${run}`))
   try {
     const csv = path.join(dir, c.attributes ? 'with.csv' : 'plain.csv')
-    const m = await measureNode([BARE, csv, NAME, DEFINITION, String(c.batchSize), '4'], {cwd: dir, env: sandbox.env, captureStdout: true})
+    const m = await measureNode([BARE, csv, NAME, DEFINITION, String(c.batchSize), String(PARALLELISM)], {cwd: dir, env: sandbox.env, captureStdout: true})
     if (m.code !== 0) throw new Error(`the bare sender exited ${m.code}: ${m.stderr.slice(-2000)}`)
     const accepted = (JSON.parse(m.stdout) as {accepted: number}).accepted
     if (accepted !== ROWS) throw new Error(`the bare sender got ${accepted} accepted, expected ${ROWS}`)
@@ -115,7 +120,7 @@ async function runMcsend(dir: string, c: Case, run: number, bin = BIN): Promise<
   const workspace = `bench-${tag}-${Date.now().toString(36)}-${run}`
   const state = c.state === 'pg' ? PG_URL : path.join(dir, `state-${tag}-${c.label}-${run}`, 'state.json')
   try {
-    const args = [bin, 'apply', c.attributes ? 'with.yaml' : 'plain.yaml', '--auto-approve', '--json', '--state', state]
+    const args = [bin, 'apply', c.attributes ? 'with.yaml' : 'plain.yaml', '--auto-approve', '--json', '--parallelism', String(PARALLELISM), '--state', state]
     if (c.state === 'pg') args.push('--workspace', workspace)
     const m = await measureNode(args, {cwd: dir, env: sandbox.env, captureStdout: true})
     if (m.code !== 0) throw new Error(`mcsend apply exited ${m.code}: ${m.stderr.slice(-2000)}`)
@@ -141,7 +146,7 @@ for (const attributes of [true, false]) {
   if (only === 'plain' && attributes) continue
   for (const state of ['file', 'pg'] as const) {
     if (stateArg !== undefined && stateArg !== state) continue
-    cases.push({label: `${attributes ? 'attributes' : 'plain'}-${state}`, attributes, batchSize: attributes ? 500 : 2000, state})
+    cases.push({label: `${attributes ? 'attributes' : 'plain'}-${state}`, attributes, batchSize: batchSizeOf(attributes), state})
   }
 }
 

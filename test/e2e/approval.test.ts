@@ -1,7 +1,9 @@
 import {readFile} from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
+import {openStateStore} from '../../src/state/open.js'
 import {projectForTest, runCli} from '../helpers/project.js'
 import {runInPty} from '../helpers/pty.js'
 import {sandboxProcessForTest} from '../helpers/sandbox-process.js'
@@ -56,6 +58,19 @@ describe('apply approval', () => {
     await project.cleanup()
     project = await projectForTest({recipients: 5, definitionKey: 'no-such-definition'})
     await failsBeforeAsking(project.dir, env, 3, 'send definition "no-such-definition" does not exist')
+
+    // Another run holds the state's lock: refused with exit 5 before the question, nothing sent.
+    await project.cleanup()
+    project = await projectForTest({recipients: 5})
+    const store = await openStateStore({spec: path.join('.mcsend', 'state.json'), cwd: project.dir, env: {}})
+    const held = await store.lock({operation: 'apply', who: 'another-job', pid: process.pid, host: os.hostname(), since: new Date().toISOString()})
+    try {
+      await failsBeforeAsking(project.dir, env, 5, 'is locked by apply')
+    } finally {
+      await held.release()
+      await store.close()
+    }
+    expect(await sandbox.outbox()).toHaveLength(0)
 
     await project.cleanup()
     project = await projectForTest({recipients: 5})

@@ -27,6 +27,11 @@ describe('mcsend doctor', () => {
     expect(text.stdout + text.stderr).not.toContain(sandbox.env.MCSEND_CLIENT_SECRET)
     expect(await sandbox.outbox()).toEqual([])
 
+    // Without MCSEND_ACCOUNT_ID: the token's own business unit, as Marketing Cloud names it (GET /v2/userinfo).
+    const own = await runCli(['doctor', 'send.yaml'], {cwd: project.dir, env: sandbox.env})
+    expect(own.code, own.stderr).toBe(0)
+    expect(own.stdout).toContain("✓ business-unit: 100000001 (the token's default business unit; MCSEND_ACCOUNT_ID unset)")
+
     // An Inactive and a missing definition: each its own ✗ with a hint, exit 1.
     await project.cleanup()
     project = await projectForTest({recipients: 3, definitionKey: 'paused-def'})

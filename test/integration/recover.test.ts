@@ -7,6 +7,7 @@ import {startSandbox, type Sandbox} from '../../src/sandbox/server.js'
 import {openStateStore} from '../../src/state/open.js'
 import {makeProject, type Project} from '../helpers/project.js'
 import {stateBackends} from '../helpers/backends.js'
+import {credentialsEnv} from '../helpers/sandbox-process.js'
 
 // Recovery and the empty-state check through the StateStore interface, on every backend (file and PostgreSQL),
 // against the fake Marketing Cloud on 127.0.0.1 (the e2e suite covers the CLI in credentials mode).
@@ -22,7 +23,7 @@ for (const backend of stateBackends) {
       for (const w of workspaces.splice(0)) await backend.cleanup?.(w)
     })
 
-    const env = () => ({MCSEND_AUTH_URL: sandbox.authUrl, MCSEND_CLIENT_ID: sandbox.clientId, MCSEND_CLIENT_SECRET: sandbox.clientSecret})
+    const env = () => credentialsEnv(sandbox)
     const notes: string[] = []
     const ui = {showPlan: () => {}, approve: async () => true, note: (m: string) => void notes.push(m)}
     function options(state: string, workspace: string | undefined, extra: Partial<ApplyOptions> = {}): ApplyOptions {

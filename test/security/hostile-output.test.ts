@@ -53,6 +53,8 @@ describe('addresses inside values are masked in every output', () => {
     expectNoClearAddress(saved)
     expect((await stat(path.join(dir, 'plan.json'))).mode & 0o777).toBe(0o600)
     const shown = await runCli(['show', 'plan.json'], {cwd: dir})
+    expect(shown.code, shown.stderr).toBe(0)
+    expect(shown.stdout).toContain('Plan: ')
     expectNoClearAddress(shown.stdout)
   })
 

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {makePaint} from '../../src/render/paint.js'
 import {buildPlan} from '../../src/plan/build.js'
-import {maskEmail} from '../../src/privacy/index.js'
+import {maskAddresses} from '../../src/privacy/index.js'
 import {writePlanJson} from '../../src/render/plan-json.js'
 import {renderPlanText} from '../../src/render/plan-text.js'
 import {emptyState, makeSend, manyRecipients, recipient} from '../helpers/sends.js'
@@ -21,9 +21,9 @@ async function planJson(plan: ReturnType<typeof buildPlan>, showAddresses = fals
 
 describe('masking', () => {
   it('masks the local part of addresses and leaves other values alone', () => {
-    expect(maskEmail('ann@example.com')).toBe('a***@example.com')
-    expect(maskEmail('not-an-address')).toBe('not-an-address')
-    expect(maskEmail('x@y')).toBe('x@y')
+    expect(maskAddresses('ann@example.com')).toBe('a***@example.com')
+    expect(maskAddresses('not-an-address')).toBe('not-an-address')
+    expect(maskAddresses('x@y')).toBe('x@y')
   })
 })
 
