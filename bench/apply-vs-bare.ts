@@ -5,7 +5,8 @@
  * one for every run, reached in credentials mode (MCSEND_AUTH_URL, MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET only).
  * Four cases: with attributes (batches of 500) and without (batches of 2,000), each with the file state and the
  * PostgreSQL state. Runs alternate (bare first, then mcsend first, …); the table gives medians of the wall time
- * and of the peak RSS, and the ratio of the medians.
+ * and of the peak RSS, the ratio of the medians, and the CPU time (user + system) of each sender: on a busy machine
+ * the CPU time moves less than the wall time.
  * Goals (2-core machine): ratio <= 1.4x; mcsend peak RSS <= 250 MB.
  *
  *   npx tsx bench/apply-vs-bare.ts [--rows N] [--runs N] [--only attributes|plain] [--state file|pg] [--baseline DIR]
@@ -160,7 +161,7 @@ try {
   let met = true
   for (const c of cases) {
     if (c.state === 'pg' && unreachable) {
-      rows.push([c.label, 'skipped: no PostgreSQL', ...Array.from({length: BASELINE_BIN === undefined ? 5 : 6}, () => '')])
+      rows.push([c.label, 'skipped: no PostgreSQL', ...Array.from({length: BASELINE_BIN === undefined ? 6 : 7}, () => '')])
       continue
     }
     const samples: Sample[] = []
@@ -186,7 +187,7 @@ try {
     const baselineCells =
       baseline.length === 0
         ? []
-        : [`${fmt(median(baseline.map((m) => m.wallMs)) / 1000, 2)} s (${fmt(median(baseline.map((m) => m.wallMs)) / bareMs, 2)}x, ${fmt(median(baseline.map((m) => m.maxRssMb)))} MB)`]
+        : [`${fmt(median(baseline.map((m) => m.wallMs)) / 1000, 2)} s (${fmt(median(baseline.map((m) => m.wallMs)) / bareMs, 2)}x, ${fmt(median(baseline.map((m) => m.maxRssMb)))} MB, ${fmt(median(baseline.map((m) => m.cpuMs)) / 1000, 2)} s CPU)`]
     rows.push([
       `${c.attributes ? 'with attributes' : 'no attributes'}, ${c.state === 'pg' ? 'PostgreSQL' : 'file'} state`,
       `${c.batchSize}`,
@@ -195,10 +196,11 @@ try {
       `${fmt(mcsendMs / 1000, 2)} s`,
       `${fmt(ratio, 2)}x`,
       `${fmt(median(samples.map((s) => s.bare.maxRssMb)))} / ${fmt(rss)} MB`,
+      `${fmt(median(samples.map((s) => s.bare.cpuMs)) / 1000, 2)} / ${fmt(median(samples.map((s) => s.mcsend.cpuMs)) / 1000, 2)} s`,
       ok ? 'met' : 'MISSED',
     ])
   }
-  const head = ['case', 'batch', 'bare', ...(BASELINE_BIN === undefined ? [] : ['baseline (ratio, RSS)']), 'mcsend apply', 'ratio', 'peak RSS bare / mcsend', 'goal (<= 1.4x, <= 250 MB)']
+  const head = ['case', 'batch', 'bare', ...(BASELINE_BIN === undefined ? [] : ['baseline (ratio, RSS, CPU)']), 'mcsend apply', 'ratio', 'peak RSS bare / mcsend', 'CPU bare / mcsend', 'goal (<= 1.4x, <= 250 MB)']
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i] as number)).join(' | ')} |`
   console.log(line(head))

@@ -16,6 +16,8 @@ export async function dataDir(): Promise<string> {
 export interface Measured {
   wallMs: number
   maxRssMb: number
+  /** User + system CPU time of the process (all its threads), ms. */
+  cpuMs: number
   code: number | null
   /** Empty unless `captureStdout`. */
   stdout: string
@@ -37,8 +39,15 @@ export function measureNode(args: string[], options: {cwd?: string; env?: NodeJS
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('close', (code) => {
       const wallMs = Number(process.hrtime.bigint() - start) / 1e6
-      const m = /BENCH_MAX_RSS_KB=(\d+)/.exec(stderr)
-      resolve({wallMs, maxRssMb: m ? Number(m[1]) / 1024 : Number.NaN, code, stdout, stderr: stderr.replace(/\nBENCH_MAX_RSS_KB=\d+\n/, '')})
+      const m = /BENCH_MAX_RSS_KB=(\d+) BENCH_CPU_US=(\d+)/.exec(stderr)
+      resolve({
+        wallMs,
+        maxRssMb: m ? Number(m[1]) / 1024 : Number.NaN,
+        cpuMs: m ? Number(m[2]) / 1000 : Number.NaN,
+        code,
+        stdout,
+        stderr: stderr.replace(/\nBENCH_MAX_RSS_KB=\d+ BENCH_CPU_US=\d+\n/, ''),
+      })
     })
   })
 }
