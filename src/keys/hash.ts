@@ -35,6 +35,9 @@ export function stateHashOf(digest: Uint8Array): string {
 }
 
 function stateHash(input: string): string {
+  // base64url is cut at whole characters: the first 11 of the full digest's text are those of its first 9 bytes, so
+  // the digest goes straight to a string (no Buffer per hash: three per recipient on the apply path).
+  if (oneShot) return (oneShot('sha256', input, 'base64url') as string).slice(0, STATE_HASH_LENGTH)
   return sha256Base64url(input, STATE_HASH_BYTES).slice(0, STATE_HASH_LENGTH)
 }
 
@@ -73,8 +76,87 @@ export function hashAttributes(shared: Attributes, own: Attributes | undefined):
 const sharedOnly = new WeakMap<Attributes, string>()
 
 function computeAttributesHash(shared: Attributes, own: Attributes | undefined): string {
+  return stateHash(canonicalAttributesText(shared, own))
+}
+
+/**
+ * The text the attributes hash is taken of: `attributes\n` and the JSON of the effective attributes (shared merged
+ * with the recipient's own, own winning) as `[[name, value], …]` sorted by name, exactly as
+ *
+ *   JSON.stringify(Object.keys(merged).sort().map((k) => [k, merged[k]]))
+ *
+ * writes it (stored hashes depend on these bytes). Built without the merged object, the pairs or a generic
+ * stringify: recipients of one source carry the same attribute names in the same order, so the sorted layout of
+ * the names is computed once per such list of names and reused (see AttributeLayout).
+ */
+export function canonicalAttributesText(shared: Attributes, own: Attributes | undefined): string {
+  const {names, fromOwn, prefixes} = layoutFor(shared, own)
+  if (names.length === 0) return 'attributes\n[]'
+  let text = 'attributes\n['
+  for (let i = 0; i < names.length; i++) {
+    const value = (fromOwn[i] ? own! : shared)[names[i]!]
+    let json: string
+    if (typeof value === 'string') json = jsonString(value)
+    else if (typeof value === 'number') json = Number.isFinite(value) ? String(value) : 'null'
+    else if (typeof value === 'boolean') json = value ? 'true' : 'false'
+    // Not a value a manifest or a source makes: the generic path, whatever it makes of it.
+    else return legacyCanonicalText(shared, own)
+    text += prefixes[i]! + json
+  }
+  return `${text}]]`
+}
+
+/** The canonical text as first written: what the fast path must equal (test/unit/state-hash.test.ts proves it). */
+function legacyCanonicalText(shared: Attributes, own: Attributes | undefined): string {
   const merged: Attributes = own ? {...shared, ...own} : shared
   const keys = Object.keys(merged).sort()
-  const canonical = JSON.stringify(keys.map((k) => [k, merged[k]]))
-  return stateHash(`attributes\n${canonical}`)
+  return `attributes\n${JSON.stringify(keys.map((k) => [k, merged[k]]))}`
+}
+
+/** Characters that JSON.stringify escapes in a string (control characters, quote, backslash, lone surrogates). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
+
+/** JSON.stringify(value) for a string, skipping it for the usual plain text (paired surrogates take the slow way). */
+function jsonString(value: string): string {
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`
+}
+
+/**
+ * The effective attribute names (the shared object's and the recipient's own enumerable names, as the spread and
+ * Object.keys see them) sorted as Array.prototype.sort sorts them, whether each value is the recipient's own, and
+ * the text before each value: `["A",` for the first, `],["B",` after.
+ */
+interface AttributeLayout {
+  shared: Attributes
+  ownNames: string[]
+  names: string[]
+  fromOwn: boolean[]
+  prefixes: string[]
+}
+
+/** The last layout built: recipients of one source share it. One entry, so nothing grows. */
+let lastLayout: AttributeLayout | undefined
+
+function layoutFor(shared: Attributes, own: Attributes | undefined): AttributeLayout {
+  const ownNames = own === undefined ? [] : Object.keys(own)
+  const last = lastLayout
+  if (last !== undefined && last.shared === shared && sameNames(last.ownNames, ownNames)) return last
+  const ownSet = new Set(ownNames)
+  const names = [...new Set([...Object.keys(shared), ...ownNames])].sort()
+  const layout: AttributeLayout = {
+    shared,
+    ownNames,
+    names,
+    fromOwn: names.map((name) => ownSet.has(name)),
+    prefixes: names.map((name, i) => `${i === 0 ? '' : '],'}[${JSON.stringify(name)},`),
+  }
+  lastLayout = layout
+  return layout
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }

@@ -1,6 +1,6 @@
 import {createHmac} from 'node:crypto'
 
-import {hashAttributes, hashContactKey, hashTo, sha256Base64url, stateHashOf} from './hash.js'
+import {canonicalAttributesText, hashAttributes, hashContactKey, hashTo, sha256Base64url, stateHashOf} from './hash.js'
 import {messageKeyDeriver, messageKeyPrefix} from './message-key.js'
 
 /** Attribute values as manifests carry them. */
@@ -72,11 +72,7 @@ export function makeStateHasher(key: string | undefined): StateHasher {
   /** The same length as the unkeyed state hashes (see hash.ts). */
   const stateHmac = (input: string): string => stateHashOf(hmacDigest(input))
   const sharedOnly = new WeakMap<Attributes, string>()
-  const attributes = (shared: Attributes, own: Attributes | undefined): string => {
-    const merged: Attributes = own ? {...shared, ...own} : shared
-    const keys = Object.keys(merged).sort()
-    return stateHmac(`attributes\n${JSON.stringify(keys.map((k) => [k, merged[k]]))}`)
-  }
+  const attributes = (shared: Attributes, own: Attributes | undefined): string => stateHmac(canonicalAttributesText(shared, own))
   return {
     keyed: true,
     fingerprint: keyFingerprint(key),
