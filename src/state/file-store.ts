@@ -261,12 +261,16 @@ export class FileStateStore implements StateStore {
       if (this.appendGroup === group) this.appendGroup = undefined
       const state = await this.ensureLoaded()
       await this.writeJournal(state, group.lines.length === 1 ? (group.lines[0] as string) : group.lines.join(''))
-      // The caller's records are the newest facts: set as given (a replay merges by time, see mergeEntry).
+      // The caller's records are the newest facts: set as given (a replay merges by time, see mergeEntry). Whether
+      // they change anything is asked only until one does: then the snapshot is rewritten anyway.
+      const messages = state.data.messages
       for (const batch of group.records) {
         for (const record of batch) {
-          const previous = state.data.messages.get(record.messageKey)
-          if (previous === undefined || !recordsEqual(previous, record)) state.dirty = true
-          state.data.messages.set(record.messageKey, record)
+          if (!state.dirty) {
+            const previous = messages.get(record.messageKey)
+            if (previous === undefined || !recordsEqual(previous, record)) state.dirty = true
+          }
+          messages.set(record.messageKey, record)
         }
       }
     })

@@ -292,9 +292,75 @@ function compactHash(hash: string): string | undefined {
 type GroupHead = Pick<MessageRecord, 'send' | 'revision' | 'status' | 'at' | 'requestId' | 'errorCode' | 'errorMessage'>
 
 function groupKey(r: MessageRecord): string {
+  const texts = [r.send, r.at, r.status, r.requestId ?? '', r.errorMessage ?? '']
+  // Fields holding a separator (never seen in practice) get a JSON key, so two different heads never share one.
+  if (texts.some((t) => t.includes('\u0000') || t.includes('\u0001'))) {
+    return `\u0002${JSON.stringify([r.send, r.revision, r.at, r.status, r.requestId ?? null, r.errorCode ?? null, r.errorMessage ?? null])}`
+  }
   const parts = [r.send, String(r.revision), r.at, r.status, r.requestId ?? '\u0001', r.errorCode === undefined ? '\u0001' : String(r.errorCode), r.errorMessage ?? '\u0001']
-  // A NUL inside a field would make two heads share a key: such records get a JSON key instead (never seen in practice).
-  return parts.some((p) => p.includes('\u0000')) ? `\u0002${JSON.stringify(parts)}` : parts.join('\u0000')
+  return parts.join('\u0000')
+}
+
+function sameHead(a: GroupHead, b: GroupHead): boolean {
+  return (
+    a.at === b.at &&
+    a.send === b.send &&
+    a.revision === b.revision &&
+    a.status === b.status &&
+    a.requestId === b.requestId &&
+    a.errorCode === b.errorCode &&
+    a.errorMessage === b.errorMessage
+  )
+}
+
+/** Groups with the same time compared one by one before they are keyed by text (see groupRecords). */
+const GROUPS_PER_TIME_SCANNED = 16
+
+/**
+ * The records grouped by what they share (their GroupHead). Looked up by time first: a batch's records share one
+ * `at` string, so most records cost one Map lookup of a string whose hash is already known and one comparison,
+ * where a text key per record made a new string for each (a million of them, at the end of a run, when the heap is
+ * at its largest). A time shared by many different heads (rejections with different messages) falls back to keys.
+ */
+function groupRecords(messages: Iterable<MessageRecord>): MessageRecord[][] {
+  const byTime = new Map<string, {groups: MessageRecord[][]; byKey?: Map<string, MessageRecord[]>}>()
+  const all: MessageRecord[][] = []
+  for (const r of messages) {
+    const bucket = byTime.get(r.at)
+    if (bucket === undefined) {
+      const group = [r]
+      all.push(group)
+      byTime.set(r.at, {groups: [group]})
+      continue
+    }
+    if (bucket.byKey === undefined) {
+      let found = false
+      for (const group of bucket.groups) {
+        if (sameHead(group[0] as MessageRecord, r)) {
+          group.push(r)
+          found = true
+          break
+        }
+      }
+      if (found) continue
+      if (bucket.groups.length < GROUPS_PER_TIME_SCANNED) {
+        const fresh = [r]
+        all.push(fresh)
+        bucket.groups.push(fresh)
+        continue
+      }
+      bucket.byKey = new Map(bucket.groups.map((g) => [groupKey(g[0] as MessageRecord), g]))
+    }
+    const key = groupKey(r)
+    const group = bucket.byKey.get(key)
+    if (group !== undefined) group.push(r)
+    else {
+      const fresh = [r]
+      all.push(fresh)
+      bucket.byKey.set(key, fresh)
+    }
+  }
+  return all
 }
 
 function compareText(a: string | undefined, b: string | undefined): number {
@@ -371,14 +437,7 @@ export function* snapshotPieces(meta: SnapshotMeta, sends: Record<string, SendSn
     yield '  "batches": []\n}\n'
     return
   }
-  const groups = new Map<string, MessageRecord[]>()
-  for (const r of messages.values()) {
-    const key = groupKey(r)
-    const group = groups.get(key)
-    if (group === undefined) groups.set(key, [r])
-    else group.push(r)
-  }
-  const ordered = [...groups.values()].sort((a, b) => compareHeads(a[0] as GroupHead, b[0] as GroupHead))
+  const ordered = groupRecords(messages.values()).sort((a, b) => compareHeads(a[0] as GroupHead, b[0] as GroupHead))
   yield '  "batches": [\n'
   let out: string[] = []
   for (let g = 0; g < ordered.length; g++) {

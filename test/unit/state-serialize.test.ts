@@ -111,6 +111,27 @@ describe('snapshot serialisation', () => {
     expect(snapshotText([...input].reverse())).toBe(snapshotText(input))
   })
 
+  it('groups by every shared field, also when one time is shared by many different heads or a field holds a separator', () => {
+    // Rejections of one batch share their time but not their message: more heads per time than are compared one by one.
+    const rejected = Array.from({length: 40}, (_, i) => record(`r${i}`, 'failed', {requestId: 'req-1', errorCode: 30000 + (i % 20), errorMessage: `bad ${i % 25}`}))
+    const odd = [
+      record('s1', 'failed', {requestId: '\u0001', errorMessage: 'x'}),
+      record('s2', 'failed', {errorMessage: 'x'}),
+      record('s3', 'failed', {requestId: 'a\u0000b'}),
+      record('s4', 'failed', {requestId: 'a', errorMessage: 'b'}),
+      record('s5', 'accepted', {requestId: 'req-1', revision: 2, messageKey: 'notes.r2.k5'}),
+    ]
+    const input = [...rejected, ...odd, ...records(30, 'accepted', 'ok').map((r) => ({...r, requestId: 'req-1'}))]
+    const text = snapshotText(input)
+    const doc = JSON.parse(text) as {batches: {revision: number; status: string; requestId?: string; errorCode?: number; errorMessage?: string; keys: string[]}[]}
+    const heads = doc.batches.map((b) => JSON.stringify([b.revision, b.status, b.requestId, b.errorCode, b.errorMessage]))
+    expect(new Set(heads).size).toBe(heads.length)
+    const read = readCanonical(text)
+    expect(read.messages.size).toBe(input.length)
+    for (const r of input) expect(read.messages.get(r.messageKey)).toEqual(r)
+    expect(snapshotText([...input].reverse())).toBe(text)
+  })
+
   it('reads its own layout line by line, and the same data as a whole-document parse', () => {
     const input = [record('amy', 'accepted', {requestId: 'r', delivery: {event: 'notSent', statusCode: 24, statusMessage: 'ListDetectiveExclusion', checkedAt: 'x'}}), ...records(20)]
     const text = snapshotText(input)
