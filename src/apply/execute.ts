@@ -172,7 +172,7 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
       if (!o.accepted && o.errorCode === DUPLICATE_MESSAGE_KEY && wasFailed[i]) o = await confirmReusedKey(m.messageKey, o)
       if (o.accepted) {
         accepted++
-        records.push(record(b, 'accepted', at, {requestId: response.requestId}))
+        records.push(acceptedRecord(b, at, response.requestId))
       } else if (o.unknown) {
         // Neither accepted nor refused: it stays pending and the next run re-sends it with the same key.
         unknown++
@@ -279,13 +279,35 @@ function isConcurrencyBlocked(error: unknown): boolean {
   return error instanceof ApiError && error.status === 429 && error.apiErrorCode === CONCURRENCY_BLOCKED
 }
 
-/** One state record: the batch's hashes, a status and time, and the fields of the answer that are set. */
-function record(b: BaseRecord, status: MessageRecord['status'], at: string, outcome: Outcome = {}): MessageRecord {
+/**
+ * One state record: the batch's hashes, a status and time, and the fields of the answer that are set. One literal per
+ * shape (see canonicalRecord in state/serialize.ts): no outcome object and no property added after the fact.
+ */
+function record(b: BaseRecord, status: MessageRecord['status'], at: string, outcome?: Outcome): MessageRecord {
+  if (outcome === undefined) {
+    return {messageKey: b.messageKey, send: b.send, revision: b.revision, status, at, toHash: b.toHash, attributesHash: b.attributesHash, contactHash: b.contactHash}
+  }
   const r: MessageRecord = {messageKey: b.messageKey, send: b.send, revision: b.revision, status, at, toHash: b.toHash, attributesHash: b.attributesHash, contactHash: b.contactHash}
   if (outcome.requestId !== undefined) r.requestId = outcome.requestId
   if (outcome.errorCode !== undefined) r.errorCode = outcome.errorCode
   if (outcome.errorMessage !== undefined) r.errorMessage = outcome.errorMessage
   return r
+}
+
+/** An accepted record (the usual outcome): the request id, nothing else. */
+function acceptedRecord(b: BaseRecord, at: string, requestId: string | undefined): MessageRecord {
+  if (requestId === undefined) return record(b, 'accepted', at)
+  return {
+    messageKey: b.messageKey,
+    send: b.send,
+    revision: b.revision,
+    status: 'accepted',
+    at,
+    toHash: b.toHash,
+    attributesHash: b.attributesHash,
+    contactHash: b.contactHash,
+    requestId,
+  }
 }
 
 function baseRecord(send: PlannedSend, m: PlannedMessage, hasher: StateHasher): BaseRecord {

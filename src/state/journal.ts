@@ -14,14 +14,16 @@ import {
   syncDirectory,
   writeFully,
 } from './file-io.js'
-import {canonicalMeta, canonicalSend, metaProblem, recordJson, recordProblem, sendProblem} from './serialize.js'
+import {SnapshotFormatError, batchesJson, batchesRecords, canonicalMeta, canonicalSend, metaProblem, recordProblem, sendProblem} from './serialize.js'
 import type {MessageRecord, SendSnapshot, StateMeta} from './types.js'
 
 /**
  * The write-ahead journal beside the snapshot (`state.json.journal`), one JSON object per line:
  *
- *   {"journal":1,"lineage":"…","serial":7}      header: the snapshot this journal applies on top of
- *   {"op":"put","records":[{…}, …]}             upsert message records (one line per append call)
+ *   {"journal":2,"lineage":"…","serial":7}      header: the snapshot this journal applies on top of
+ *   {"op":"put","batches":[{…,"keys":[…]}, …]}  upsert message records (one line per append call), grouped as
+ *                                               in the snapshot (serialize.ts batchesJson); format 1 wrote them
+ *                                               whole, `{"op":"put","records":[{…}, …]}`, still read
  *   {"op":"send","send":{…}}                    upsert a send snapshot
  *   {"op":"rm","keys":["…", …]}                 forget message records
  *   {"op":"meta","meta":{…}}                    set state metadata (target, keyFingerprint)
@@ -31,7 +33,7 @@ import type {MessageRecord, SendSnapshot, StateMeta} from './types.js'
  * so a crash between the snapshot rename and the journal removal, or a journal beside a snapshot of another
  * lineage, loses nothing. The journal is never opened through a symlink.
  */
-export const JOURNAL_FORMAT = 1
+export const JOURNAL_FORMAT = 2
 
 export interface JournalHeader {
   lineage: string
@@ -49,9 +51,7 @@ function encodeHeader(header: JournalHeader): string {
 }
 
 export function encodePut(records: readonly MessageRecord[]): string {
-  let line = '{"op":"put","records":['
-  for (let i = 0; i < records.length; i++) line += (i === 0 ? '' : ',') + recordJson(records[i] as MessageRecord, true)
-  return `${line}]}\n`
+  return `{"op":"put","batches":${batchesJson(records)}}\n`
 }
 
 export function encodeSend(send: SendSnapshot): string {
@@ -101,6 +101,7 @@ function parseEntry(text: string, lineNo: number): JournalEntry {
   const e = parseObject(text, lineNo, 'the line', 'the line is not a JSON object')
   switch (e.op) {
     case 'put': {
+      if (e.batches !== undefined) return {op: 'put', records: putBatches(e.batches, lineNo)}
       if (!Array.isArray(e.records)) throw new JournalFormatError('`records` must be a list', lineNo)
       for (const r of e.records as unknown[]) {
         const problem = recordProblem(r) ?? (typeof (r as MessageRecord).messageKey === 'string' ? undefined : '`messageKey` is missing')
@@ -125,6 +126,22 @@ function parseEntry(text: string, lineNo: number): JournalEntry {
     default:
       throw new JournalFormatError(`unknown operation ${JSON.stringify(e.op)}`, lineNo)
   }
+}
+
+/** The records of a format 2 `put` line, each checked as a record given to append() is. */
+function putBatches(batches: unknown, lineNo: number): MessageRecord[] {
+  let records: MessageRecord[]
+  try {
+    records = batchesRecords(batches)
+  } catch (error) {
+    if (error instanceof SnapshotFormatError) throw new JournalFormatError(error.message, lineNo)
+    throw error
+  }
+  for (const r of records) {
+    const problem = recordProblem(r)
+    if (problem) throw new JournalFormatError(`a record ${problem}`, lineNo)
+  }
+  return records
 }
 
 export interface JournalScanResult {
@@ -162,6 +179,8 @@ export class JournalWriter {
   private position = 0
   /** Set when an append failed part way: the next open cuts the file back to `position`. */
   private repairPending = false
+  /** The buffer append() encodes lines into (see encode). */
+  private scratch?: Buffer
 
   constructor(
     private readonly fs: StateFs,
@@ -228,7 +247,7 @@ export class JournalWriter {
   async append(line: string): Promise<void> {
     const handle = this.handle
     if (!handle) throw new Error('journal is not open')
-    const buffer = Buffer.from(line, 'utf8')
+    const buffer = this.encode(line)
     try {
       await writeFully(handle, buffer, this.position)
       await handle.datasync()
@@ -240,6 +259,18 @@ export class JournalWriter {
       throw error
     }
     this.position += buffer.length
+  }
+
+  /**
+   * The line as UTF-8 in a buffer this writer reuses: appends are written one at a time (the store queues them), and
+   * a new buffer per line (two per batch) would be external memory that only a full garbage collection frees.
+   */
+  private encode(line: string): Buffer {
+    const bytes = Buffer.byteLength(line, 'utf8')
+    if (bytes > MAX_REUSED_BUFFER) return Buffer.from(line, 'utf8')
+    if (this.scratch === undefined || this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, 64 * 1024))
+    const written = this.scratch.write(line, 0, 'utf8')
+    return this.scratch.subarray(0, written)
   }
 
   async close(): Promise<void> {
@@ -260,6 +291,9 @@ export class JournalWriter {
     this.repairPending = false
   }
 }
+
+/** Lines longer than this get a buffer of their own, so a rare huge append does not keep its size allocated. */
+const MAX_REUSED_BUFFER = 4 * 1024 * 1024
 
 async function sizeOf(handle: StateFileHandle): Promise<number> {
   return (await handle.stat()).size

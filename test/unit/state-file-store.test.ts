@@ -6,6 +6,7 @@ import type {StateFileHandle, StateFs} from '../../src/state/file-io.js'
 import {FileStateStore} from '../../src/state/file-store.js'
 import {guardStore} from '../../src/state/guard.js'
 import {encodePut} from '../../src/state/journal.js'
+import {recordJson} from '../../src/state/serialize.js'
 import type {MessageRecord} from '../../src/state/types.js'
 import {compileSchema} from '../helpers/schemas.js'
 import {fixedClock, memVolume, record, records, sendSnapshot} from '../helpers/state-file.js'
@@ -247,6 +248,55 @@ describe('FileStateStore over memfs', () => {
     expect(data.serial).toBe(1)
   })
 
+  it('journals appends grouped as the snapshot is (format 2), in order, and folds them into the same records', async () => {
+    const {volume, fs} = memVolume()
+    const store = storeOn(fs)
+    const at = '2026-11-26T10:00:00.000Z'
+    const given = [
+      ...records(3, 'accepted', 'a').map((r) => ({...r, at, requestId: 'req-1'})),
+      record('odd', 'failed', {at, requestId: 'req-1', errorCode: 30005, errorMessage: 'bad "address"'}),
+      record('own', 'accepted', {at, requestId: 'req-1', messageKey: 'a key of its own'}),
+      record('del', 'accepted', {at, requestId: 'req-1', delivery: {event: 'sent', at, checkedAt: at}}),
+      record('old', 'accepted', {at, requestId: 'req-1', toHash: 'A'.repeat(22)}),
+      // The same key twice in one append: the later one is what the store holds, and what a replay gives.
+      record('twice', 'pending', {at}),
+      record('a0', 'failed', {at, errorCode: 1}),
+      record('twice', 'accepted', {at, requestId: 'req-1'}),
+    ]
+    await store.append(given)
+    const lines = String(volume.readFileSync(JOURNAL, 'utf8')).trim().split('\n')
+    expect(JSON.parse(lines[0]!)).toMatchObject({journal: 2})
+    const put = JSON.parse(lines[1]!) as {op: string; batches: {status: string; keys: unknown[]}[]}
+    expect(put.op).toBe('put')
+    expect(put.batches.map((b) => [b.status, b.keys.length])).toEqual([['accepted', 3], ['failed', 1], ['accepted', 3], ['pending', 1], ['failed', 1], ['accepted', 1]])
+    const live = await store.load()
+    const replayed = await storeOn(fs).load()
+    expect(replayed.messages.size).toBe(live.messages.size)
+    for (const [key, r] of live.messages) {
+      // Older states' 22-character hashes are kept to their first 11 characters, as the snapshot keeps them.
+      expect(replayed.messages.get(key)).toEqual(key === record('old').messageKey ? {...r, toHash: 'A'.repeat(11)} : r)
+    }
+    expect(replayed.messages.get(record('twice').messageKey)?.status).toBe('accepted')
+    expect(replayed.messages.get(record('a0').messageKey)?.status).toBe('failed')
+  })
+
+  it('still folds a journal of format 1 (records written whole)', async () => {
+    const {volume, fs} = memVolume()
+    const given = [record('amy', 'pending'), record('bob', 'failed', {requestId: 'r', errorCode: 30005, errorMessage: 'bad'})]
+    volume.mkdirSync('/project/.mcsend', {recursive: true})
+    volume.writeFileSync(JOURNAL, `{"journal":1,"lineage":"","serial":0}\n{"op":"put","records":[${given.map((r) => recordJson(r, true)).join(',')}]}\n`)
+    const data = await storeOn(fs).load()
+    expect([...data.messages.values()]).toEqual(given)
+  })
+
+  it('refuses a journal of a newer format, naming it', async () => {
+    const {volume, fs} = memVolume()
+    volume.mkdirSync('/project/.mcsend', {recursive: true})
+    volume.writeFileSync(JOURNAL, '{"journal":3,"lineage":"","serial":0}\n')
+    const error = await expectStateError(storeOn(fs).load())
+    expect(error.message).toContain('format 3')
+  })
+
   it('serialises concurrent appends in call order', async () => {
     const {volume, fs} = memVolume()
     const store = storeOn(fs)
@@ -257,7 +307,7 @@ describe('FileStateStore over memfs', () => {
     const live = await store.load()
     expect(live.messages.get(record('shared').messageKey)).toMatchObject({status: 'accepted', at: '2026-11-26T10:00:07.000Z'})
     const journalLines = String(volume.readFileSync(JOURNAL, 'utf8')).trim().split('\n').slice(1)
-    expect(journalLines.map((l) => (JSON.parse(l) as {records: {at: string}[]}).records[0]!.at)).toEqual(statuses.map((_, i) => `2026-11-26T10:00:0${i}.000Z`))
+    expect(journalLines.map((l) => (JSON.parse(l) as {batches: {at: string}[]}).batches[0]!.at)).toEqual(statuses.map((_, i) => `2026-11-26T10:00:0${i}.000Z`))
     const reloaded = await storeOn(fs).load()
     expect(reloaded.messages.size).toBe(1 + 8 * 200)
     expect(reloaded.messages.get(record('shared').messageKey)?.status).toBe('accepted')
