@@ -182,19 +182,31 @@ export async function writeFileAtomically(fs: StateFs, target: string, pieces: I
   const temp = tempFileName(target)
   const handle = await fs.open(temp, OPEN_CREATE_EXCLUSIVE, mode)
   try {
-    let pending = ''
+    // The pieces are encoded into one buffer, written whenever it is full: a state of a million records is about
+    // 90 MB of text, and a new string and buffer per chunk would all wait for a full garbage collection.
+    const buffer = Buffer.allocUnsafe(WRITE_CHUNK)
+    let used = 0
     let position = 0
     const flush = async () => {
-      const buffer = Buffer.from(pending, 'utf8')
-      pending = ''
-      await writeFully(handle, buffer, position)
-      position += buffer.length
+      await writeFully(handle, buffer.subarray(0, used), position)
+      position += used
+      used = 0
     }
     for (const piece of pieces) {
-      pending += piece
-      if (pending.length >= WRITE_CHUNK) await flush()
+      // A UTF-8 character takes at most 3 bytes per UTF-16 unit: a piece that surely fits is not measured first.
+      const bytes = piece.length * 3 <= WRITE_CHUNK - used ? -1 : Buffer.byteLength(piece, 'utf8')
+      if (bytes > WRITE_CHUNK - used) {
+        if (used > 0) await flush()
+        if (bytes > WRITE_CHUNK) {
+          const big = Buffer.from(piece, 'utf8')
+          await writeFully(handle, big, position)
+          position += big.length
+          continue
+        }
+      }
+      used += buffer.write(piece, used, 'utf8')
     }
-    if (pending.length > 0) await flush()
+    if (used > 0) await flush()
     await (handle.sync ? handle.sync() : handle.datasync())
     await handle.close()
   } catch (error) {
