@@ -134,16 +134,24 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
         if (reasons.length > 0) throw stalePlanError(options.planFile!, reasons)
       }
       if (state.target === undefined) await store.setMeta({target})
-      await preflightDefinitions(plan, client, options.allowInactive)
-      await refuseKnownKeys(plan, state, client, {note: (m) => ui.note(m), pacer})
+      // The two checks ask different routes: the status answers (a paced route) come while the definitions are read.
+      // The check's outcome is held as a value (a refusal that came first must not go unhandled meanwhile), and it
+      // is awaited even when a definition fails, so no request is left running when the connection closes.
+      const knownKeys = refuseKnownKeys(plan, state, client, {note: (m) => ui.note(m), pacer}).then(
+        () => ({refused: false as const}),
+        (error: unknown) => ({refused: true as const, error}),
+      )
+      const definitions = await preflightDefinitions(plan, client, options.allowInactive).then(
+        () => undefined,
+        (error: unknown) => ({error}),
+      )
+      const outcome = await knownKeys
+      // A definition that fails is reported first, as when the checks ran one after the other.
+      if (definitions !== undefined) throw definitions.error
+      if (outcome.refused) throw outcome.error
       targetText = describeTargetForApproval(target)
       if (needsApproval && !(await ui.approve(plan, targetText))) return undefined
-      // Each key's status before this run, read now: the executor's pending records replace them as it goes.
-      const before = new Map<string, MessageStatus>()
-      for (const send of plan.sends) for (const b of send.batches) for (const m of b.messages) {
-        const status = state.messages.get(m.messageKey)?.status
-        if (status !== undefined) before.set(m.messageKey, status)
-      }
+      const before = statusesBefore(plan, state)
       await bindStateKey(store, state, hasher)
       const run = await executeWithCanary(
         plan,
@@ -217,11 +225,34 @@ export function exitCodeFor(result: ApplyResult): number {
   return ExitCode.ok
 }
 
+/**
+ * Each retried key's status before this run, read before the executor's pending records replace them. Only a retry
+ * has a record (plan/build.ts: a key without one is a create), so a plan of new messages costs no walk at all.
+ */
+function statusesBefore(plan: Plan, state: StateData): Map<string, MessageStatus> {
+  const before = new Map<string, MessageStatus>()
+  for (const send of plan.sends) {
+    if (send.counts.retry === 0) continue
+    for (const b of send.batches) {
+      for (const m of b.messages) {
+        if (m.action !== 'retry') continue
+        const status = state.messages.get(m.messageKey)?.status
+        if (status !== undefined) before.set(m.messageKey, status)
+      }
+    }
+  }
+  return before
+}
+
 function refuseStalePending(plan: Plan, state: StateData, now: Date): void {
+  // The plan counted the pending keys it will re-send: with none (the usual case), there is nothing to look up.
+  if (plan.summary.pending === 0) return
   let old = 0
   for (const send of plan.sends) {
+    if (send.pending === 0) continue
     for (const batch of send.batches) {
       for (const m of batch.messages) {
+        if (m.action !== 'retry') continue
         const record = state.messages.get(m.messageKey)
         if (record?.status === 'pending' && now.getTime() - Date.parse(record.at) > SAFE_RESEND_WINDOW_MS) old++
       }
