@@ -133,22 +133,18 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
         const reasons = staleReasons(saved, {state: {lineage: state.lineage, serial: state.serial, location: store.location}, files, sandbox: options.sandbox, target, ...environment})
         if (reasons.length > 0) throw stalePlanError(options.planFile!, reasons)
       }
-      if (state.target === undefined) await store.setMeta({target})
-      // The two checks ask different routes: the status answers (a paced route) come while the definitions are read.
-      // The check's outcome is held as a value (a refusal that came first must not go unhandled meanwhile), and it
-      // is awaited even when a definition fails, so no request is left running when the connection closes.
-      const knownKeys = refuseKnownKeys(plan, state, client, {note: (m) => ui.note(m), pacer}).then(
-        () => ({refused: false as const}),
-        (error: unknown) => ({refused: true as const, error}),
-      )
-      const definitions = await preflightDefinitions(plan, client, options.allowInactive).then(
-        () => undefined,
-        (error: unknown) => ({error}),
-      )
-      const outcome = await knownKeys
-      // A definition that fails is reported first, as when the checks ran one after the other.
-      if (definitions !== undefined) throw definitions.error
-      if (outcome.refused) throw outcome.error
+      // Three waits that do not depend on each other run together: binding a new state to the target (a write and
+      // its fsync), the definitions, and the status answers of the empty-state check (a paced route). Each outcome is
+      // held as a value until all three are done (so none is left running when the connection closes, and a failure
+      // that comes first is not left unhandled meanwhile); a failure is then reported in that order, the order in
+      // which they used to run one after the other.
+      const failures = await Promise.all([
+        failureOf(state.target === undefined ? store.setMeta({target}) : undefined),
+        failureOf(preflightDefinitions(plan, client, options.allowInactive)),
+        failureOf(refuseKnownKeys(plan, state, client, {note: (m) => ui.note(m), pacer})),
+      ])
+      const failed = failures.find((f) => f !== undefined)
+      if (failed !== undefined) throw failed.error
       targetText = describeTargetForApproval(target)
       if (needsApproval && !(await ui.approve(plan, targetText))) return undefined
       const before = statusesBefore(plan, state)
@@ -216,6 +212,16 @@ async function replanSaved(
   const reasons = [...staleReasons(saved, {...current, files: read}), ...planMismatches(saved, plan, storableValue(hasher))]
   if (reasons.length > 0) throw stalePlanError(file, reasons)
   return plan
+}
+
+/** What a step threw, as a value (undefined when it succeeded or there was no step). */
+async function failureOf(step: Promise<unknown> | undefined): Promise<{error: unknown} | undefined> {
+  try {
+    await step
+    return undefined
+  } catch (error) {
+    return {error}
+  }
 }
 
 export function exitCodeFor(result: ApplyResult): number {
