@@ -2,5 +2,5 @@
 import {configureColour} from '../src/cli/colour-env.ts'
 
 configureColour(process.argv.slice(2), process.env)
-const {execute} = await import('@oclif/core')
+const {execute} = await import('@oclif/core/execute')
 await execute({development: true, dir: import.meta.url})

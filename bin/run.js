@@ -13,6 +13,6 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v') && (proce
 } else {
   const {configureColour} = await import('../dist/cli/colour-env.js')
   configureColour(argv, process.env)
-  const {execute} = await import('@oclif/core')
+  const {execute} = await import('@oclif/core/execute')
   await execute({dir: import.meta.url})
 }

@@ -1,4 +1,7 @@
-import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
+import {Command} from '@oclif/core/command'
+import * as Errors from '@oclif/core/errors'
+import * as Flags from '@oclif/core/flags'
+import type * as Interfaces from '@oclif/core/interfaces'
 
 import {CliError, ExitCode, InvalidInputError, formatProblems, type ErrorCode, type ExitCodeValue} from '../errors.js'
 import {escapeTerminalLines, jsonLine} from '../privacy/index.js'

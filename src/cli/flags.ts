@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import {DEFAULT_STATUS_RATE} from '../status/pacer.js'
 import {parseDuration} from '../text/duration.js'
 

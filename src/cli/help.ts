@@ -1,4 +1,5 @@
-import {Command, CommandHelp, Help} from '@oclif/core'
+import {Command} from '@oclif/core/command'
+import {CommandHelp, Help} from '@oclif/core/help'
 
 import {EXIT_CODE_MEANINGS, type ExitCodes} from '../errors.js'
 

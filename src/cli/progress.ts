@@ -1,5 +1,3 @@
-import cliProgress from 'cli-progress'
-
 import type {Progress} from '../apply/execute.js'
 import {formatPace, renderProgressLine} from '../render/apply-text.js'
 import {formatCount} from '../text/format.js'
@@ -13,11 +11,13 @@ export interface ProgressView {
 /**
  * A bar on a TTY; otherwise a plain line at most every 2 seconds (and at the end), so CI logs stay readable. Both
  * show the rate and the time left, measured from the first update (the executor reports 0 done when it starts).
+ * The bar's library loads only for a bar (a run in CI or with --json never draws one).
  */
-export function makeProgress(stream: NodeJS.WriteStream, quiet: boolean, now: () => number = Date.now): ProgressView {
+export async function makeProgress(stream: NodeJS.WriteStream, quiet: boolean, now: () => number = Date.now): Promise<ProgressView> {
   let startedAt: number | undefined
   const elapsed = () => now() - (startedAt ??= now())
   if (stream.isTTY === true && !quiet) {
+    const {default: cliProgress} = await import('cli-progress')
     const bar = new cliProgress.SingleBar(
       {stream, format: 'Sending [{bar}] {percentage}% | {done}/{all} messages | batch {batches} | {pace} | ETA {left} | {rejected} rejected', hideCursor: true, clearOnComplete: false},
       cliProgress.Presets.shades_classic,

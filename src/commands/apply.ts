@@ -1,4 +1,5 @@
-import {Args, Flags} from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
 
 import {confirmTyped, needsConfirmation} from '../cli/confirm.js'
 import {makeProgress} from '../cli/progress.js'
@@ -9,13 +10,10 @@ import {ciContextFromEnv} from '../core/ci-context.js'
 import {SANDBOX_STATE} from '../core/connection.js'
 import {ExitCode, UsageError, type ExitCodes} from '../errors.js'
 import {isSavedPlanArgument} from '../core/saved-plan.js'
-import {APPLY_MARKDOWN_MARKER, renderApplyMarkdown} from '../render/apply-markdown.js'
 import {renderApplySummary} from '../render/apply-text.js'
 import {OUTPUT_FORMATS, resolveFormat} from '../render/output-format.js'
 import {escapeTerminal} from '../privacy/index.js'
 import {plural} from '../text/format.js'
-import {describeEnvironment, renderPlanText} from '../render/plan-text.js'
-import {canaryOutcomeLine, canaryReportJson, renderCanaryReport} from '../render/canary-text.js'
 import {canaryMessageCount, hasCanary} from '../apply/canary.js'
 import type {Plan} from '../plan/types.js'
 
@@ -62,7 +60,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
     const emit = (obj: object) => this.logJson(obj)
 
     const controller = new AbortController()
-    const progress = makeProgress(process.stderr, json)
+    const progress = await makeProgress(process.stderr, json)
     let interrupts = 0
     const onSigint = () => {
       interrupts++
@@ -83,8 +81,12 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
     let approvedTarget = ''
     // The word that approved the run approves the rest after the canary: a protected environment's name, or yes.
     let approvalWord = 'yes'
-    const warnSkippedCanary = (plan: Plan) => {
+    // The renderers load when a run needs them: `--json` never renders text, a run without a canary no canary report.
+    const planText = () => import('../render/plan-text.js')
+    const canaryText = () => import('../render/canary-text.js')
+    const warnSkippedCanary = async (plan: Plan) => {
       if (!flags['skip-canary'] || !hasCanary(plan)) return
+      const {canaryOutcomeLine} = await canaryText()
       const line = canaryOutcomeLine({skipped: true, messages: canaryMessageCount(plan)})
       process.stderr.write(`${this.paint(process.stderr).yellow(`WARNING: ${line}`)}\n`)
       if (json) emit({type: 'canary_skipped', messages: canaryMessageCount(plan)})
@@ -110,11 +112,14 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
           signal: controller.signal,
         },
         {
-          showPlan: (plan) => {
+          showPlan: async (plan) => {
             if (json) emit({type: 'plan', formatVersion: plan.formatVersion, state: plan.state, summary: plan.summary, ...(planFile === undefined ? {} : {savedPlan: planFile})})
-            else if (markdown) process.stderr.write(renderPlanText(plan, {...mask, paint: this.paint(process.stderr)}))
-            else process.stdout.write(renderPlanText(plan, {...mask, paint: this.paint(process.stdout)}))
-            warnSkippedCanary(plan)
+            else {
+              const {renderPlanText} = await planText()
+              if (markdown) process.stderr.write(renderPlanText(plan, {...mask, paint: this.paint(process.stderr)}))
+              else process.stdout.write(renderPlanText(plan, {...mask, paint: this.paint(process.stdout)}))
+            }
+            await warnSkippedCanary(plan)
           },
           approve: async (plan, target) => {
             approvedTarget = target
@@ -123,6 +128,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
             if (needsConfirmation(false)) refuseNonInteractive()
             // A protected environment is approved by typing its name, any other target by typing yes.
             const e = plan.environment
+            const {describeEnvironment} = await planText()
             const where = e === undefined ? escapeTerminal(target) : `${escapeTerminal(target)}, ${describeEnvironment(e)}`
             return confirmTyped(`Send ${plural(plan.summary.toSend, 'message')} in ${plural(plan.summary.requests, 'request')} to ${where}?`, e?.protected === true ? e.name : 'yes')
           },
@@ -134,6 +140,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
           onProgress: (p) => progress.update(p),
           afterCanary: async (report) => {
             progress.stop()
+            const {canaryReportJson, renderCanaryReport} = await canaryText()
             if (json) emit({type: 'canary', ...canaryReportJson(report, mask)})
             else process.stderr.write(renderCanaryReport(report, {...mask, paint: this.paint(process.stderr)}))
             // Without a person to ask (--auto-approve, a saved plan in CI), only a canary that passed lets the rest go.
@@ -153,7 +160,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
       }
       if (!outcome.result) {
         if (json) emit({type: 'summary', accepted: 0, alreadyAccepted: 0, rejected: 0, unknown: 0, notAttempted: 0, exitCode: 0})
-        else if (markdown) process.stdout.write(`${APPLY_MARKDOWN_MARKER}\n### mcsend apply: nothing to send\n`)
+        else if (markdown) process.stdout.write(`${(await import('../render/apply-markdown.js')).APPLY_MARKDOWN_MARKER}\n### mcsend apply: nothing to send\n`)
         else this.log('Nothing to send.')
         return
       }
@@ -161,7 +168,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
       const canary = outcome.canary
       const stoppedAfterCanary = canary !== undefined && !canary.skipped && !canary.continued
       if (canary !== undefined && !canary.skipped && !json) {
-        const line = canaryOutcomeLine(canary)
+        const line = (await canaryText()).canaryOutcomeLine(canary)
         process.stderr.write(`${canary.continued ? line : this.paint(process.stderr).red(line)}\n`)
       }
       if (json) {
@@ -179,6 +186,7 @@ Credentials come from MCSEND_CLIENT_ID, MCSEND_CLIENT_SECRET, MCSEND_SUBDOMAIN (
           exitCode: outcome.exitCode,
         })
       } else if (markdown) {
+        const {renderApplyMarkdown} = await import('../render/apply-markdown.js')
         process.stderr.write(renderApplySummary(r, {...mask, paint: this.paint(process.stderr), stateLocation: outcome.stateLocation, stoppedAfterCanary}))
         process.stdout.write(renderApplyMarkdown(r, {target: outcome.target ?? '', stateLocation: outcome.stateLocation, ci: ciContextFromEnv(process.env), ...(canary === undefined ? {} : {canary})}))
       } else {

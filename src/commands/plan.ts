@@ -1,22 +1,18 @@
 import {emptyStateNote} from '../core/target.js'
 import {appendFile} from 'node:fs/promises'
 
-import {Args, Flags} from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
 
-import {refreshStatePending} from '../core/refresh.js'
 import {ciContextFromEnv} from '../core/ci-context.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {manifestInputs, planFlags} from '../cli/flags.js'
 import {SANDBOX_STATE} from '../core/connection.js'
 import {preparePlan} from '../core/plan.js'
 import {ExitCode, formatWarnings, type ExitCodes} from '../errors.js'
-import {writePlanFile} from '../core/saved-plan.js'
 import {previousSnapshots} from '../plan/build.js'
 import {applyCommand} from '../render/apply-command.js'
 import {OUTPUT_FORMATS, resolveFormat} from '../render/output-format.js'
-import {streamWriter, writePlanJson} from '../render/plan-json.js'
-import {renderPlanMarkdown} from '../render/plan-markdown.js'
-import {renderPlanText} from '../render/plan-text.js'
 
 export default class Plan extends BaseCommand<typeof Plan> {
   static summary = 'Show which messages would be sent, in which requests, and what was already sent.'
@@ -51,7 +47,9 @@ export default class Plan extends BaseCommand<typeof Plan> {
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(Plan)
     const format = resolveFormat(flags)
+    // Modules only some runs need are loaded when used: starting up costs less for every other run.
     if (flags.refresh) {
+      const {refreshStatePending} = await import('../core/refresh.js')
       await refreshStatePending({sandbox: flags.sandbox, state: flags.state, workspace: flags.workspace, envName: flags.env, lockTimeoutMs: flags['lock-timeout'], sends: flags.send, cwd: process.cwd(), env: process.env, note: (m) => this.note(m)})
     }
     const prepared = await preparePlan({paths: argv as string[], targets: flags.send, sandbox: flags.sandbox, ...manifestInputs(flags), state: flags.state, workspace: flags.workspace})
@@ -62,6 +60,7 @@ export default class Plan extends BaseCommand<typeof Plan> {
     const previous = previousSnapshots(plan.sends, state.sends)
     const mask = {showAddresses: flags['show-addresses']}
     if (flags.out !== undefined) {
+      const {writePlanFile} = await import('../core/saved-plan.js')
       await writePlanFile(flags.out, process.cwd(), plan, {
         manifests: prepared.manifests,
         toolVersion: this.config.version,
@@ -76,23 +75,29 @@ export default class Plan extends BaseCommand<typeof Plan> {
       this.note(`Saved the plan to ${flags.out}; apply exactly it with \`${applyCommand(flags.out, flags.sandbox)}\`.`)
     }
     const rendered = new Map<boolean, string>()
-    const markdown = (showAddresses: boolean): string => {
+    const markdown = async (showAddresses: boolean): Promise<string> => {
       const done = rendered.get(showAddresses)
       if (done !== undefined) return done
+      const {renderPlanMarkdown} = await import('../render/plan-markdown.js')
       const text = renderPlanMarkdown(plan, {showAddresses, previous, storable: prepared.storable, planFile: flags.out, sandbox: flags.sandbox, target: prepared.target, ci: ciContextFromEnv(process.env), toolVersion: this.config.version})
       rendered.set(showAddresses, text)
       return text
     }
-    if (format === 'json') await writePlanJson(plan, streamWriter(process.stdout), mask)
-    else if (format === 'markdown') process.stdout.write(markdown(mask.showAddresses))
-    else process.stdout.write(renderPlanText(plan, {...mask, paint: this.paint(process.stdout)}))
+    if (format === 'json') {
+      const {streamWriter, writePlanJson} = await import('../render/plan-json.js')
+      await writePlanJson(plan, streamWriter(process.stdout), mask)
+    } else if (format === 'markdown') process.stdout.write(await markdown(mask.showAddresses))
+    else {
+      const {renderPlanText} = await import('../render/plan-text.js')
+      process.stdout.write(renderPlanText(plan, {...mask, paint: this.paint(process.stdout)}))
+    }
 
     const summaryFile = process.env.GITHUB_STEP_SUMMARY
     if (summaryFile && !flags['no-step-summary']) {
       try {
         // The step summary outlives the log and is shown to everyone who can see the run: always masked, even
         // with --show-addresses (which is for the person at the terminal).
-        await appendFile(summaryFile, `${markdown(false)}\n`)
+        await appendFile(summaryFile, `${await markdown(false)}\n`)
       } catch (error) {
         this.note(`warning: could not append the plan to GITHUB_STEP_SUMMARY: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
       }

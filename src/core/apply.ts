@@ -3,7 +3,6 @@ import type {CanaryOutcome, CanaryReport} from '../apply/canary.js'
 import type {ApplyResult, ExecuteEvent, Progress} from '../apply/execute.js'
 import {canaryExitCode, canaryPacer, executeWithCanary} from './canary.js'
 import {CliError, ExitCode, InvalidInputError, UsageError} from '../errors.js'
-import {refreshPending} from './refresh.js'
 import {buildPlan} from '../plan/build.js'
 import {digestFiles, planMismatches, readSavedPlanFile, savedPlanInputs, savedVariablesLayer, selectSavedSends, stalePlanError, staleReasons, type SavedPlan} from './saved-plan.js'
 import type {Plan} from '../plan/types.js'
@@ -103,7 +102,9 @@ export async function runApply(given: ApplyOptions, ui: ApplyUi): Promise<ApplyO
     assertTarget(state, store.location, offlineTarget(options))
     checkStateKey(state, hasher, store.location)
     if (options.refresh && saved === undefined) {
-      // Refresh opens its own connection: its status requests are paced, and a 429 slows the pacer down.
+      // Refresh opens its own connection: its status requests are paced, and a 429 slows the pacer down. Its module
+      // (the status poller) loads only for --refresh.
+      const {refreshPending} = await import('./refresh.js')
       await refreshPending(store, state, {sandbox: options.sandbox, env: options.env, cwd: options.cwd, sends: options.targets, clock, signal: options.signal, clientOptions: options.clientOptions, note: (m) => ui.note(m)})
     }
     const plan =

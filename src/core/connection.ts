@@ -1,7 +1,7 @@
 import path from 'node:path'
 
 import {CliError, ExitCode} from '../errors.js'
-import {createSfmcClient, type ClientOptions} from '../sfmc/client.js'
+import type {ClientOptions} from '../sfmc/client.js'
 import {credentialsFromEnv} from '../sfmc/credentials.js'
 import type {Credentials, SfmcClient} from '../sfmc/types.js'
 import type {Pacer} from '../status/pacer.js'
@@ -62,6 +62,8 @@ export async function openConnection(options: ConnectOptions, pacer?: Pacer): Pr
         },
       }
     : options.clientOptions
+  // The client and its HTTP library load only when a command connects: plan and validate import this module too.
+  const {createSfmcClient} = await import('../sfmc/client.js')
   if (credentials) {
     const client = createSfmcClient(credentials, clientOptions)
     const target = async (): Promise<StateTarget> => {

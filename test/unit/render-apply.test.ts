@@ -43,11 +43,11 @@ describe('renderApplySummary', () => {
 describe('progress', () => {
   const at = (done: number, total = 10) => ({batchesDone: done, batchesTotal: total, messagesDone: done * 100, messagesTotal: total * 100, rejected: 0})
 
-  it('without a terminal: plain lines with rate and ETA, at most every 2 seconds, always the last one, never a 0/N line', () => {
+  it('without a terminal: plain lines with rate and ETA, at most every 2 seconds, always the last one, never a 0/N line', async () => {
     const written: string[] = []
     const stream = {isTTY: false, write: (s: string) => written.push(s)} as unknown as NodeJS.WriteStream
     let clock = 0
-    const view = makeProgress(stream, false, () => clock)
+    const view = await makeProgress(stream, false, () => clock)
     view.update(at(0))
     // One batch of 100 messages per 500 ms: 200 messages a second.
     for (let i = 1; i <= 10; i++) {
@@ -63,12 +63,12 @@ describe('progress', () => {
     ])
   })
 
-  it('on a terminal: the first frame shows the real totals (never "batch 0/0"), then the rate and ETA', () => {
+  it('on a terminal: the first frame shows the real totals (never "batch 0/0"), then the rate and ETA', async () => {
     const written: string[] = []
     const noop = () => true
     const stream = {isTTY: true, columns: 200, write: (s: string) => written.push(s), cursorTo: noop, clearLine: noop, moveCursor: noop, clearScreenDown: noop, on: noop, removeListener: noop} as unknown as NodeJS.WriteStream
     let clock = 0
-    const view = makeProgress(stream, false, () => clock)
+    const view = await makeProgress(stream, false, () => clock)
     view.update(at(0, 24))
     clock = 2000
     view.update(at(6, 24))

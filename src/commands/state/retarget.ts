@@ -3,7 +3,7 @@ import {sandboxStateFlag, stateFlags} from '../../cli/flags.js'
 import {retargetState, type RetargetResult} from '../../core/retarget.js'
 import {describeTarget} from '../../core/target.js'
 import type {ExitCodes} from '../../errors.js'
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 
 export default class StateRetarget extends BaseCommand<typeof StateRetarget> {
   static summary = 'Bind the state to the current target (move it to another tenant or business unit on purpose).'

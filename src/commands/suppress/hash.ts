@@ -1,6 +1,6 @@
 import {createInterface} from 'node:readline'
 
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {hashSuppressionList} from '../../core/suppress-hash.js'
