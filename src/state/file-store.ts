@@ -213,8 +213,9 @@ export class FileStateStore implements StateStore {
 
   async checkLock(): Promise<void> {
     if (!this.held) return
-    // A check writes nothing: appends called after it may still join a group queued before it.
-    const reason = await this.enqueue(() => this.fenceReason(), true)
+    // A check writes nothing, so it does not wait behind queued writes (other batches' records): it looks at the
+    // lock now. Every journal write checks again before and after it.
+    const reason = await this.fenceReason()
     if (reason !== undefined) throw this.lockLostError(reason)
   }
 

@@ -16,7 +16,10 @@ import type {LockOwner} from './types.js'
  *
  * Fencing: a holder renews the mtime every quarter of the stale time; before each batch it checks (HeldLock.check)
  * that the directory still carries its token and that its mtime was renewed recently, so a run that was paused
- * long enough to be taken over notices it before it sends anything more.
+ * long enough to be taken over notices it before it sends anything more. The check runs several times per batch, so
+ * it costs one lstat while nothing changed: the holder keeps the directory open (its inode cannot be reused while
+ * open), and the same directory with the same ctime holds the owner file that was read (every entry added, removed
+ * or renamed changes the ctime); only then is owner.json read again.
  */
 
 const OWNER_FILE = 'owner.json'
@@ -63,12 +66,35 @@ function lockDirOf(file: string): string {
 /** Lock directories held by this process: a same-pid owner found on disk but not listed here is a past process. */
 const heldHere = new Set<string>()
 
+/** The lock directories this process holds open (see pinDirectory), by path. */
+const pinned = new Map<string, {dev: bigint; ino: bigint}>()
+
+/**
+ * True when `dir` is a lock this process held but another run has since replaced: releasing ours (on exit too) must
+ * not remove theirs.
+ */
+function replacedSinceHeld(dir: string): boolean {
+  const pin = pinned.get(dir)
+  if (pin === undefined) return false
+  try {
+    const stat = fs.lstatSync(dir, {bigint: true})
+    return stat.dev !== pin.dev || stat.ino !== pin.ino
+  } catch {
+    return false
+  }
+}
+
 /** proper-lockfile removes its lock with rmdir; ours holds owner.json, so removal must be recursive. */
 const lockFs = {
   ...fs,
   mkdir: (dir: string, callback: (error: NodeJS.ErrnoException | null) => void) => fs.mkdir(dir, {mode: 0o700}, (error) => callback(error)),
-  rmdir: (dir: string, callback: (error: NodeJS.ErrnoException | null) => void) => fs.rm(dir, {recursive: true}, callback),
-  rmdirSync: (dir: string) => fs.rmSync(dir, {recursive: true, force: true}),
+  rmdir: (dir: string, callback: (error: NodeJS.ErrnoException | null) => void) => {
+    if (replacedSinceHeld(dir)) callback(null)
+    else fs.rm(dir, {recursive: true}, callback)
+  },
+  rmdirSync: (dir: string) => {
+    if (!replacedSinceHeld(dir)) fs.rmSync(dir, {recursive: true, force: true})
+  },
 }
 
 /** True unless the OS says no process has this pid (EPERM means it exists but belongs to someone else). */
@@ -260,6 +286,10 @@ export async function acquireLock(settings: LockSettings, owner: LockOwner, onCo
   const held = release
   let released = false
   const renewMs = renewIntervalMs(settings.staleMs)
+  const pin = await pinDirectory(lockDir)
+  if (pin !== undefined) pinned.set(lockDir, {dev: pin.dev, ino: pin.ino})
+  /** The lock directory's ctime when owner.json last showed our token (only while pinned). */
+  let verifiedCtime: bigint | undefined
   return {
     token,
     async check() {
@@ -267,15 +297,22 @@ export async function acquireLock(settings: LockSettings, owner: LockOwner, onCo
       // The token says the directory is still the one we created; a renewal missed by far means we were paused.
       const deadline = Date.now() + renewMs + 1000
       for (;;) {
-        let stat: fs.Stats
+        let stat: fs.BigIntStats
         try {
-          stat = await fsp.lstat(lockDir)
+          // Synchronous: one stat of a local directory costs less than a hand-off to the thread pool and back.
+          stat = fs.lstatSync(lockDir, {bigint: true})
         } catch {
           return `${settings.displayPath}.lock was removed`
         }
-        const file = await readOwnerFile(lockDir)
-        if (file?.token !== token) return file ? `${settings.displayPath}.lock is now held by ${describeOwner(file.owner)}` : `${settings.displayPath}.lock is no longer ours`
-        const age = Date.now() - stat.mtimeMs
+        const ours = pin !== undefined && stat.dev === pin.dev && stat.ino === pin.ino
+        if (!ours || stat.ctimeNs !== verifiedCtime) {
+          // Changed since the last look (a renewal, or another run's files): read the owner. The ctime was taken
+          // before the read, so a change during the read shows at the next check.
+          const file = await readOwnerFile(lockDir)
+          if (file?.token !== token) return file ? `${settings.displayPath}.lock is now held by ${describeOwner(file.owner)}` : `${settings.displayPath}.lock is no longer ours`
+          verifiedCtime = ours ? stat.ctimeNs : undefined
+        }
+        const age = Date.now() - Number(stat.mtimeNs / 1_000_000n)
         if (age <= settings.staleMs / 2) return undefined
         // Not renewed for a while (the process was paused, or the event loop blocked): the renewal is due now.
         if (Date.now() > deadline) return `${settings.displayPath}.lock was not renewed for ${Math.round(age / 1000)} s`
@@ -292,8 +329,29 @@ export async function acquireLock(settings: LockSettings, owner: LockOwner, onCo
         // Already released (e.g. compromised, or removed by `state unlock --force`): nothing left to do.
         const code = errorCode(error)
         if (code !== 'ERELEASED' && code !== 'ENOTACQUIRED' && code !== 'ENOENT') throw error
+      } finally {
+        if (pinned.get(lockDir)?.ino === pin?.ino) pinned.delete(lockDir)
+        await pin?.handle.close().catch(() => undefined)
       }
     },
+  }
+}
+
+/**
+ * Opens the lock directory we just created and keeps it open while the lock is held: an open directory's inode is
+ * not freed, so a directory found later at the same path with the same device and inode is this one (never a
+ * new one that reused the number). Undefined where a directory cannot be opened (Windows): every check then reads
+ * owner.json.
+ */
+async function pinDirectory(lockDir: string): Promise<{handle: fs.promises.FileHandle; dev: bigint; ino: bigint} | undefined> {
+  let handle: fs.promises.FileHandle | undefined
+  try {
+    handle = await fsp.open(lockDir, fs.constants.O_RDONLY | (fs.constants.O_DIRECTORY ?? 0) | (fs.constants.O_NOFOLLOW ?? 0))
+    const {dev, ino} = await handle.stat({bigint: true})
+    return {handle, dev, ino}
+  } catch {
+    await handle?.close().catch(() => undefined)
+    return undefined
   }
 }
 

@@ -1,4 +1,5 @@
 import {spawn} from 'node:child_process'
+import * as fsSync from 'node:fs'
 import {promises as fs} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -102,6 +103,44 @@ describe('state lock (real file system)', () => {
     expect(refused.message).toMatch(/locked by apply/)
     await holder.append([record('amy')])
     await holder.commit()
+    await lock.release()
+  })
+
+  it('a holder that checked its lock still sees it replaced: removed, re-created at once by another run, or its owner renamed over', async () => {
+    const lockDir = `${statePath}.lock`
+    const ownerFile = path.join(lockDir, 'owner.json')
+    const takeOver = (token: string) => {
+      // Another run, within the same instant: the new directory may well get the number of the old one's inode.
+      fsSync.rmSync(lockDir, {recursive: true})
+      fsSync.mkdirSync(lockDir, {mode: 0o700})
+      fsSync.writeFileSync(ownerFile, JSON.stringify({...owner({operation: 'plan --refresh'}), token}))
+    }
+
+    const removed = open()
+    let lock = await removed.lock(owner())
+    await removed.checkLock()
+    fsSync.rmSync(lockDir, {recursive: true})
+    await expect(removed.checkLock()).rejects.toThrow(/no longer holds the lock .*\.lock was removed/)
+    await lock.release()
+
+    const taken = open()
+    lock = await taken.lock(owner())
+    await taken.checkLock()
+    await taken.checkLock()
+    takeOver('another')
+    await expect(taken.checkLock()).rejects.toThrow(/no longer holds the lock .*now held by plan --refresh/)
+    // Releasing the lost lock leaves the new holder's in place.
+    await lock.release()
+    expect(JSON.parse(fsSync.readFileSync(ownerFile, 'utf8'))).toMatchObject({token: 'another'})
+    fsSync.rmSync(lockDir, {recursive: true})
+
+    const renamed = open()
+    lock = await renamed.lock(owner())
+    await renamed.checkLock()
+    // The same directory, a new owner.json put in place by rename (how owners are written).
+    fsSync.writeFileSync(`${ownerFile}.tmp`, JSON.stringify({...owner({operation: 'state unlock'}), token: 'another'}))
+    fsSync.renameSync(`${ownerFile}.tmp`, ownerFile)
+    await expect(renamed.checkLock()).rejects.toThrow(/now held by state unlock/)
     await lock.release()
   })
 
