@@ -118,26 +118,53 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
   let blockedStreak = 0
   const blockedBackoffMs = options.blockedBackoffMs ?? 2000
 
+  /**
+   * One batch: its pending records and its request hold one of the `parallelism` slots, its outcome records do not.
+   * Writing them (an fsync) overlaps the next batches' requests; the batch counts as done once they are durable,
+   * and the run ends (and the state is committed) only after every batch is done.
+   */
   const runJob = async (job: Job): Promise<void> => {
+    const sent = await limit(() => sendJob(job))
+    if (sent === undefined) return
+    const {ref, outcomes} = sent
+    const t0 = performance.now()
+    if (outcomes.records.length > 0) await deps.store.append(outcomes.records)
+    const stateMs = sent.stateMs + performance.now() - t0
+    result.accepted += outcomes.accepted
+    result.alreadyAccepted += outcomes.already
+    result.rejected += outcomes.rejected
+    result.unknown += outcomes.unknown
+    finishBatch(ref)
+    options.onEvent?.({type: 'batch_finished', ...ref, accepted: outcomes.accepted, alreadyAccepted: outcomes.already, rejected: outcomes.rejected, requestId: sent.requestId, stateMs: Math.round(stateMs * 100) / 100})
+  }
+
+  /** Pending records, the request and the reading of its answer; undefined when the batch was settled otherwise. */
+  const sendJob = async (job: Job): Promise<SentBatch | undefined> => {
     const ref: BatchRef = {send: job.send.name, index: job.batch.index, size: job.batch.messages.length}
     if (stopped || options.signal?.aborted) {
       if (options.signal?.aborted) result.interrupted = true
       result.notAttempted += ref.size
-      return
+      return undefined
     }
     // Hashes are computed once per batch, when it starts, for both its pending and its outcome records.
     const base = job.batch.messages.map((m) => baseRecord(job.send, m, deps.hasher ?? UNKEYED))
-    // Fencing: record and send only while this run still holds the lock (a run paused long enough to be taken over
-    // must not). Checked before the pending records (a run that lost the lock must not mark keys pending that the
-    // new holder recorded since) and again right before the request.
-    await deps.store.checkLock()
     // Read before the pending records below replace them.
     const wasFailed = job.batch.messages.map((m) => deps.previousStatus?.(m.messageKey) === 'failed')
     const startedAt = deps.clock().toISOString()
-    let t0 = performance.now()
-    await deps.store.append(base.map((b) => record(b, 'pending', startedAt)))
-    await deps.store.checkLock()
-    let stateMs = performance.now() - t0
+    const t0 = performance.now()
+    try {
+      // Fencing: record and send only while this run still holds the lock (a run paused long enough to be taken over
+      // must not). Checked before the pending records (a run that lost the lock must not mark keys pending that the
+      // new holder recorded since) and again right before the request.
+      await deps.store.checkLock()
+      await deps.store.append(base.map((b) => record(b, 'pending', startedAt)))
+      await deps.store.checkLock()
+    } catch (error) {
+      // The lock was lost or the state cannot be written: this batch is not sent (the run stops, see guarded).
+      result.notAttempted += ref.size
+      throw error
+    }
+    const stateMs = performance.now() - t0
     options.onEvent?.({type: 'batch_started', ...ref})
     let response: SendBatchResult
     for (;;) {
@@ -156,46 +183,40 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
           continue
         }
         await onBatchError(base, ref, error)
-        return
+        return undefined
       }
     }
+    // Read in the slot: a 109110 for a key that failed before asks the status endpoint, a request like any other.
+    return {ref, requestId: response.requestId, stateMs, outcomes: await readOutcomes(job, base, wasFailed, response)}
+  }
+
+  /** The records and counts of one answer, one outcome per recipient in request order. */
+  const readOutcomes = async (job: Job, base: BaseRecord[], wasFailed: boolean[], response: SendBatchResult): Promise<BatchOutcomes> => {
     const at = deps.clock().toISOString()
-    const records: MessageRecord[] = []
-    let accepted = 0
-    let already = 0
-    let rejected = 0
-    let unknown = 0
+    const out: BatchOutcomes = {records: [], accepted: 0, already: 0, rejected: 0, unknown: 0}
     for (const [i, m] of job.batch.messages.entries()) {
       const b = base[i]!
-      // One outcome per recipient, in request order (a key missing from the answer comes back as not accepted).
+      // A key missing from the answer comes back as not accepted.
       let o: Outcome109110 = response.outcomes[i]!
       if (!o.accepted && o.errorCode === DUPLICATE_MESSAGE_KEY && wasFailed[i]) o = await confirmReusedKey(m.messageKey, o)
       if (o.accepted) {
-        accepted++
-        records.push(acceptedRecord(b, at, response.requestId))
+        out.accepted++
+        out.records.push(acceptedRecord(b, at, response.requestId))
       } else if (o.unknown) {
         // Neither accepted nor refused: it stays pending and the next run re-sends it with the same key.
-        unknown++
+        out.unknown++
       } else if (o.errorCode === DUPLICATE_MESSAGE_KEY && !o.blocked) {
         // Marketing Cloud already had this key (an earlier attempt whose answer was lost, or a state that forgot
         // it): it did not deliver it again, and it never counts as failed.
-        already++
-        records.push(record(b, 'accepted', at, {requestId: response.requestId, errorCode: o.errorCode, errorMessage: wasPending(m.messageKey) ? o.errorMessage : ALREADY_HAD_KEY_MESSAGE}))
+        out.already++
+        out.records.push(record(b, 'accepted', at, {requestId: response.requestId, errorCode: o.errorCode, errorMessage: wasPending(m.messageKey) ? o.errorMessage : ALREADY_HAD_KEY_MESSAGE}))
       } else {
-        rejected++
-        records.push(record(b, 'failed', at, {requestId: response.requestId, errorCode: o.errorCode, errorMessage: o.errorMessage}))
+        out.rejected++
+        out.records.push(record(b, 'failed', at, {requestId: response.requestId, errorCode: o.errorCode, errorMessage: o.errorMessage}))
         result.rejections.push({send: job.send.name, messageKey: m.messageKey, contactKey: m.contactKey, errorCode: o.errorCode, errorMessage: o.errorMessage})
       }
     }
-    t0 = performance.now()
-    if (records.length > 0) await deps.store.append(records)
-    stateMs += performance.now() - t0
-    result.accepted += accepted
-    result.alreadyAccepted += already
-    result.rejected += rejected
-    result.unknown += unknown
-    finishBatch(ref)
-    options.onEvent?.({type: 'batch_finished', ...ref, accepted, alreadyAccepted: already, rejected, requestId: response.requestId, stateMs: Math.round(stateMs * 100) / 100})
+    return out
   }
 
   const wasPending = (messageKey: string): boolean => deps.previousStatus?.(messageKey) === 'pending'
@@ -266,11 +287,28 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
 
   // The starting point of the progress view: its totals, and the time its rate and ETA are measured from.
   options.onProgress?.({batchesDone: 0, batchesTotal: jobs.length, messagesDone: 0, messagesTotal, rejected: 0})
-  await Promise.all(jobs.map((job) => limit(() => guarded(job))))
+  await Promise.all(jobs.map((job) => guarded(job)))
   return result
 }
 
 type Outcome = Pick<MessageRecord, 'requestId' | 'errorCode' | 'errorMessage'>
+
+/** What a batch's answer says, to be recorded once its slot is free. */
+interface BatchOutcomes {
+  records: MessageRecord[]
+  accepted: number
+  already: number
+  rejected: number
+  unknown: number
+}
+
+interface SentBatch {
+  ref: BatchRef
+  requestId?: string
+  /** Time spent on the pending records, ms. */
+  stateMs: number
+  outcomes: BatchOutcomes
+}
 
 /** An outcome after a 109110 was checked: `blocked` when the status endpoint knows no message for the key. */
 type Outcome109110 = RecipientOutcome & {blocked?: boolean}
