@@ -90,7 +90,8 @@ interface Job {
   batch: PlannedBatch
 }
 
-type BaseRecord = Omit<MessageRecord, 'status' | 'at'>
+/** A batch's pending record of one message: what its later records share (key, send, revision, hashes). */
+type BaseRecord = MessageRecord
 
 /**
  * Sends the plan's batches with bounded concurrency and a write-ahead state: each batch's keys are recorded
@@ -146,18 +147,18 @@ export async function executePlan(plan: Plan, deps: ExecuteDeps, options: Execut
       result.notAttempted += ref.size
       return undefined
     }
-    // Hashes are computed once per batch, when it starts, for both its pending and its outcome records.
-    const base = job.batch.messages.map((m) => baseRecord(job.send, m, deps.hasher ?? UNKEYED))
+    // The pending records: hashes are computed once per batch, when it starts, and its outcome records copy them.
+    const startedAt = deps.clock().toISOString()
+    const base = job.batch.messages.map((m) => pendingRecord(job.send, m, deps.hasher ?? UNKEYED, startedAt))
     // Read before the pending records below replace them.
     const wasFailed = job.batch.messages.map((m) => deps.previousStatus?.(m.messageKey) === 'failed')
-    const startedAt = deps.clock().toISOString()
     const t0 = performance.now()
     try {
       // Fencing: record and send only while this run still holds the lock (a run paused long enough to be taken over
       // must not). Checked before the pending records (a run that lost the lock must not mark keys pending that the
       // new holder recorded since) and again right before the request.
       await deps.store.checkLock()
-      await deps.store.append(base.map((b) => record(b, 'pending', startedAt)))
+      await deps.store.append(base)
       await deps.store.checkLock()
     } catch (error) {
       // The lock was lost or the state cannot be written: this batch is not sent (the run stops, see guarded).
@@ -348,11 +349,13 @@ function acceptedRecord(b: BaseRecord, at: string, requestId: string | undefined
   }
 }
 
-function baseRecord(send: PlannedSend, m: PlannedMessage, hasher: StateHasher): BaseRecord {
+function pendingRecord(send: PlannedSend, m: PlannedMessage, hasher: StateHasher, at: string): BaseRecord {
   return {
     messageKey: m.messageKey,
     send: send.name,
     revision: send.revision,
+    status: 'pending',
+    at,
     toHash: hasher.hashTo(m.to),
     attributesHash: hasher.hashAttributes(send.attributes, m.attributes),
     contactHash: hasher.hashContactKey(m.contactKey),

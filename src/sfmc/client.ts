@@ -41,7 +41,7 @@ const PACKAGE_SCOPES_HINT =
   ` (${CREDENTIAL_VARIABLES.accountId} selects it; unset, the package's own business unit is used)`
 
 /**
- * The Marketing Cloud client: one token provider, every call through ky with the retry policy of retry.ts.
+ * The Marketing Cloud client: one token provider, every call through requestJson (http.ts) with the retry policy of retry.ts.
  *
  * Keep-alive: Marketing Cloud closes connections idle for 5 s and a request written to such a socket fails
  * (transactional messaging best practices). Node's global fetch (undici) drops idle sockets after 4 s by default,
@@ -195,9 +195,14 @@ export function mapSendResponse(recipients: readonly SendRecipient[], body: unkn
   const success = httpStatus >= 200 && httpStatus < 300
   const result: SendBatchResult = {outcomes: [], httpStatus}
   if (typeof answer.requestId === 'string') result.requestId = answer.requestId
-  const byKey = new Map<string, Record<string, unknown>[]>()
   const responses = Array.isArray(answer.responses) ? answer.responses : undefined
-  for (const entry of responses ?? []) {
+  // The answer usually lists the recipients in request order: then entry i is recipient i's, and no index is built.
+  const inOrder = responses !== undefined && responses.length === recipients.length && recipients.every((r, i) => {
+    const entry: unknown = responses[i]
+    return isRecord(entry) && entry.messageKey === r.messageKey
+  })
+  const byKey = new Map<string, Record<string, unknown>[]>()
+  for (const entry of inOrder ? [] : (responses ?? [])) {
     if (!isRecord(entry) || typeof entry.messageKey !== 'string') continue
     const list = byKey.get(entry.messageKey)
     if (list) list.push(entry)
@@ -206,8 +211,9 @@ export function mapSendResponse(recipients: readonly SendRecipient[], body: unkn
   const topCode = parseCode(answer.errorcode ?? answer.errorCode)
   const topMessage = typeof answer.message === 'string' && answer.message.trim() !== '' ? answer.message : undefined
 
-  for (const recipient of recipients) {
-    const entry = byKey.get(recipient.messageKey)?.shift()
+  for (let i = 0; i < recipients.length; i++) {
+    const recipient = recipients[i]!
+    const entry = inOrder ? (responses[i] as Record<string, unknown>) : byKey.get(recipient.messageKey)?.shift()
     if (entry !== undefined) {
       const code = parseCode(entry.errorcode ?? entry.errorCode)
       if ((code === undefined || code === 0) && !success) {

@@ -1,6 +1,5 @@
-import ky, {isHTTPError, isTimeoutError, type HTTPError} from 'ky'
-
 import {CliError} from '../errors.js'
+import {abortableSleep} from '../text/duration.js'
 import {CONCURRENCY_BLOCKED, codeName, parseCode} from './codes.js'
 import {backoffDelayMs, classifyConnectionError, OUTCOME_UNKNOWN_STATUSES, RETRY_STATUSES, retryAfterMs, type RetryPolicy} from './retry.js'
 import type {ClientEvent} from './types.js'
@@ -48,8 +47,8 @@ export interface ApiErrorBody {
 export type FailureKind = 'http' | 'timeout' | 'connection' | 'aborted' | 'invalid-response'
 
 /**
- * Why a request finally failed, after retries. It deliberately keeps no request, headers or options
- * (ky's HTTPError holds them, and with them the bearer token or the client secret).
+ * Why a request finally failed, after retries. It deliberately keeps no request, headers or options (they hold
+ * the bearer token or the client secret).
  */
 export class RequestFailure extends Error {
   readonly kind: FailureKind
@@ -73,130 +72,148 @@ export class RequestFailure extends Error {
   }
 }
 
+/** An attempt that got no response headers within the per-attempt timeout. */
+class AttemptTimeout extends Error {}
+
+/** A non-2xx answer of one attempt, with its error body read (once). */
+interface HttpAnswer {
+  status: number
+  headers: Headers
+  body: ApiErrorBody
+}
+
 /**
- * One JSON request through ky, retried per the policy: 429 (after Retry-After when given), 500/502/503/504,
- * timeouts and broken connections. Resolves with any 2xx; rejects with a RequestFailure, or with whatever
- * `authorize` threw (an ApiError from the token provider) untouched.
+ * One JSON request through the global fetch, retried per the policy: 429 (after Retry-After when given),
+ * 500/502/503/504, timeouts and broken connections. Resolves with any 2xx; rejects with a RequestFailure, or with
+ * whatever `authorize` threw (an ApiError from the token provider) untouched.
+ *
+ * A plain loop over fetch, not a request library: one request per batch of up to 2,000 recipients, and a Request
+ * object cloned for retries copies that body through a web stream on every call. The body is serialised once and
+ * handed to fetch as a string on each attempt.
  */
 export async function requestJson(request: HttpRequest, settings: HttpSettings): Promise<HttpResponse> {
-  const errorBodies = new WeakMap<HTTPError, ApiErrorBody>()
-  const readBody = async (error: HTTPError): Promise<ApiErrorBody> => {
-    const cached = errorBodies.get(error)
-    if (cached) return cached
-    let body: ApiErrorBody = {}
-    try {
-      body = readErrorBody(parseJson(await error.response.text()))
-    } catch {
-      // An unreadable error body leaves only the status to go on.
-    }
-    errorBodies.set(error, body)
-    return body
-  }
+  const body = request.json === undefined ? undefined : JSON.stringify(request.json)
   let attempts = 0
-  let nextDelayMs = 0
-  const decide = async (error: Error, retry: number): Promise<{delayMs: number; reason: string} | undefined> => {
-    // Our own errors (an ApiError from the token provider in `authorize`) were already retried where they arose.
-    if (request.signal?.aborted || error instanceof CliError) return undefined
-    if (isHTTPError(error)) {
-      const status = error.response.status
-      if (!RETRY_STATUSES.has(status)) return undefined
-      const body = await readBody(error)
-      // 50200 means too many concurrent requests, not a rate: retrying at the same concurrency makes it worse.
-      // The caller lowers its concurrency instead (src/apply/execute.ts).
-      if (status === 429 && body.errorCode === CONCURRENCY_BLOCKED) return undefined
-      const code = body.errorCode === undefined ? '' : ` (${codeName(body.errorCode)})`
-      const after =
-        status === 429 || status === 503
-          ? retryAfterMs(error.response.headers.get('retry-after') ?? body.retryAfter, settings.retry.maxRetryAfterMs)
-          : undefined
-      if (after !== undefined) {
-        // Honour the server's wait; a little spread keeps parallel batches from returning in the same millisecond.
-        const spread = Math.floor(settings.random() * Math.min(settings.retry.baseDelayMs, 1000))
-        return {delayMs: after + spread, reason: `HTTP ${status}${code}, Retry-After ${Math.round(after / 1000)} s`}
-      }
-      return {delayMs: backoffDelayMs(retry, settings.retry, settings.random), reason: `HTTP ${status}${code}`}
-    }
-    if (isTimeoutError(error)) {
-      return {delayMs: backoffDelayMs(retry, settings.retry, settings.random), reason: `no response within ${settings.timeoutMs} ms`}
-    }
-    const connection = classifyConnectionError(error)
-    if (connection?.retriable) return {delayMs: backoffDelayMs(retry, settings.retry, settings.random), reason: connection.reason}
-    return undefined
-  }
-
-  try {
-    const response = await ky(request.url, {
-      method: request.method,
-      json: request.json,
-      signal: request.signal,
-      timeout: settings.timeoutMs,
-      headers: {accept: 'application/json'},
-      retry: {
-        limit: settings.retry.limit,
-        // POST is retried too: safe for sends only because every recipient carries its own messageKey (see client.ts).
-        methods: ['get', 'post'],
-        statusCodes: [...RETRY_STATUSES],
-        afterStatusCodes: [],
-        retryOnTimeout: true,
-        backoffLimit: Number.POSITIVE_INFINITY,
-        // `shouldRetry` decides and computes the wait (backoff or Retry-After); ky only sleeps for it.
-        delay: () => nextDelayMs,
-        shouldRetry: async ({error, retryCount}) => {
-          const decision = await decide(error, retryCount)
-          if (decision === undefined) return false
-          nextDelayMs = decision.delayMs
-          settings.onEvent?.({type: 'retry', route: request.route, attempt: retryCount, delayMs: decision.delayMs, reason: decision.reason})
-          return true
-        },
-      },
-      hooks: {
-        beforeRequest: [
-          async (outgoing) => {
-            attempts++
-            if (request.authorize) outgoing.headers.set('authorization', `Bearer ${await request.authorize()}`)
-          },
-        ],
-      },
-    })
-    const text = await response.text()
-    let body: unknown
+  for (let retry = 1; ; retry++) {
+    let outcome: Response | HttpAnswer | Error
     try {
-      body = parseJson(text)
+      attempts++
+      const response = await fetchOnce(request, body, settings)
+      outcome = response.ok ? response : {status: response.status, headers: response.headers, body: await readErrorBodyOf(response)}
     } catch (error) {
-      throw new RequestFailure(`Marketing Cloud answered HTTP ${response.status} with a body that is not JSON`, {
-        kind: 'invalid-response',
-        status: response.status,
-        attempts,
-        mayHaveBeenProcessed: true,
-        cause: error,
-      })
+      if (error instanceof CliError) throw error
+      outcome = error instanceof Error ? error : new Error(String(error))
     }
-    return {status: response.status, body}
-  } catch (error) {
-    if (error instanceof RequestFailure || error instanceof CliError) throw error
-    if (request.signal?.aborted) {
-      throw new RequestFailure('the request was cancelled', {kind: 'aborted', attempts, mayHaveBeenProcessed: attempts > 0})
+    if (outcome instanceof Response) {
+      // A 2xx is final: a body cut short is reported (outcome unknown), not sent again.
+      try {
+        return await readAnswer(outcome, attempts)
+      } catch (error) {
+        if (error instanceof RequestFailure) throw error
+        throw finalFailure(error instanceof Error ? error : new Error(String(error)), attempts, request, settings)
+      }
     }
-    if (isHTTPError(error)) {
-      const status = error.response.status
-      const body = await readBody(error)
-      throw new RequestFailure(`HTTP ${status}`, {kind: 'http', status, body, attempts, mayHaveBeenProcessed: OUTCOME_UNKNOWN_STATUSES.has(status)})
-    }
-    if (isTimeoutError(error)) {
-      throw new RequestFailure(`no response within ${settings.timeoutMs} ms`, {kind: 'timeout', attempts, mayHaveBeenProcessed: true})
-    }
-    const connection = classifyConnectionError(error)
-    if (connection) {
-      // The cause is the socket error (code and message only); it holds no request data.
-      throw new RequestFailure(connection.reason, {
-        kind: 'connection',
-        attempts,
-        mayHaveBeenProcessed: connection.outcomeUnknown,
-        cause: socketCause(error),
-      })
-    }
-    throw error
+    const failure = outcome
+    const decision = retry <= settings.retry.limit ? decide(failure, retry, request, settings) : undefined
+    if (decision === undefined) throw finalFailure(failure, attempts, request, settings)
+    settings.onEvent?.({type: 'retry', route: request.route, attempt: retry, delayMs: decision.delayMs, reason: decision.reason})
+    await abortableSleep(decision.delayMs, request.signal)
+    if (request.signal?.aborted) throw new RequestFailure('the request was cancelled', {kind: 'aborted', attempts, mayHaveBeenProcessed: true})
   }
+}
+
+/** One attempt: a fresh bearer token (a refreshed one is picked up), and a timeout until the response headers. */
+async function fetchOnce(request: HttpRequest, body: string | undefined, settings: HttpSettings): Promise<Response> {
+  const headers: Record<string, string> = {accept: 'application/json'}
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  if (request.authorize) headers.authorization = `Bearer ${await request.authorize()}`
+  const controller = new AbortController()
+  const signal = request.signal ? AbortSignal.any([request.signal, controller.signal]) : controller.signal
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    controller.abort()
+  }, settings.timeoutMs)
+  try {
+    return await fetch(request.url, {method: request.method.toUpperCase(), headers, body, signal})
+  } catch (error) {
+    if (timedOut && !request.signal?.aborted) throw new AttemptTimeout(`no response within ${settings.timeoutMs} ms`)
+    throw error
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function readAnswer(response: Response, attempts: number): Promise<HttpResponse> {
+  const text = await response.text()
+  try {
+    return {status: response.status, body: parseJson(text)}
+  } catch (error) {
+    throw new RequestFailure(`Marketing Cloud answered HTTP ${response.status} with a body that is not JSON`, {
+      kind: 'invalid-response',
+      status: response.status,
+      attempts,
+      mayHaveBeenProcessed: true,
+      cause: error,
+    })
+  }
+}
+
+async function readErrorBodyOf(response: Response): Promise<ApiErrorBody> {
+  try {
+    return readErrorBody(parseJson(await response.text()))
+  } catch {
+    // An unreadable error body leaves only the status to go on.
+    return {}
+  }
+}
+
+function isAnswer(failure: HttpAnswer | Error): failure is HttpAnswer {
+  return !(failure instanceof Error)
+}
+
+/** Whether to try again after this failure, how long to wait first, and why (for --verbose); undefined: give up. */
+function decide(failure: HttpAnswer | Error, retry: number, request: HttpRequest, settings: HttpSettings): {delayMs: number; reason: string} | undefined {
+  if (request.signal?.aborted) return undefined
+  if (isAnswer(failure)) {
+    const {status, body} = failure
+    if (!RETRY_STATUSES.has(status)) return undefined
+    // 50200 means too many concurrent requests, not a rate: retrying at the same concurrency makes it worse.
+    // The caller lowers its concurrency instead (src/apply/execute.ts).
+    if (status === 429 && body.errorCode === CONCURRENCY_BLOCKED) return undefined
+    const code = body.errorCode === undefined ? '' : ` (${codeName(body.errorCode)})`
+    const after = status === 429 || status === 503 ? retryAfterMs(failure.headers.get('retry-after') ?? body.retryAfter, settings.retry.maxRetryAfterMs) : undefined
+    if (after !== undefined) {
+      // Honour the server's wait; a little spread keeps parallel batches from returning in the same millisecond.
+      const spread = Math.floor(settings.random() * Math.min(settings.retry.baseDelayMs, 1000))
+      return {delayMs: after + spread, reason: `HTTP ${status}${code}, Retry-After ${Math.round(after / 1000)} s`}
+    }
+    return {delayMs: backoffDelayMs(retry, settings.retry, settings.random), reason: `HTTP ${status}${code}`}
+  }
+  if (failure instanceof AttemptTimeout) {
+    return {delayMs: backoffDelayMs(retry, settings.retry, settings.random), reason: `no response within ${settings.timeoutMs} ms`}
+  }
+  const connection = classifyConnectionError(failure)
+  if (connection?.retriable) return {delayMs: backoffDelayMs(retry, settings.retry, settings.random), reason: connection.reason}
+  return undefined
+}
+
+/** The RequestFailure for the last attempt's failure (or the error itself when it is none of ours to describe). */
+function finalFailure(failure: HttpAnswer | Error, attempts: number, request: HttpRequest, settings: HttpSettings): Error {
+  if (request.signal?.aborted) return new RequestFailure('the request was cancelled', {kind: 'aborted', attempts, mayHaveBeenProcessed: attempts > 0})
+  if (isAnswer(failure)) {
+    const {status, body} = failure
+    return new RequestFailure(`HTTP ${status}`, {kind: 'http', status, body, attempts, mayHaveBeenProcessed: OUTCOME_UNKNOWN_STATUSES.has(status)})
+  }
+  if (failure instanceof AttemptTimeout) {
+    return new RequestFailure(`no response within ${settings.timeoutMs} ms`, {kind: 'timeout', attempts, mayHaveBeenProcessed: true})
+  }
+  const connection = classifyConnectionError(failure)
+  if (connection) {
+    // The cause is the socket error (code and message only); it holds no request data.
+    return new RequestFailure(connection.reason, {kind: 'connection', attempts, mayHaveBeenProcessed: connection.outcomeUnknown, cause: socketCause(failure)})
+  }
+  return failure
 }
 
 /** Reads `message`, `errorcode`/`errorCode` (number or numeric string), OAuth `error`/`error_description` and `retryAfter`. */
