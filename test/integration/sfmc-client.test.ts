@@ -10,6 +10,7 @@ import {DUPLICATE_MESSAGE_KEY} from '../../src/sfmc/codes.js'
 import type {ClientEvent, Credentials, SendRecipient, SfmcClient} from '../../src/sfmc/types.js'
 import {createTokenProvider, type AccessToken, type TokenProvider} from '../../src/sfmc/token.js'
 import {DEFAULT_RETRY_POLICY} from '../../src/sfmc/retry.js'
+import {waitFor} from '../helpers/project.js'
 
 let sandbox: Sandbox
 let clients: SfmcClient[] = []
@@ -299,8 +300,12 @@ describe('sendBatch', () => {
     await start()
     sandbox.inject({kind: 'delay', ms: 1000})
     const controller = new AbortController()
-    setTimeout(() => controller.abort(), 100)
-    const error = await caught(client().sendBatch({definitionKey: 'welcome', recipients: recipients(1)}, controller.signal))
+    const sending = caught(client().sendBatch({definitionKey: 'welcome', recipients: recipients(1)}, controller.signal))
+    // Cancelled while Marketing Cloud holds the request (it may have been processed).
+    const sb = sandbox
+    await waitFor(() => sb.stats.sendRequests === 1, 5000, 5)
+    controller.abort()
+    const error = await sending
     expect(error.code).toBe('aborted')
     expect(error.outcomeUnknown).toBe(true)
     expect(sandbox.stats.sendRequests).toBe(1)
