@@ -3,6 +3,8 @@
  * (which would change a contactKey, and so its messageKey) or a stack overflow.
  */
 
+import {isUtf8} from 'node:buffer'
+
 /** Where the bytes stop being UTF-8. */
 export interface Utf8Error {
   /** Byte offset of the first byte of the bad sequence. */
@@ -44,7 +46,9 @@ function sequenceLength(bytes: Uint8Array, i: number): number {
 
 /**
  * Checks UTF-8 incrementally, chunk by chunk, keeping the line and column so a bad byte in a 1 GB file is still
- * located. Linear in the bytes.
+ * located. Linear in the bytes. Each chunk is first checked by Node's native validator (buffer.isUtf8, the same
+ * rules as TextDecoder's fatal mode), which is many times faster than a byte loop in JavaScript; only a chunk that
+ * fails it is walked byte by byte, to find where. Lines and columns are counted over the valid bytes either way.
  */
 export class Utf8Checker {
   private line = 1
@@ -58,6 +62,32 @@ export class Utf8Checker {
     if (this.error) return false
     const bytes = this.carry.length > 0 ? concat(this.carry, chunk) : chunk
     const base = this.offset - this.carry.length
+    // A sequence cut by the end of the chunk is carried to the next one (unless this is the end of the input).
+    const end = final ? bytes.length : completeEnd(bytes)
+    if (isUtf8(bytes.subarray(0, end))) {
+      this.advance(bytes, end)
+      this.carry = bytes.slice(end)
+      this.offset = base + bytes.length
+      return true
+    }
+    return this.walk(bytes, base, final)
+  }
+
+  /** Line and column after the valid bytes [0, end). */
+  private advance(bytes: Uint8Array, end: number): void {
+    const lastNewline = end === 0 ? -1 : bytes.lastIndexOf(0x0a, end - 1)
+    if (lastNewline === -1) {
+      this.column += utf16Length(bytes, 0, end)
+      return
+    }
+    let lines = 0
+    for (let i = 0; i <= lastNewline; i++) if (bytes[i] === 0x0a) lines++
+    this.line += lines
+    this.column = 1 + utf16Length(bytes, lastNewline + 1, end)
+  }
+
+  /** The byte-by-byte walk that finds (and locates) the first invalid sequence. */
+  private walk(bytes: Uint8Array, base: number, final: boolean): boolean {
     let i = 0
     while (i < bytes.length) {
       const b = bytes[i]!
@@ -88,6 +118,30 @@ export class Utf8Checker {
   end(): boolean {
     return this.push(new Uint8Array(0), true)
   }
+}
+
+/**
+ * Where the last complete sequence of `bytes` ends: the length, less a lead byte and its continuation bytes when
+ * the sequence it starts runs past the end (at most 3 bytes). Whether the bytes are valid is isUtf8's question.
+ */
+function completeEnd(bytes: Uint8Array): number {
+  const length = bytes.length
+  for (let i = length - 1; i >= 0 && i >= length - 4; i--) {
+    const b = bytes[i]!
+    if (b < 0x80) return length
+    if (b >= 0xc0) return i + (b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2) > length ? i : length
+  }
+  return length
+}
+
+/** UTF-16 units of the valid UTF-8 bytes [from, to): one per sequence, two for a 4-byte one. */
+function utf16Length(bytes: Uint8Array, from: number, to: number): number {
+  let units = 0
+  for (let i = from; i < to; i++) {
+    const b = bytes[i]!
+    if (b < 0x80 || b >= 0xc0) units += b >= 0xf0 ? 2 : 1
+  }
+  return units
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
