@@ -38,12 +38,39 @@ class LineTrackingParser extends Parser {
       skip_records_with_error: true,
     })
     this.onRecord = onRecord
+    decodeFieldsWithoutViews(this)
   }
 
   override push(chunk: unknown, encoding?: BufferEncoding): boolean {
     if (chunk === null) return super.push(null, encoding)
     this.onRecord(chunk as string[], this.info.lines)
     return true
+  }
+}
+
+/** The part of csv-parse's state that decodeFieldsWithoutViews relies on. */
+interface FieldBuffer {
+  buf: unknown
+  length: unknown
+  toString(encoding?: BufferEncoding): unknown
+}
+
+/**
+ * csv-parse (6.x) gathers each field's bytes in a buffer and decodes it through `buf.slice(0, length).toString()`,
+ * which makes one Buffer view per field: four million short-lived objects for a million rows, about a tenth of
+ * the parse's time. Decoding the same bytes in place gives the same string without the view. Only done when the
+ * parser's state has that shape (a Buffer and a length); otherwise csv-parse decodes as it always does.
+ */
+function decodeFieldsWithoutViews(parser: Parser): void {
+  const field = (parser as unknown as {state?: {field?: Partial<FieldBuffer>}}).state?.field
+  if (field === undefined || !Buffer.isBuffer(field.buf) || typeof field.length !== 'number' || typeof field.toString !== 'function') return
+  const decode = field.toString
+  field.toString = function (this: FieldBuffer, encoding?: BufferEncoding) {
+    const buf = this.buf
+    const length = this.length
+    // Without an encoding csv-parse wants bytes, not text: left to its own code.
+    if (!encoding || !Buffer.isBuffer(buf) || typeof length !== 'number') return decode.call(this, encoding)
+    return buf.toString(encoding, 0, length)
   }
 }
 

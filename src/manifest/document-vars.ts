@@ -172,14 +172,17 @@ export function templateOrigin(template: string, values: ReadonlyMap<string, Res
  * Per-recipient attribute values from data files (CSV, JSON, NDJSON) and inline recipients may hold templates too:
  * rewrites them in place. Returns one message per problem, with the attribute it is in.
  */
-export function resolveAttributeTemplates(attributes: Attributes, values: ReadonlyMap<string, ResolvedVariable>, declared: readonly string[]): {attribute: string; message: string}[] {
-  const out: {attribute: string; message: string}[] = []
+export function resolveAttributeTemplates(attributes: Attributes, values: ReadonlyMap<string, ResolvedVariable>, declared: readonly string[]): readonly {attribute: string; message: string}[] {
+  // Called for every recipient: the list is made only when there is something to report.
+  let out: {attribute: string; message: string}[] | undefined
   for (const key in attributes) {
     const v = attributes[key]
     if (typeof v !== 'string' || !hasTemplate(v)) continue
     const result = interpolate(v, values, declared)
     if ('value' in result) attributes[key] = result.value as AttributeValue
-    else for (const message of result.errors) out.push({attribute: key, message})
+    else for (const message of result.errors) (out ??= []).push({attribute: key, message})
   }
-  return out
+  return out ?? NOTHING_TO_REPORT
 }
+
+const NOTHING_TO_REPORT: readonly {attribute: string; message: string}[] = []

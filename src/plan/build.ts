@@ -103,7 +103,9 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
   let canarySize = 0
   let canaryToSend = 0
   let kept = 0
-  for (const [i, r] of send.recipients.entries()) {
+  const recipients = send.recipients
+  for (let i = 0; i < recipients.length; i++) {
+    const r = recipients[i]!
     const messageKey = r.messageKey ?? derive(r.contactKey)
     const record = checkRecords ? records.get(messageKey) : undefined
     if (suppressedBy !== undefined) {
