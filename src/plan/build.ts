@@ -145,7 +145,7 @@ function planSend(send: Send, records: ReadonlyMap<string, MessageRecord>, hashe
     if (source?.file !== r.file) source = sourceCount(bySource, r.file, r.file === send.file)
     source.total++
     source[action]++
-    const message: PlannedMessage = new RecipientMessage(r, messageKey, action, reason)
+    const message: PlannedMessage = action === 'create' && reason === undefined ? new RecipientMessage(r, messageKey) : new ExplainedMessage(r, messageKey, action, reason)
     if (action === 'create' || action === 'retry') {
       toSend.push(message)
       if (inCanary) canaryToSend++
@@ -251,16 +251,23 @@ function sourceCount(list: SourceCount[], file: string, inline: boolean): Source
 }
 
 /**
- * A planned message that reads the recipient's fields through getters instead of copying them: a plan of a
- * million recipients then holds four fields per message, not eight.
+ * A planned message that reads the recipient's fields through getters instead of copying them. Most messages of a
+ * large plan are new (create, no reason): they hold two fields, the recipient and the key; the others
+ * (ExplainedMessage) also their action and reason.
  */
 class RecipientMessage implements PlannedMessage {
   constructor(
     private readonly recipient: Recipient,
     readonly messageKey: string,
-    readonly action: Action,
-    readonly reason: string | undefined,
   ) {}
+
+  get action(): Action {
+    return 'create'
+  }
+
+  get reason(): string | undefined {
+    return undefined
+  }
 
   get contactKey(): string {
     return this.recipient.contactKey
@@ -284,6 +291,26 @@ class RecipientMessage implements PlannedMessage {
 
   toJSON(): Record<string, unknown> {
     return {messageKey: this.messageKey, contactKey: this.contactKey, to: this.to, attributes: this.attributes, action: this.action, reason: this.reason, file: this.file, line: this.line}
+  }
+}
+
+/** A message to retry, or one not sent (noop, drift), with why. */
+class ExplainedMessage extends RecipientMessage {
+  constructor(
+    recipient: Recipient,
+    messageKey: string,
+    private readonly kind: Action,
+    private readonly why: string | undefined,
+  ) {
+    super(recipient, messageKey)
+  }
+
+  override get action(): Action {
+    return this.kind
+  }
+
+  override get reason(): string | undefined {
+    return this.why
   }
 }
 
