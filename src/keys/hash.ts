@@ -29,11 +29,6 @@ export const STATE_HASH_LENGTH = 11
 /** The digest bytes that hold the first 11 base64url characters (9 bytes make 12). */
 const STATE_HASH_BYTES = 9
 
-/** The state hash of a digest given as bytes (SHA-256, or HMAC-SHA-256 in keyed mode). */
-export function stateHashOf(digest: Uint8Array): string {
-  return Buffer.from(digest.buffer, digest.byteOffset, STATE_HASH_BYTES).toString('base64url').slice(0, STATE_HASH_LENGTH)
-}
-
 function stateHash(input: string): string {
   // base64url is cut at whole characters: the first 11 of the full digest's text are those of its first 9 bytes, so
   // the digest goes straight to a string (no Buffer per hash: three per recipient on the apply path).
