@@ -83,10 +83,10 @@ const APPEND_STATEMENT = 'mcsend_append'
 
 /**
  * APPEND for records without a delivery status (all that apply writes), with what a batch's records share sent
- * once: rows carry a group number, the key after its group's prefix and the three hashes ($3 to $7); groups carry
- * the key prefix, send, revision, status, time, request id and error ($8 to $15), numbered from 1 in array order.
- * A batch of 500 sends one group instead of 500 copies of eight columns: about half the bytes, and less for the
- * server to parse. Same upsert rule as APPEND.
+ * once: rows carry a group id, the key after its group's prefix and the three hashes ($3 to $7); groups carry
+ * their id, the key prefix, send, revision, status, time, request id and error ($8 to $16). A batch of 500 sends
+ * one group instead of 500 copies of eight columns: about half the bytes, and less for the server to parse. Same
+ * upsert rule as APPEND.
  */
 const APPEND_GROUPED = `
   WITH touched AS (
@@ -95,9 +95,9 @@ const APPEND_GROUPED = `
   )
   INSERT INTO mcsend_messages AS m (workspace, ${MESSAGE_COLUMNS})
   SELECT $1, g.prefix || r.k, g.send, g.revision, g.status, g.at, g.request_id, g.error_code, g.error_message, r.t, r.a, r.c, NULL::jsonb
-  FROM unnest($3::int4[], $4::text[], $5::text[], $6::text[], $7::text[]) AS r(g, k, t, a, c)
-  JOIN unnest($8::text[], $9::text[], $10::int4[], $11::text[], $12::timestamptz[], $13::text[], $14::int4[], $15::text[])
-       WITH ORDINALITY AS g(prefix, send, revision, status, at, request_id, error_code, error_message, n) ON g.n = r.g
+  FROM unnest($3::int8[], $4::text[], $5::text[], $6::text[], $7::text[]) AS r(g, k, t, a, c)
+  JOIN unnest($8::int8[], $9::text[], $10::text[], $11::int4[], $12::text[], $13::timestamptz[], $14::text[], $15::int4[], $16::text[])
+       AS g(id, prefix, send, revision, status, at, request_id, error_code, error_message) ON g.id = r.g
   ON CONFLICT (workspace, message_key) DO UPDATE SET ${UPSERT_SET}
   WHERE m.at <= EXCLUDED.at AND NOT (m.status = 'accepted' AND EXCLUDED.status = 'pending')`
 
@@ -149,54 +149,79 @@ function sameGroup(x: MessageRecord, y: MessageRecord): boolean {
   return x.send === y.send && x.revision === y.revision && x.status === y.status && x.at === y.at && x.requestId === y.requestId && x.errorCode === y.errorCode && x.errorMessage === y.errorMessage
 }
 
+/** One call's records as APPEND_GROUPED takes them: the rows' arrays without their braces, and the groups. */
+interface GroupedRows {
+  /** Rows: group id, key after its group's prefix, the three hashes (array elements joined by commas). */
+  columns: [string, string, string, string, string]
+  /** Group ids, one per group, and a record of each (its send, revision, status, time, request id and error). */
+  ids: number[]
+  groups: MessageRecord[]
+  prefixes: string[]
+}
+
 /**
- * Records as the parameters of APPEND_GROUPED ($3 on), or undefined when one has a delivery status (then APPEND
- * takes them). Records sharing send, revision, status, time, request id and error form one group; a key that
- * starts with `SEND.rREVISION.` is sent without it.
+ * Records as APPEND_GROUPED's rows, or undefined when one has a delivery status (then APPEND takes them). Records
+ * sharing send, revision, status, time, request id and error form one group; a key that starts with
+ * `SEND.rREVISION.` is sent without it. Groups take their ids from `nextId`, so that the rows of several calls
+ * written in one statement are joined as they are. Done when append() is called, overlapping the write in progress.
  */
-function encodeGrouped(records: readonly MessageRecord[]): string[] | undefined {
+function encodeGroupedRows(records: readonly MessageRecord[], nextId: () => number): GroupedRows | undefined {
   const groupOf = new Map<string, number>()
+  const ids: number[] = []
   const groups: MessageRecord[] = []
   const prefixes: string[] = []
-  let last: number | undefined
-  let g = '{'
-  let k = '{'
-  let t = '{'
-  let a = '{'
-  let c = '{'
+  let last = -1
+  let prefixOf: MessageRecord | undefined
+  let prefix = ''
+  let g = ''
+  let k = ''
+  let t = ''
+  let a = ''
+  let c = ''
   for (let i = 0; i < records.length; i++) {
     const r = records[i] as MessageRecord
     if (r.delivery !== undefined) return undefined
-    const prefix = messageKeyPrefix(r.send, r.revision)
+    if (prefixOf === undefined || r.send !== prefixOf.send || r.revision !== prefixOf.revision) {
+      prefix = messageKeyPrefix(r.send, r.revision)
+      prefixOf = r
+    }
     const own = r.messageKey.startsWith(prefix) ? prefix : ''
-    let n: number | undefined
-    if (last !== undefined && own === prefixes[last - 1] && sameGroup(r, groups[last - 1] as MessageRecord)) n = last
-    else {
+    if (last < 0 || own !== prefixes[last] || !sameGroup(r, groups[last] as MessageRecord)) {
       // JSON.stringify keeps the fields apart whatever they hold.
       const id = JSON.stringify([own, r.send, r.revision, r.status, r.at, r.requestId ?? null, r.errorCode ?? null, r.errorMessage ?? null])
-      n = groupOf.get(id)
+      let n = groupOf.get(id)
       if (n === undefined) {
+        n = groups.length
+        ids.push(nextId())
         groups.push(r)
         prefixes.push(own)
-        n = groups.length
         groupOf.set(id, n)
       }
       last = n
     }
     const sep = i > 0 ? ',' : ''
-    g += `${sep}${n}`
+    g += sep + ids[last]
     k += sep + arrayElement(own === '' ? r.messageKey : r.messageKey.slice(own.length))
     t += sep + arrayElement(r.toHash)
     a += sep + arrayElement(r.attributesHash)
     c += sep + arrayElement(r.contactHash)
   }
+  return {columns: [g, k, t, a, c], ids, groups, prefixes}
+}
+
+/** The parameters of APPEND_GROUPED ($3 on) for the rows of one or more calls, written as one statement. */
+function groupedParameters(parts: readonly GroupedRows[]): string[] {
+  const one = parts.length === 1 ? parts[0] : undefined
+  const column = (i: number) => `{${one ? one.columns[i] : parts.map((p) => p.columns[i]).join(',')}}`
+  const groups = one ? one.groups : parts.flatMap((p) => p.groups)
   return [
-    `${g}}`,
-    `${k}}`,
-    `${t}}`,
-    `${a}}`,
-    `${c}}`,
-    arrayLiteral(prefixes, (p) => p),
+    column(0),
+    column(1),
+    column(2),
+    column(3),
+    column(4),
+    arrayLiteral(one ? one.ids : parts.flatMap((p) => p.ids), (id) => id),
+    arrayLiteral(one ? one.prefixes : parts.flatMap((p) => p.prefixes), (p) => p),
     arrayLiteral(groups, (r) => r.send),
     arrayLiteral(groups, (r) => r.revision),
     arrayLiteral(groups, (r) => r.status),
@@ -207,18 +232,18 @@ function encodeGrouped(records: readonly MessageRecord[]): string[] | undefined 
   ]
 }
 
-/** Records (unique keys) of one statement at most. */
+/** Records (unique keys) of one statement at most, and (for append) their rows as APPEND_GROUPED takes them. */
 interface Chunk {
-  keys: string[]
   records: MessageRecord[]
+  grouped?: GroupedRows
 }
 
-/** Records (unique keys) as chunks of at most WRITE_CHUNK rows each. */
-function toChunks(records: MessageRecord[]): Chunk[] {
+/** Records (unique keys) as chunks of at most WRITE_CHUNK rows each; with `nextId`, their rows encoded for append. */
+function toChunks(records: MessageRecord[], nextId?: () => number): Chunk[] {
   const chunks: Chunk[] = []
   for (let start = 0; start < records.length; start += WRITE_CHUNK) {
-    const slice = records.slice(start, start + WRITE_CHUNK)
-    chunks.push({keys: slice.map((r) => r.messageKey), records: slice})
+    const slice = records.length <= WRITE_CHUNK ? records : records.slice(start, start + WRITE_CHUNK)
+    chunks.push(nextId ? {records: slice, grouped: encodeGroupedRows(slice, nextId)} : {records: slice})
   }
   return chunks
 }
@@ -295,6 +320,9 @@ export class PgStateStore implements StateStore {
   /** Appends queued behind the call in progress: they are written together, in one transaction (group commit). */
   private appendGroup?: PendingAppend[]
   private changed = false
+  /** Ids of the groups of APPEND_GROUPED: unique within a statement, which may hold the rows of several calls. */
+  private groupIds = 0
+  private readonly nextGroupId = (): number => ++this.groupIds
   private held?: HeldLock
   private closed = false
 
@@ -456,7 +484,7 @@ export class PgStateStore implements StateStore {
     // Last one wins within a call, as in a journal replay; one INSERT cannot update the same row twice.
     const unique = new Map<string, MessageRecord>()
     for (const record of records) unique.set(record.messageKey, record)
-    const chunks = toChunks([...unique.values()])
+    const chunks = toChunks([...unique.values()], this.nextGroupId)
     return new Promise<void>((resolve, reject) => {
       const pending: PendingAppend = {chunks, count: unique.size, resolve, reject}
       if (this.appendGroup) {
@@ -515,7 +543,7 @@ export class PgStateStore implements StateStore {
     let rows = 0
     const keys = new Set<string>()
     for (const chunk of chunks) {
-      const clash = rows + chunk.keys.length > WRITE_CHUNK || (rows > 0 && chunk.keys.some((k) => keys.has(k)))
+      const clash = rows + chunk.records.length > WRITE_CHUNK || (rows > 0 && chunk.records.some((r) => keys.has(r.messageKey)))
       if (clash && current.length > 0) {
         statements.push(current)
         current = []
@@ -523,16 +551,15 @@ export class PgStateStore implements StateStore {
         keys.clear()
       }
       current.push(chunk)
-      rows += chunk.keys.length
-      if (chunks.length > 1) for (const k of chunk.keys) keys.add(k)
+      rows += chunk.records.length
+      if (chunks.length > 1) for (const r of chunk.records) keys.add(r.messageKey)
     }
     if (current.length > 0) statements.push(current)
     const run = (statement: Chunk[]) => {
-      const records = statement.length === 1 ? (statement[0] as Chunk).records : statement.flatMap((chunk) => chunk.records)
-      const grouped = encodeGrouped(records)
+      const grouped = statement.every((chunk) => chunk.grouped !== undefined) ? statement.map((chunk) => chunk.grouped as GroupedRows) : undefined
       return grouped === undefined
-        ? this.client.query({name: APPEND_STATEMENT, text: APPEND, values: [this.workspace, randomUUID(), ...encodeColumns(records)]})
-        : this.client.query({name: APPEND_GROUPED_STATEMENT, text: APPEND_GROUPED, values: [this.workspace, randomUUID(), ...grouped]})
+        ? this.client.query({name: APPEND_STATEMENT, text: APPEND, values: [this.workspace, randomUUID(), ...encodeColumns(statement.flatMap((chunk) => chunk.records))]})
+        : this.client.query({name: APPEND_GROUPED_STATEMENT, text: APPEND_GROUPED, values: [this.workspace, randomUUID(), ...groupedParameters(grouped)]})
     }
     if (statements.length === 1) {
       await run(statements[0] as Chunk[])

@@ -82,6 +82,8 @@ describe.skipIf(!pgAvailable)('PostgreSQL state store writes', () => {
       record(9, {messageKey: 'release.r1.k9', status: 'failed', requestId: 'req "1"', errorCode: 30_005, errorMessage: '', at}),
       record(10, {messageKey: 'release.r1.k10', status: 'failed', requestId: 'req "1"', errorCode: 30_005, errorMessage: 'NULL', at}),
       record(11, {messageKey: 'release.r1.k11', at}),
+      // Non-ASCII text (multi-byte UTF-8, a surrogate pair) in the key after its prefix and in the hashes.
+      record(12, {messageKey: 'release.r1.送信 ✉ 😀', toHash: 'é', attributesHash: '😀😀', contactHash: '', at}),
     ]
     // Two calls in one tick: written together, in one statement.
     await Promise.all([store.append(batch.slice(0, 6)), store.append(batch.slice(6))])
