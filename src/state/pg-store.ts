@@ -283,20 +283,44 @@ interface HeldLock {
 
 type Row = unknown[]
 
-function toRecord(row: Row): MessageRecord {
-  const record: MessageRecord = {
-    messageKey: row[0] as string,
-    send: row[1] as string,
-    revision: row[2] as number,
-    status: row[3] as MessageStatus,
-    at: row[4] as string,
-    toHash: row[8] as string,
-    attributesHash: row[9] as string,
-    contactHash: row[10] as string,
+/** Most distinct texts SharedText keeps before it starts over (a bound on what it holds besides the records). */
+const SHARED_TEXT_LIMIT = 4096
+
+/**
+ * One copy of each text that many loaded records share: the driver makes a new string for every field of every
+ * row, but a batch's records have the same time, request id and error, and all of a send's the same name, so a
+ * million records would otherwise hold a million copies of each. Texts that repeat sit close together (a batch is
+ * written at once), so a bounded map finds nearly all of them.
+ */
+class SharedText {
+  private readonly seen = new Map<string, string>()
+
+  of(text: string): string {
+    const kept = this.seen.get(text)
+    if (kept !== undefined) return kept
+    if (this.seen.size >= SHARED_TEXT_LIMIT) this.seen.clear()
+    this.seen.set(text, text)
+    return text
   }
-  if (row[5] !== null) record.requestId = row[5] as string
+}
+
+function toRecord(row: Row, shared: SharedText): MessageRecord {
+  const messageKey = row[0] as string
+  const send = shared.of(row[1] as string)
+  const revision = row[2] as number
+  const status = shared.of(row[3] as string) as MessageStatus
+  const at = shared.of(row[4] as string)
+  const toHash = row[8] as string
+  const attributesHash = row[9] as string
+  const contactHash = row[10] as string
+  // Built whole, with the request id most records have among its first fields: an object literal keeps them all
+  // inside the object, where a field added later needs a separate property store (the fields keep their order).
+  const record: MessageRecord =
+    row[5] === null
+      ? {messageKey, send, revision, status, at, toHash, attributesHash, contactHash}
+      : {messageKey, send, revision, status, at, toHash, attributesHash, contactHash, requestId: shared.of(row[5] as string)}
   if (row[6] !== null) record.errorCode = row[6] as number
-  if (row[7] !== null) record.errorMessage = row[7] as string
+  if (row[7] !== null) record.errorMessage = shared.of(row[7] as string)
   if (row[11] !== null) record.delivery = row[11] as DeliveryRecord
   return record
 }
@@ -452,6 +476,7 @@ export class PgStateStore implements StateStore {
         )
         for (const row of sendRows.rows) sends[row.name] = row.snapshot
         const messages = new Map<string, MessageRecord>()
+        const shared = new SharedText()
         await this.client.query(
           `DECLARE mcsend_load NO SCROLL CURSOR FOR
            SELECT message_key, send, revision, status, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
@@ -460,7 +485,7 @@ export class PgStateStore implements StateStore {
         )
         for (;;) {
           const chunk = await this.client.query<Row>({text: `FETCH ${LOAD_CHUNK} FROM mcsend_load`, rowMode: 'array'})
-          for (const row of chunk.rows) messages.set(row[0] as string, toRecord(row))
+          for (const row of chunk.rows) messages.set(row[0] as string, toRecord(row, shared))
           if (chunk.rows.length < LOAD_CHUNK) break
         }
         await this.client.query('CLOSE mcsend_load')

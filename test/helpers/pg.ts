@@ -93,7 +93,8 @@ export async function lockHolderPids(client: pg.Client, lockKey: number, namespa
 /**
  * Fills `workspace` (lineage 'lineage-big', serial 7) in a fresh schema with `rows` generated records, fast:
  * the table is made UNLOGGED (a throwaway schema needs no crash safety). Record i has key `big-r1-<i>`; every
- * 1000th is failed (code 30005), the others accepted with request id `req-<i / 2000>`. See expectedBigRecord.
+ * 1000th is failed (code 30005), the others accepted. Like apply's, they come in batches of 500 sharing a time and
+ * a request id (`req-<i / 500>`). See expectedBigRecord.
  */
 export async function fillBigWorkspace(url: string, workspace: string, rows: number): Promise<void> {
   const admin = await adminClient(url)
@@ -105,8 +106,8 @@ export async function fillBigWorkspace(url: string, workspace: string, rows: num
       `INSERT INTO mcsend_messages (workspace, message_key, send, revision, status, at, request_id, error_code, error_message, to_hash, attributes_hash, contact_hash)
        SELECT $1, 'big-r1-' || i, 'big', 1,
               CASE WHEN i % 1000 = 0 THEN 'failed' ELSE 'accepted' END,
-              timestamptz '2026-01-01T00:00:00Z' + i * interval '1 millisecond',
-              CASE WHEN i % 1000 = 0 THEN NULL ELSE 'req-' || (i / 2000) END,
+              timestamptz '2026-01-01T00:00:00Z' + (i / 500) * interval '1 second',
+              CASE WHEN i % 1000 = 0 THEN NULL ELSE 'req-' || (i / 500) END,
               CASE WHEN i % 1000 = 0 THEN 30005 END,
               CASE WHEN i % 1000 = 0 THEN 'rejected' END,
               'to-' || i, 'attr-' || i, 'contact-' || i
@@ -126,8 +127,8 @@ export function expectedBigRecord(i: number): Record<string, unknown> {
     send: 'big',
     revision: 1,
     status: 'accepted',
-    at: new Date(Date.UTC(2026, 0, 1) + i).toISOString(),
-    requestId: `req-${Math.floor(i / 2000)}`,
+    at: new Date(Date.UTC(2026, 0, 1) + Math.floor(i / 500) * 1000).toISOString(),
+    requestId: `req-${Math.floor(i / 500)}`,
     toHash: `to-${i}`,
     attributesHash: `attr-${i}`,
     contactHash: `contact-${i}`,
